@@ -1,0 +1,367 @@
+"""JacobianGraph: a networkx DiGraph of variables (nodes) and Jacobian factors (edges).
+
+A variable is a vector quantity with a size (a matrix is flattened row-major).
+Its role is ``parameter`` (differentiated against), ``constant`` (an input held
+fixed), ``intermediate`` or ``output``. An edge ``u -> v`` is the factor
+``∂v/∂u`` of shape ``(size v, size u)`` with a structure kind (see
+:mod:`analyzer.structure`) and a callable that gives its numbers at a point.
+
+Examples
+--------
+>>> import numpy as np
+>>> g = JacobianGraph()
+>>> g.add_variable("x", 3, role="parameter", value=np.arange(3.0))
+>>> g.add_variable("y", 3, role="output", evaluate=lambda v: np.sin(v["x"]))
+>>> g.add_factor("x", "y", "diagonal", lambda v: np.cos(v["x"]))
+>>> g.validate().parameters, g.outputs
+(['x'], ['y'])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import sympy
+
+from .errors import CycleError, GraphError, PointError
+from .structure import KINDS, Block, row_block_width
+
+__all__ = ["ROLES", "JacobianGraph", "as_size"]
+
+ROLES = ("parameter", "constant", "intermediate", "output")
+
+
+def as_size(size: Any, *, name: str = "size") -> Any:
+    """A positive int, or a positive integer sympy expression for a symbolic size.
+
+    >>> as_size(4), as_size("H")
+    (4, H)
+    >>> as_size(0)
+    Traceback (most recent call last):
+    ...
+    analyzer.errors.GraphError: size must be a positive integer or a symbol name, got 0
+    """
+    if isinstance(size, bool):
+        raise GraphError(f"{name} must be a positive integer or a symbol name, got {size!r}")
+    if isinstance(size, int | np.integer):
+        if size <= 0:
+            raise GraphError(f"{name} must be a positive integer or a symbol name, got {size!r}")
+        return int(size)
+    if isinstance(size, str):
+        if not size.isidentifier():
+            raise GraphError(f"{name} {size!r} is not a valid symbol name")
+        return sympy.Symbol(size, positive=True, integer=True)
+    if isinstance(size, sympy.Basic):
+        if size.is_number:
+            return as_size(int(size), name=name)
+        if size.is_positive is False:
+            raise GraphError(f"{name} must be positive, got {size}")
+        return size
+    raise GraphError(f"{name} must be a positive integer or a symbol name, got {size!r}")
+
+
+class JacobianGraph(nx.DiGraph):
+    """Variables and the Jacobian factors between them.
+
+    Node attributes: ``size``, ``role``, ``shape`` (the variable's natural shape,
+    e.g. ``(H, N)`` for a matrix parameter), ``value`` (default value of a
+    parameter or constant) and ``evaluate`` (callable mapping the dict of values
+    computed so far to this variable's value, for intermediates and outputs).
+    Edge attributes: ``structure``, ``shape`` and ``jacobian`` (callable mapping
+    the dict of values to the stored numbers of the factor's structure kind).
+    """
+
+    # ---------------------------------------------------------------- building
+    def add_variable(
+        self,
+        name: str,
+        size: Any = None,
+        *,
+        role: str,
+        shape: tuple | None = None,
+        value: Any = None,
+        evaluate: Callable[[Mapping[str, np.ndarray]], np.ndarray] | None = None,
+    ) -> None:
+        """Add a variable; give ``size`` for a vector or ``shape`` for a matrix."""
+        if role not in ROLES:
+            raise GraphError(f"unknown role {role!r} for {name!r}; valid roles: {', '.join(ROLES)}")
+        if name in self:
+            raise GraphError(f"variable {name!r} already exists")
+        if shape is None:
+            if size is None:
+                raise GraphError(f"variable {name!r} needs a size or a shape")
+            shape = (as_size(size, name=f"size of {name!r}"),)
+        else:
+            shape = tuple(as_size(s, name=f"shape of {name!r}") for s in shape)
+        total = math.prod(shape)
+        if size is not None and as_size(size) != total:
+            raise GraphError(f"variable {name!r}: size {size} does not match shape {shape}")
+        if role in ("parameter", "constant") and evaluate is not None:
+            raise GraphError(f"{role} {name!r} takes a value, not an evaluate callable")
+        if role in ("intermediate", "output") and value is not None:
+            raise GraphError(f"{role} {name!r} is computed; give evaluate, not value")
+        if value is not None:
+            value = np.asarray(value, dtype=float)
+            if value.size != total:
+                raise GraphError(f"value of {name!r} has {value.size} entries, its size is {total}")
+            value = value.reshape(shape)
+        self.add_node(name, size=total, role=role, shape=shape, value=value, evaluate=evaluate)
+
+    def add_factor(
+        self,
+        tail: str,
+        head: str,
+        structure: str,
+        jacobian: Callable[[Mapping[str, np.ndarray]], Any] | None = None,
+    ) -> None:
+        """Add the factor ``∂head/∂tail`` with its structure kind and numbers."""
+        for name in (tail, head):
+            if name not in self:
+                raise GraphError(f"unknown variable {name!r} in factor {tail!r} -> {head!r}")
+        if structure not in KINDS:
+            raise GraphError(
+                f"unknown structure {structure!r} for factor {tail!r} -> {head!r}; "
+                f"valid kinds: {', '.join(KINDS)}"
+            )
+        shape = (self.nodes[head]["size"], self.nodes[tail]["size"])
+        self.add_edge(tail, head, structure=structure, shape=shape, jacobian=jacobian)
+
+    # ------------------------------------------------------------- inspection
+    def _with_role(self, role: str) -> list[str]:
+        return [n for n, r in self.nodes(data="role") if r == role]
+
+    @property
+    def parameters(self) -> list[str]:
+        """Parameters in the order they were added (the Jacobian's column order)."""
+        return self._with_role("parameter")
+
+    @property
+    def constants(self) -> list[str]:
+        return self._with_role("constant")
+
+    @property
+    def outputs(self) -> list[str]:
+        """Outputs in the order they were added (the Jacobian's row order)."""
+        return self._with_role("output")
+
+    @property
+    def intermediates(self) -> list[str]:
+        """Intermediate variables in topological order."""
+        return [n for n in nx.topological_sort(self) if self.nodes[n]["role"] == "intermediate"]
+
+    @property
+    def is_symbolic(self) -> bool:
+        """True when some size is a symbol (the graph can be planned, not executed)."""
+        return any(not isinstance(s, int) for _, s in self.nodes(data="size"))
+
+    def variable_size(self, name: str) -> Any:
+        """Size of variable ``name`` (``DiGraph.size`` stays networkx's edge count)."""
+        return self.nodes[name]["size"]
+
+    def symbols(self) -> list[sympy.Symbol]:
+        """The size symbols, sorted by name."""
+        found: set = set()
+        for _, size in self.nodes(data="size"):
+            if isinstance(size, sympy.Basic):
+                found |= size.free_symbols
+        return sorted(found, key=str)
+
+    def differentiated(self) -> nx.DiGraph:
+        """The subgraph that the derivative needs: variables on a parameter-to-output path.
+
+        Constants, and variables computed from constants only, carry no derivative
+        and are left out.
+        """
+        from_parameters = set(self.parameters)
+        for p in self.parameters:
+            from_parameters |= nx.descendants(self, p)
+        to_outputs = set(self.outputs)
+        for o in self.outputs:
+            to_outputs |= nx.ancestors(self, o)
+        return self.subgraph(from_parameters & to_outputs)
+
+    def validate(self) -> JacobianGraph:
+        """Check the graph describes a differentiable function; return it.
+
+        Raises :class:`~analyzer.errors.CycleError` for a cycle and
+        :class:`~analyzer.errors.GraphError` for mismatched shapes, a variable
+        with no path to an output, an output that depends on no parameter, or a
+        role used wrongly.
+        """
+        if self.number_of_nodes() == 0:
+            raise GraphError("the graph is empty")
+        try:
+            cycle = nx.find_cycle(self)
+        except nx.NetworkXNoCycle:
+            cycle = None
+        if cycle:
+            path = " -> ".join([e[0] for e in cycle] + [cycle[0][0]])
+            raise CycleError(f"the graph has a cycle: {path}")
+        if not self.outputs:
+            raise GraphError("the graph has no output variable")
+        if not self.parameters:
+            raise GraphError("the graph has no parameter to differentiate against")
+        for tail, head, data in self.edges(data=True):
+            expected = (self.nodes[head]["size"], self.nodes[tail]["size"])
+            if tuple(data["shape"]) != expected:
+                raise GraphError(
+                    f"factor {tail!r} -> {head!r} has shape {data['shape']}, "
+                    f"expected (size {head}, size {tail}) = {expected}"
+                )
+            if (
+                data["structure"] in ("identity", "scalar", "diagonal")
+                and expected[0] != expected[1]
+            ):
+                raise GraphError(
+                    f"factor {tail!r} -> {head!r} is {data['structure']} but not square: {expected}"
+                )
+            if data["structure"] == "row-block":
+                width = row_block_width(expected)
+                if width * expected[0] != expected[1]:
+                    raise GraphError(
+                        f"row-block factor {tail!r} -> {head!r} needs shape (H, H*N), "
+                        f"got {expected}"
+                    )
+        for name, data in self.nodes(data=True):
+            role = data["role"]
+            if role in ("parameter", "constant") and self.in_degree(name):
+                raise GraphError(f"{role} {name!r} cannot depend on other variables")
+            if role == "output" and self.out_degree(name):
+                raise GraphError(f"output {name!r} cannot feed other variables")
+            if role in ("intermediate", "output") and not self.in_degree(name):
+                raise GraphError(f"{role} {name!r} depends on no variable")
+        reaches_output = set(self.outputs)
+        for name in reversed(list(nx.topological_sort(self))):
+            if any(s in reaches_output for s in self.successors(name)):
+                reaches_output.add(name)
+        for name in self.nodes:
+            if name not in reaches_output:
+                raise GraphError(f"variable {name!r} has no path to an output")
+        parameters = set(self.parameters)
+        for out in self.outputs:
+            if parameters.isdisjoint(nx.ancestors(self, out)):
+                raise GraphError(f"output {out!r} depends on no parameter")
+        return self
+
+    # -------------------------------------------------------------- numbers
+    def _require_numeric(self) -> None:
+        if self.is_symbolic:
+            names = ", ".join(map(str, self.symbols()))
+            raise GraphError(f"sizes are symbols ({names}); give numbers to evaluate the graph")
+
+    @property
+    def parameter_size(self) -> int:
+        """Total number of scalar parameters (the Jacobian's column count)."""
+        return sum(self.nodes[p]["size"] for p in self.parameters)
+
+    @property
+    def output_size(self) -> int:
+        """Total number of scalar outputs (the Jacobian's row count)."""
+        return sum(self.nodes[o]["size"] for o in self.outputs)
+
+    def default_point(self) -> dict[str, np.ndarray]:
+        """The parameters' default (seeded) values."""
+        self._require_numeric()
+        point = {}
+        for p in self.parameters:
+            value = self.nodes[p]["value"]
+            if value is None:
+                raise PointError(f"parameter {p!r} has no default value; pass a point")
+            point[p] = value
+        return point
+
+    def point(self, at: Any = None) -> dict[str, np.ndarray]:
+        """Normalise a point: None (defaults), a dict of parameter values, or a flat vector.
+
+        A flat vector concatenates the parameters, each flattened row-major, in
+        graph order (the Jacobian's column order).
+        """
+        self._require_numeric()
+        if at is None:
+            point = self.default_point()
+        elif isinstance(at, Mapping):
+            unknown = sorted(set(at) - set(self.parameters))
+            if unknown:
+                raise PointError(
+                    f"unknown parameter(s) {', '.join(unknown)}; "
+                    f"parameters are: {', '.join(self.parameters)}"
+                )
+            point = {p: (at[p] if p in at else self.nodes[p]["value"]) for p in self.parameters}
+            for p, value in point.items():
+                if value is None:
+                    raise PointError(f"parameter {p!r} has no default value; give it in the point")
+                size = self.nodes[p]["size"]
+                if np.size(value) != size:
+                    raise PointError(
+                        f"parameter {p!r} has {np.size(value)} values, expected {size}"
+                    )
+        else:
+            vector = np.asarray(at, dtype=float).ravel()
+            if vector.size != self.parameter_size:
+                raise PointError(
+                    f"point has {vector.size} values, expected {self.parameter_size} "
+                    f"(parameters {', '.join(self.parameters)} flattened and concatenated)"
+                )
+            point, start = {}, 0
+            for p in self.parameters:
+                size = self.nodes[p]["size"]
+                point[p] = vector[start : start + size]
+                start += size
+        out = {}
+        for p, value in point.items():
+            value = np.asarray(value, dtype=float)
+            if not np.all(np.isfinite(value)):
+                raise PointError(f"parameter {p!r} has NaN or infinite values")
+            out[p] = value.reshape(self.nodes[p]["shape"])
+        return out
+
+    def flatten(self, point: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Concatenate parameter values, row-major, in graph order."""
+        return np.concatenate([np.ravel(point[p]) for p in self.parameters])
+
+    def evaluate(self, at: Any = None) -> dict[str, np.ndarray]:
+        """Values of every variable at a point (see :meth:`point`)."""
+        values: dict[str, np.ndarray] = dict(self.point(at))
+        for name in nx.topological_sort(self):
+            data = self.nodes[name]
+            if data["role"] == "constant":
+                if data["value"] is None:
+                    raise PointError(f"constant {name!r} has no value")
+                values[name] = data["value"]
+            elif data["role"] in ("intermediate", "output"):
+                if data["evaluate"] is None:
+                    raise GraphError(f"{data['role']} {name!r} has no evaluate callable")
+                values[name] = np.asarray(data["evaluate"](values), dtype=float).reshape(
+                    data["shape"]
+                )
+        return values
+
+    def function(self, at: Any = None) -> np.ndarray:
+        """The outputs, flattened and concatenated, at a point."""
+        values = self.evaluate(at)
+        return np.concatenate([np.ravel(values[o]) for o in self.outputs])
+
+    def factor(self, tail: str, head: str, values: Mapping[str, np.ndarray]) -> Block:
+        """The numeric factor ``∂head/∂tail`` at the given variable values."""
+        data = self.edges[tail, head]
+        kind = data["structure"]
+        if kind in ("zero", "identity"):
+            numbers = None
+        else:
+            if data["jacobian"] is None:
+                raise GraphError(f"factor {tail!r} -> {head!r} has no jacobian callable")
+            numbers = data["jacobian"](values)
+        if kind == "scalar":
+            numbers = float(np.asarray(numbers).reshape(()))
+        elif kind == "diagonal":
+            numbers = np.asarray(numbers, dtype=float).reshape(data["shape"][0])
+        elif kind == "row-block":
+            rows = data["shape"][0]
+            numbers = np.asarray(numbers, dtype=float).reshape(rows, -1)
+        elif kind == "dense":
+            numbers = np.asarray(numbers, dtype=float).reshape(data["shape"])
+        return Block(kind, tuple(data["shape"]), numbers)

@@ -1,0 +1,195 @@
+"""The course sheet's functions as Jacobian graphs, and chains of dense factors.
+
+Sizes may be integers or symbol names (``one_layer("H", "N")``); a graph with
+symbolic sizes can be planned (exact cost polynomials) but not executed.
+Default parameter values are drawn from a seeded generator, so every numeric
+model can be executed and checked as built.
+
+Examples
+--------
+>>> g = one_layer(10, 5)
+>>> g.parameters, g.intermediates, g.outputs
+(['w', 'W'], ['u', 'y', 'z'], ['out'])
+>>> chain([25, 20, 10]).intermediates
+['v1']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import primitives as p
+from .errors import GraphError
+from .graph import JacobianGraph, as_size
+
+__all__ = ["one_layer", "mlp", "least_squares", "affine", "factorization", "chain", "MODELS"]
+
+
+class _Values:
+    """Seeded default values, or ``None`` everywhere when sizes are symbols."""
+
+    def __init__(self, seed: int, *sizes: Any) -> None:
+        self.numeric = all(isinstance(s, int) for s in sizes)
+        self.rng = np.random.default_rng(seed)
+
+    def normal(self, *shape: Any, fan_in: Any = 1) -> np.ndarray | None:
+        if not self.numeric:
+            return None
+        return self.rng.standard_normal(shape) / np.sqrt(fan_in)
+
+
+def one_layer(H: Any, N: Any, sigma: str = "tanh", v: str = "tanh", seed: int = 0) -> JacobianGraph:
+    """The sheet's network (1), ``f(w, W, x) = σ(Σ_i w_i v_i(Σ_j W_ij x_j))``, as in its Q5.
+
+    ``u = L(W, x) = W x`` (H), ``y = V(u)`` (H), ``z = M(w, y) = wᵀy`` (1),
+    ``out = σ(z)``. Parameters ``w`` (H) then ``W`` (H x N, row-major): the
+    Jacobian's columns are ``[∂/∂w, ∂/∂W]`` as in the sheet's Q7. ``x`` (N) is a
+    constant input.
+
+    >>> one_layer(3, 2).function().shape
+    (1,)
+    """
+    H, N = as_size(H, name="H"), as_size(N, name="N")
+    values = _Values(seed, H, N)
+    g = JacobianGraph(name="one_layer", sizes={"H": H, "N": N})
+    x = p.constant(g, "x", values.normal(N), shape=(N,))
+    w = p.parameter(g, "w", H, value=values.normal(H, fan_in=H))
+    W = p.parameter(g, "W", (H, N), value=values.normal(H, N, fan_in=N))
+    y = p.activation(g, "y", p.linear(g, "u", W, x), v)
+    p.activation(g, "out", p.weighted_sum(g, "z", w, y), sigma, output=True)
+    return g.validate()
+
+
+def mlp(widths: Sequence[Any], activation: str = "tanh", seed: int = 0) -> JacobianGraph:
+    """A bias-free multilayer perceptron ``W_L f(… f(W_1 x))`` with a linear last layer.
+
+    ``widths = [n_0, n_1, …, n_L]``: input size, hidden widths, output size.
+    Variables: constant ``x`` (n_0), parameters ``W1 … WL`` (``W_l`` is
+    n_l x n_{l-1}), pre-activations ``u1 … uL`` and activations ``a1 … a{L-1}``;
+    the output is ``uL``.
+
+    >>> mlp([4, 3, 2]).parameters
+    ['W1', 'W2']
+    """
+    if len(widths) < 2:
+        raise GraphError(f"mlp needs at least two widths (input and output), got {list(widths)}")
+    sizes = [as_size(s, name=f"width {i}") for i, s in enumerate(widths)]
+    values = _Values(seed, *sizes)
+    g = JacobianGraph(name="mlp", sizes={f"n{i}": s for i, s in enumerate(sizes)})
+    current = p.constant(g, "x", values.normal(sizes[0]), shape=(sizes[0],))
+    layers = len(sizes) - 1
+    for layer in range(1, layers + 1):
+        shape = (sizes[layer], sizes[layer - 1])
+        W = p.parameter(g, f"W{layer}", shape, value=values.normal(*shape, fan_in=shape[1]))
+        last = layer == layers
+        current = p.linear(g, f"u{layer}", W, current, output=last)
+        if not last:
+            current = p.activation(g, f"a{layer}", current, activation)
+    return g.validate()
+
+
+def least_squares(m: Any, n: Any, seed: int = 0) -> JacobianGraph:
+    """The sheet's ``f1(x) = ½‖A x − b‖²`` (Q3), parameter ``x`` (n); gradient ``Aᵀ(Ax − b)``.
+
+    ``Ax = A x`` (fixed A, m x n), ``r = Ax − b``, ``f = ½‖r‖²``.
+
+    >>> least_squares(3, 2).parameters
+    ['x']
+    """
+    m, n = as_size(m, name="m"), as_size(n, name="n")
+    values = _Values(seed, m, n)
+    A = values.normal(m, n)
+    g = JacobianGraph(name="least_squares", sizes={"m": m, "n": n})
+    x = p.parameter(g, "x", n, value=values.normal(n))
+    b = p.constant(g, "b", values.normal(m), shape=(m,))
+    Ax = (
+        p.fixed_linear(g, "Ax", x, A, rows=m)
+        if A is not None
+        else p.fixed_linear(g, "Ax", x, lambda: None, rows=m)
+    )
+    p.squared_norm(g, "f", p.add(g, "r", Ax, b, sign=-1.0), output=True)
+    g.graph["A"] = A
+    return g.validate()
+
+
+def affine(p_rows: Any, n: Any, seed: int = 0) -> JacobianGraph:
+    """The sheet's ``f2(x) = B x + c`` (Q3), parameter ``x`` (n); Jacobian ``B`` (p x n).
+
+    >>> affine(3, 2).outputs
+    ['f']
+    """
+    rows, n = as_size(p_rows, name="p"), as_size(n, name="n")
+    values = _Values(seed, rows, n)
+    B = values.normal(rows, n)
+    g = JacobianGraph(name="affine", sizes={"p": rows, "n": n})
+    x = p.parameter(g, "x", n, value=values.normal(n))
+    c = p.constant(g, "c", values.normal(rows), shape=(rows,))
+    Bx = p.fixed_linear(g, "Bx", x, B if B is not None else (lambda: None), rows=rows)
+    p.add(g, "f", Bx, c, output=True)
+    g.graph["B"] = B
+    return g.validate()
+
+
+def factorization(m: Any, n: Any, k: Any, seed: int = 0) -> JacobianGraph:
+    """The sheet's ``f3(P, Q) = ½‖M − P Q‖²_F`` (Q3); parameters ``P`` (m x k), ``Q`` (k x n).
+
+    Gradients ``−(M − PQ)Qᵀ`` and ``−Pᵀ(M − PQ)``. ``PQ = P Q``, ``E = M − PQ``,
+    ``f = ½‖E‖²``.
+
+    >>> factorization(3, 4, 2).parameters
+    ['P', 'Q']
+    """
+    m, n, k = as_size(m, name="m"), as_size(n, name="n"), as_size(k, name="k")
+    values = _Values(seed, m, n, k)
+    g = JacobianGraph(name="factorization", sizes={"m": m, "n": n, "k": k})
+    P = p.parameter(g, "P", (m, k), value=values.normal(m, k))
+    Q = p.parameter(g, "Q", (k, n), value=values.normal(k, n))
+    M = p.constant(g, "M", values.normal(m, n), shape=(m, n))
+    PQ = p.matmul(g, "PQ", P, Q)
+    p.squared_norm(g, "f", p.add(g, "E", M, PQ, sign=-1.0), output=True)
+    return g.validate()
+
+
+def chain(dims: Sequence[Any], seed: int = 0) -> JacobianGraph:
+    """A chain ``v0 -> v1 -> … -> vn`` of dense factors ``J1 … Jn`` with seeded values.
+
+    Variable ``vi`` has size ``dims[i]``; factor ``Ji = ∂vi/∂v(i-1)`` has shape
+    ``(dims[i], dims[i-1])``. ``v0`` is the parameter and ``vn`` the output, so
+    the Jacobian is the product ``Jn ⋯ J1``. Factor values are drawn lazily (from
+    ``seed`` and the factor's index) when the chain is executed, so planning a
+    long chain stores no matrices.
+
+    >>> chain([30, 35, 15]).edges["v0", "v1"]["shape"]
+    (35, 30)
+    """
+    if len(dims) < 2:
+        raise GraphError(f"a chain needs at least two sizes, got {list(dims)}")
+    sizes = [as_size(d, name=f"dims[{i}]") for i, d in enumerate(dims)]
+    numeric = all(isinstance(s, int) for s in sizes)
+    g = JacobianGraph(name="chain", sizes={f"d{i}": s for i, s in enumerate(sizes)})
+    start = np.random.default_rng([seed, 0]).standard_normal(sizes[0]) if numeric else None
+    p.parameter(g, "v0", sizes[0], value=start)
+    for i in range(1, len(sizes)):
+        last = i == len(sizes) - 1
+
+        def factor(i: int = i) -> np.ndarray:
+            rng = np.random.default_rng([seed, i])
+            return rng.standard_normal((sizes[i], sizes[i - 1])) / np.sqrt(sizes[i - 1])
+
+        p.fixed_linear(g, f"v{i}", f"v{i - 1}", factor, rows=sizes[i], output=last)
+        g.edges[f"v{i - 1}", f"v{i}"]["label"] = f"J{i}"
+    return g.validate()
+
+
+#: Models by the names the command line uses.
+MODELS = {
+    "one-layer": one_layer,
+    "mlp": mlp,
+    "least-squares": least_squares,
+    "affine": affine,
+    "factorization": factorization,
+    "chain": chain,
+}
