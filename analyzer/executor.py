@@ -1,0 +1,174 @@
+"""Run a Plan with numpy: the kernels its structure rules pick, counted macs, timed steps.
+
+The numeric factors are built (and, under the dense cost model, materialised as
+full matrices) before the timed region; each repetition then runs exactly the
+plan's products, in the plan's order, and counts their macs with the same rule
+that priced them.
+
+Examples
+--------
+>>> from analyzer.models import one_layer
+>>> from analyzer.planner import plan
+>>> p = plan(one_layer(10, 5), "output-first")
+>>> run = execute(p, repeat=3)
+>>> run.macs == p.macs, run.jacobian.shape
+(True, (1, 60))
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .elimination import eliminate, final_factors
+from .errors import PlanError
+from .machine import blas_threads
+from .planner import Plan, Problem
+from .structure import Block, add, as_dense_block, product_rule, sum_rule
+
+__all__ = ["Execution", "execute", "factor_blocks", "assemble"]
+
+
+@dataclass
+class Execution:
+    """What running a plan gave.
+
+    Attributes
+    ----------
+    plan : the Plan that ran.
+    jacobian : array, rows = outputs flattened and concatenated in graph order,
+        columns = parameters flattened row-major and concatenated in graph order.
+    macs : multiply-adds counted while executing (equals ``plan.macs``).
+    adds : additions counted while executing (equals ``plan.adds``).
+    seconds : median over repetitions of the whole product sequence.
+    seconds_min, seconds_iqr : fastest repetition and interquartile range.
+    repeats : repetitions timed.
+    step_seconds : median seconds of each product step (aligned with ``plan.steps``).
+    """
+
+    plan: Plan
+    jacobian: np.ndarray
+    macs: int
+    adds: int
+    seconds: float
+    seconds_min: float
+    seconds_iqr: float
+    repeats: int
+    step_seconds: np.ndarray
+
+    @property
+    def gflops(self) -> float:
+        """Achieved rate in GFLOP/s, counting flops = 2·macs."""
+        return 2.0 * self.macs / self.seconds / 1e9 if self.seconds > 0 else float("nan")
+
+
+def factor_blocks(problem: Problem, values: dict[str, np.ndarray]) -> dict[tuple[str, str], Block]:
+    """The numeric factors of the differentiated graph, dense under the dense cost model."""
+    blocks = {}
+    for tail, head, _ in problem.edges:
+        block = problem.graph.factor(tail, head, values)
+        blocks[tail, head] = as_dense_block(block) if problem.cost == "dense" else block
+    return blocks
+
+
+def _run_once(problem: Problem, sequence, blocks) -> tuple[dict, int, int, list[float]]:
+    counted = {"macs": 0, "adds": 0}
+    step_seconds: list[float] = []
+    clock = time.perf_counter
+
+    def multiply(outer: Block, inner: Block, p, v, s) -> Block:
+        start = clock()
+        rule = product_rule(outer.kind, inner.kind)
+        shape = (outer.shape[0], inner.shape[1])
+        result = Block(rule.result, shape, rule.kernel(outer.data, inner.data, shape))
+        step_seconds.append(clock() - start)
+        counted["macs"] += rule.macs(outer.shape, inner.shape)
+        return result
+
+    def merge(existing: Block, product: Block, p, s) -> Block:
+        start = clock()
+        result = add(existing, product)
+        step_seconds[-1] += clock() - start
+        counted["adds"] += sum_rule(existing.kind, product.kind).adds(existing.shape)
+        return result
+
+    state = problem.state(lambda t, h, k: blocks[t, h])
+    for v in sequence:
+        state = eliminate(state, v, multiply, merge)
+    return final_factors(state), counted["macs"], counted["adds"], step_seconds
+
+
+def assemble(problem: Problem, final: dict[tuple[str, str], Block]) -> np.ndarray:
+    """The full Jacobian from the remaining parameter-to-output factors (zeros where none)."""
+    graph = problem.graph
+    rows = []
+    for out in graph.outputs:
+        row = []
+        for par in graph.parameters:
+            shape = (graph.nodes[out]["size"], graph.nodes[par]["size"])
+            block = final.get((par, out))
+            row.append(np.zeros(shape) if block is None else block.dense())
+        rows.append(row)
+    return np.block(rows)
+
+
+def execute(
+    plan: Plan,
+    repeat: int = 5,
+    at: Any = None,
+    *,
+    warmup: int = 1,
+    min_seconds: float = 0.0,
+    max_repeat: int = 1000,
+    threads: int | None = 1,
+) -> Execution:
+    """Evaluate ``plan`` at a point, count its macs and time it.
+
+    Parameters
+    ----------
+    plan : Plan
+    repeat : int
+        Timed repetitions (at least); more are run until ``min_seconds`` of total
+        time, up to ``max_repeat``.
+    at : None, dict or array
+        The point: None for the model's seeded default, a dict of parameter
+        values, or a flat vector (parameters flattened and concatenated).
+    warmup : int
+        Untimed repetitions first.
+    threads : int or None
+        BLAS threads during the run (default 1, for reliable timings); None
+        leaves BLAS as it is.
+    """
+    if not isinstance(repeat, int) or repeat < 1:
+        raise PlanError(f"repeat must be a positive integer, got {repeat!r}")
+    if not isinstance(warmup, int) or warmup < 0:
+        raise PlanError(f"warmup must be a non-negative integer, got {warmup!r}")
+    graph = plan.graph
+    problem = Problem.of(graph, plan.cost)
+    values = graph.evaluate(at)
+    blocks = factor_blocks(problem, values)
+    totals: list[float] = []
+    steps: list[list[float]] = []
+    with blas_threads(threads):
+        for _ in range(warmup):
+            _run_once(problem, plan.sequence, blocks)
+        while len(totals) < repeat or (sum(totals) < min_seconds and len(totals) < max_repeat):
+            start = time.perf_counter()
+            final, macs, adds, step_seconds = _run_once(problem, plan.sequence, blocks)
+            totals.append(time.perf_counter() - start)
+            steps.append(step_seconds)
+    q1, median, q3 = np.percentile(totals, [25, 50, 75])
+    return Execution(
+        plan=plan,
+        jacobian=assemble(problem, final),
+        macs=int(macs),
+        adds=int(adds),
+        seconds=float(median),
+        seconds_min=float(min(totals)),
+        seconds_iqr=float(q3 - q1),
+        repeats=len(totals),
+        step_seconds=np.median(np.array(steps), axis=0) if steps[0] else np.zeros(0),
+    )
