@@ -1,0 +1,110 @@
+"""Tests of analyzer.machine: roofline arithmetic, machine info, BLAS pinning, calibration."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from threadpoolctl import threadpool_info
+
+from analyzer.errors import AnalyzerError
+from analyzer.machine import Roofline, blas_threads, calibrate, machine_info, roofline_seconds
+
+R = Roofline(macs_per_second=1e9, bytes_per_second=1e10)
+
+
+@pytest.mark.parametrize(
+    ("macs", "nbytes", "expected"),
+    [
+        (1e9, 1e9, 1.0),  # compute bound
+        (1e6, 1e10, 1.0),  # memory bound
+        (1e9, 1e10, 1.0),  # on the ridge
+        (0, 0, 0.0),
+    ],
+)
+def test_roofline_seconds(macs, nbytes, expected):
+    assert R.seconds(macs, nbytes) == pytest.approx(expected)
+    assert roofline_seconds(macs, nbytes, R) == pytest.approx(expected)
+    assert isinstance(R.seconds(macs, nbytes), float)
+
+
+def test_roofline_elementwise():
+    macs = np.array([1e9, 1e6, 2e9])
+    nbytes = np.array([1e9, 1e10, 0])
+    np.testing.assert_allclose(R.seconds(macs, nbytes), [1.0, 1.0, 2.0])
+    series = R.seconds(pd.Series(macs, index=list("abc")), pd.Series(nbytes, index=list("abc")))
+    assert isinstance(series, pd.Series)
+    assert list(series.index) == list("abc")
+    np.testing.assert_allclose(series, [1.0, 1.0, 2.0])
+
+
+def test_roofline_balance_and_dict_round_trip():
+    assert R.balance == pytest.approx(0.1)
+    assert Roofline.from_dict(json.loads(json.dumps(R.to_dict()))) == R
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, math.nan, math.inf, "fast"])
+def test_roofline_rejects_bad_rates(bad):
+    with pytest.raises(AnalyzerError, match="macs_per_second"):
+        Roofline(macs_per_second=bad, bytes_per_second=1.0)
+
+
+def test_roofline_from_dict_missing_key():
+    with pytest.raises(AnalyzerError, match="bytes_per_second"):
+        Roofline.from_dict({"macs_per_second": 1.0})
+
+
+def test_machine_info_is_plain_json():
+    info = machine_info()
+    keys = {"cpu_model", "logical_cores", "caches", "memory_bytes", "blas"}
+    assert keys | {"numpy", "python", "platform", "date"} <= set(info)
+    json.dumps(info)
+    assert info["numpy"] == np.__version__
+    for cache in info["caches"]:
+        assert set(cache) == {"level", "type", "size"}
+    for lib in info["blas"]:
+        assert {"internal_api", "version", "num_threads", "filepath"} <= set(lib)
+
+
+def test_machine_info_survives_unreadable_files(monkeypatch):
+    def fail(*args, **kwargs):
+        raise OSError("unreadable")
+
+    monkeypatch.setattr("builtins.open", fail)
+    info = machine_info()
+    assert info["caches"] == []
+    json.dumps(info)
+
+
+def blas_thread_counts():
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+
+def test_blas_threads_sets_and_restores():
+    before = blas_thread_counts()
+    if not before:
+        pytest.skip("no BLAS library seen by threadpoolctl")
+    with blas_threads(1):
+        assert blas_thread_counts() == [1] * len(before)
+    assert blas_thread_counts() == before
+    with blas_threads(None):
+        assert blas_thread_counts() == before
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True])
+def test_blas_threads_rejects_bad_counts(bad):
+    with pytest.raises(AnalyzerError, match="positive int"), blas_threads(bad):
+        pass
+
+
+def test_calibrate_tiny_budget():
+    r = calibrate(threads=1, seconds=0.01, gemm_n=64, copy_elements=2**14)
+    for rate in (r.macs_per_second, r.bytes_per_second, r.balance):
+        assert math.isfinite(rate) and rate > 0
+    assert Roofline.from_dict(r.to_dict()) == r
+
+
+def test_calibrate_rejects_bad_budget():
+    with pytest.raises(AnalyzerError, match="seconds"):
+        calibrate(seconds=0)
