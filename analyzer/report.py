@@ -17,24 +17,17 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from .errors import AnalyzerError
 from .files import atomic_write_text, save_figure, write_csv
 
-__all__ = [
-    "ORDERS",
-    "FIT_COLUMNS",
-    "plot_time",
-    "plot_macs",
-    "plot_roofline",
-    "write_report",
-    "render",
-]
+__all__ = ["plot_time", "plot_macs", "plot_roofline", "write_report", "render"]
 
-ORDERS = ("input-first", "output-first", "optimal")
-"""The orders in the sequence the plots and tables show them; other order names come after."""
+# The orders in the sequence plots and tables show them; other order names come after.
+_ORDERS = ("input-first", "output-first", "optimal")
 
-FIT_COLUMNS = (
+_FITS_CSV_COLUMNS = (
     "model",
     "cost",
     "order",
@@ -52,7 +45,7 @@ FIT_COLUMNS = (
     "x_max",
     "range_note",
 )
-"""Columns of a fits table besides the fixed-size columns (an empty fits.csv gets these)."""
+# Columns of a fits table besides the fixed-size columns (an empty fits.csv gets these).
 
 _STYLES: dict[str, dict[str, Any]] = {
     "input-first": {"color": "C3", "marker": "o"},
@@ -113,7 +106,7 @@ def _mapping(obj: Any, what: str, func: str) -> dict[str, Any]:
 
 def _order_key(order: Any) -> tuple[int, str]:
     order = str(order)
-    return (ORDERS.index(order), "") if order in ORDERS else (len(ORDERS), order)
+    return (_ORDERS.index(order), "") if order in _ORDERS else (len(_ORDERS), order)
 
 
 def _orders(values: Iterable[Any]) -> list[str]:
@@ -219,7 +212,7 @@ def _context(cost: Any, fixed: Mapping[str, Any]) -> str:
 
 
 def _series(rows: pd.DataFrame) -> list[tuple[Any, str, pd.DataFrame]]:
-    """(model, order, rows) per series, models in name order and orders in ORDERS order."""
+    """(model, order, rows) per series, models in name order and orders in _ORDERS order."""
     models = _uniques(rows["model"]) if "model" in rows.columns else [None]
     out = []
     for model in models:
@@ -292,14 +285,30 @@ def _fit_for(
     return None if found.empty else found.iloc[0]
 
 
-def _finish(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
+def _finish(
+    ax: Axes,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    handles: list[Any] | None = None,
+    sizes: Iterable[float] | None = None,
+) -> None:
+    """Log axes, title, labels, grid and legend; ``sizes`` become plain x tick labels."""
     ax.set_xscale("log")
     ax.set_yscale("log")
+    if sizes is not None:
+        ticks = sorted(set(sizes))
+        if 1 < len(ticks) <= 12:  # few sizes: label each, as plain numbers
+            ax.set_xticks(ticks, [_num(t) for t in ticks])
+            ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize="small")
+    if handles:
+        ax.legend(handles=handles, fontsize="small")
+    else:
+        ax.legend(fontsize="small")
 
 
 def _new_axes() -> tuple[Figure, Axes]:
@@ -367,6 +376,7 @@ def plot_time(
     fig, ax = _new_axes()
     models = _uniques(rows["model"]) if "model" in rows.columns else [None]
     labels: set[str] = set()
+    handles: list[Any] = []
     for mdl, order, part in _series(rows):
         style = _style(order, mdl, models)
         label = _label(order, mdl, models)
@@ -383,7 +393,7 @@ def plot_time(
         lower = np.clip(np.minimum(lower, ys * 0.999), 0, None)
         upper = np.clip(upper, 0, None)
         yerr = np.vstack([lower, upper]) if (lower.any() or upper.any()) else None
-        ax.errorbar(xs, ys, yerr=yerr, label=label, capsize=2, linewidth=1, **style)
+        handles.append(ax.errorbar(xs, ys, yerr=yerr, label=label, capsize=2, lw=1, **style))
         color = style["color"]
         fit = _fit_for(fits, mdl, cost, order, x)
         predicted = None
@@ -401,7 +411,8 @@ def plot_time(
                     ci = _finite(fit.get("ci_low")), _finite(fit.get("ci_high"))
                     if None not in ci:
                         text += f" [{ci[0]:.2f}, {ci[1]:.2f}]"
-                    ax.plot(line, np.exp(b) * line**slope, color=color, alpha=0.5, lw=3, label=text)
+                    fitted = np.exp(b) * line**slope
+                    handles += ax.plot(line, fitted, color=color, alpha=0.5, lw=3, label=text)
         if predicted is None and "leading_term" in part.columns:
             predicted = _exponent(part["leading_term"].iloc[-1], x)
         if predicted is not None:
@@ -410,7 +421,7 @@ def plot_time(
             if text in labels:
                 text += f" ({label})"
             labels.add(text)
-            ax.plot(
+            handles += ax.plot(
                 line,
                 ys[-1] * (line / xs[-1]) ** predicted,
                 color=color,
@@ -420,7 +431,8 @@ def plot_time(
                 label=text,
             )
     title = f"Median time against {x}{_context(cost, _fixed(rows, x, sizes))}"
-    _finish(ax, title if model is None else f"{model}: {title}", x, "seconds (median)")
+    title = title if model is None else f"{model}: {title}"
+    _finish(ax, title, x, "seconds (median)", handles, rows[x].astype(float))
     return fig, ax
 
 
@@ -462,7 +474,8 @@ def plot_macs(
             **_style(order, mdl, models),
         )
     title = f"Multiply-adds against {x}{_context(cost, _fixed(rows, x, sizes))}"
-    _finish(ax, title if model is None else f"{model}: {title}", x, "macs (multiply-adds)")
+    title = title if model is None else f"{model}: {title}"
+    _finish(ax, title, x, "macs (multiply-adds)", sizes=rows[x].astype(float))
     return fig, ax
 
 
@@ -764,6 +777,8 @@ def _config(row: pd.Series, sizes: list[str]) -> str:
 
 def _roofline_rates(machine: Mapping[str, Any], meta: Mapping[str, Any]) -> dict[str, float]:
     for source in (machine.get("roofline"), meta.get("roofline"), machine):
+        if hasattr(source, "to_dict") and not isinstance(source, Mapping):
+            source = source.to_dict()  # e.g. a Roofline object
         if isinstance(source, Mapping):
             mps = _finite(source.get("macs_per_second"))
             bps = _finite(source.get("bytes_per_second"))
@@ -828,7 +843,10 @@ def _reading(
             opt = by_order.get("optimal")
             if opt is not None and _finite(opt["macs"]):
                 cheaper = min(float(fi["macs"]), float(fo["macs"]))
-                text += f"; optimal needs {_times(float(opt['macs']), cheaper)} the cheaper one's"
+                text += (
+                    f"; optimal needs {_times(float(opt['macs']), cheaper)} the macs of the "
+                    "cheaper of the two"
+                )
             items.append(head + text + ".")
         elif by_order:
             parts = [f"{o}: {_num(r['macs'])} macs" for o, r in by_order.items()]
@@ -995,6 +1013,8 @@ def _stem(*parts: Any) -> str:
 
 
 def _jsonable(obj: Any) -> Any:
+    if hasattr(obj, "to_dict") and not isinstance(obj, Mapping | pd.Series):
+        obj = obj.to_dict()  # e.g. a Roofline object
     if isinstance(obj, Mapping):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple | set | np.ndarray | pd.Series):
@@ -1212,12 +1232,17 @@ def write_report(
     machine = _mapping(machine, "machine", func)
     meta = _mapping(meta, "meta", func)
     _need(results, ["order", "cost", "macs"], "results", func)
-    _size_names(results, meta, func)  # fail before writing anything
+    if not _size_names(results, meta, func):  # fail before writing anything
+        raise AnalyzerError(
+            f"{func}: cannot tell which columns are sizes: give meta['sizes'] or a 'sweep' column"
+        )
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise AnalyzerError(f"{func}: {folder} exists and is not a folder")
     write_csv(results, folder / "results.csv")
-    write_csv(fits if fits is not None else pd.DataFrame(columns=FIT_COLUMNS), folder / "fits.csv")
+    write_csv(
+        fits if fits is not None else pd.DataFrame(columns=_FITS_CSV_COLUMNS), folder / "fits.csv"
+    )
     if steps is not None:
         write_csv(steps, folder / "steps.csv")
     else:
