@@ -142,7 +142,10 @@ class Roofline:
     macs_per_second : float
         Peak multiply-adds per second (``flops = 2 * macs``).
     bytes_per_second : float
-        Memory bandwidth in bytes per second.
+        Memory bandwidth in bytes per second (reading).
+    write_bytes_per_second : float or None
+        Bandwidth of writing a freshly allocated result (page faults included);
+        ``None`` prices written bytes like read ones.
 
     Examples
     --------
@@ -157,21 +160,29 @@ class Roofline:
 
     macs_per_second: float
     bytes_per_second: float
+    write_bytes_per_second: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("macs_per_second", "bytes_per_second"):
+        for name in ("macs_per_second", "bytes_per_second", "write_bytes_per_second"):
             value = getattr(self, name)
+            if value is None and name == "write_bytes_per_second":
+                continue
             if not (isinstance(value, numbers.Real) and np.isfinite(value) and value > 0):
                 raise AnalyzerError(
                     f"Roofline: {name} must be a positive finite number, got {value!r}"
                 )
 
-    def seconds(self, macs: Any, bytes: Any) -> Any:
-        """Predicted seconds ``max(macs / macs_per_second, bytes / bytes_per_second)``.
+    def seconds(self, macs: Any, bytes: Any, written: Any = 0) -> Any:
+        """Predicted seconds ``max(macs / rate, memory time)``.
 
-        Works elementwise on numbers, numpy arrays and pandas Series.
+        ``bytes`` counts everything moved, of which ``written`` went to freshly
+        allocated results; memory time is ``(bytes - written) / bytes_per_second +
+        written / write_bytes_per_second``. Works elementwise on numbers, numpy
+        arrays and pandas Series.
         """
-        t = np.maximum(macs / self.macs_per_second, bytes / self.bytes_per_second)
+        write_rate = self.write_bytes_per_second or self.bytes_per_second
+        memory = (bytes - written) / self.bytes_per_second + written / write_rate
+        t = np.maximum(macs / self.macs_per_second, memory)
         return float(t) if np.ndim(t) == 0 and not hasattr(t, "index") else t
 
     @property
@@ -180,14 +191,19 @@ class Roofline:
         return self.macs_per_second / self.bytes_per_second
 
     def to_dict(self) -> dict[str, float]:
-        """Plain dict of the two rates (JSON-serializable)."""
-        return {key: float(value) for key, value in asdict(self).items()}
+        """Plain dict of the rates (JSON-serializable)."""
+        return {k: (None if v is None else float(v)) for k, v in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Roofline:
         """Inverse of :meth:`to_dict`; extra keys are ignored."""
         try:
-            return cls(float(data["macs_per_second"]), float(data["bytes_per_second"]))
+            write = data.get("write_bytes_per_second")
+            return cls(
+                float(data["macs_per_second"]),
+                float(data["bytes_per_second"]),
+                None if write is None else float(write),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise AnalyzerError(
                 f"Roofline.from_dict: need numbers under 'macs_per_second' and "
@@ -230,9 +246,10 @@ def calibrate(
     """Measure this machine's multiply-add rate and memory bandwidth.
 
     The rate comes from a square float64 GEMM of size ``gemm_n`` (``gemm_n**3`` macs per
-    call); the bandwidth from ``np.copyto`` of ``copy_elements`` float64 values into a
-    preallocated array (read + write: ``2 * nbytes`` bytes per call; the default 256 MiB is
-    far beyond any last-level cache). Each is warmed up once, then repeated at least three
+    call); the read bandwidth from summing ``copy_elements`` float64 values (the default
+    256 MiB is far beyond any last-level cache), and the write bandwidth from
+    ``np.multiply(src, 1.0)``, which reads them and writes a freshly allocated array, as
+    every kernel of the executor does (page faults of new memory included). Each is warmed up once, then repeated at least three
     times within about ``seconds / 2`` and the median taken, with BLAS pinned to
     ``threads`` threads. Total time is a few times ``seconds`` (allocation and warm-up
     included). Timings are noisy: compare them only on the same machine.
@@ -262,12 +279,13 @@ def calibrate(
     b = rng.standard_normal((gemm_n, gemm_n))
     c = np.empty((gemm_n, gemm_n))
     src = np.ones(copy_elements)
-    dst = np.empty_like(src)
     with blas_threads(threads):
         gemm_time = _median_time(lambda: np.matmul(a, b, out=c), seconds / 2)
-        copy_time = _median_time(lambda: np.copyto(dst, src), seconds / 2)
+        read_time = _median_time(src.sum, seconds / 4)
+        copy_time = _median_time(lambda: np.multiply(src, 1.0), seconds / 4)
     tiny = 1e-9  # guard against a zero timer reading on very small problems
     return Roofline(
         macs_per_second=int(gemm_n) ** 3 / max(gemm_time, tiny),
-        bytes_per_second=2 * src.nbytes / max(copy_time, tiny),
+        bytes_per_second=src.nbytes / max(read_time, tiny),
+        write_bytes_per_second=src.nbytes / max(copy_time - read_time, copy_time / 2, tiny),
     )

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from . import primitives as p
+from . import primitives as prim
 from .errors import GraphError
 from .graph import JacobianGraph, as_size
 
@@ -55,11 +55,11 @@ def one_layer(H: Any, N: Any, sigma: str = "tanh", v: str = "tanh", seed: int = 
     H, N = as_size(H, name="H"), as_size(N, name="N")
     values = _Values(seed, H, N)
     g = JacobianGraph(name="one_layer", sizes={"H": H, "N": N})
-    x = p.constant(g, "x", values.normal(N), shape=(N,))
-    w = p.parameter(g, "w", H, value=values.normal(H, fan_in=H))
-    W = p.parameter(g, "W", (H, N), value=values.normal(H, N, fan_in=N))
-    y = p.activation(g, "y", p.linear(g, "u", W, x), v)
-    p.activation(g, "out", p.weighted_sum(g, "z", w, y), sigma, output=True)
+    x = prim.constant(g, "x", values.normal(N), shape=(N,))
+    w = prim.parameter(g, "w", H, value=values.normal(H, fan_in=H))
+    W = prim.parameter(g, "W", (H, N), value=values.normal(H, N, fan_in=N))
+    y = prim.activation(g, "y", prim.linear(g, "u", W, x), v)
+    prim.activation(g, "out", prim.weighted_sum(g, "z", w, y), sigma, output=True)
     return g.validate()
 
 
@@ -79,15 +79,15 @@ def mlp(widths: Sequence[Any], activation: str = "tanh", seed: int = 0) -> Jacob
     sizes = [as_size(s, name=f"width {i}") for i, s in enumerate(widths)]
     values = _Values(seed, *sizes)
     g = JacobianGraph(name="mlp", sizes={f"n{i}": s for i, s in enumerate(sizes)})
-    current = p.constant(g, "x", values.normal(sizes[0]), shape=(sizes[0],))
+    current = prim.constant(g, "x", values.normal(sizes[0]), shape=(sizes[0],))
     layers = len(sizes) - 1
     for layer in range(1, layers + 1):
         shape = (sizes[layer], sizes[layer - 1])
-        W = p.parameter(g, f"W{layer}", shape, value=values.normal(*shape, fan_in=shape[1]))
+        W = prim.parameter(g, f"W{layer}", shape, value=values.normal(*shape, fan_in=shape[1]))
         last = layer == layers
-        current = p.linear(g, f"u{layer}", W, current, output=last)
+        current = prim.linear(g, f"u{layer}", W, current, output=last)
         if not last:
-            current = p.activation(g, f"a{layer}", current, activation)
+            current = prim.activation(g, f"a{layer}", current, activation)
     return g.validate()
 
 
@@ -103,32 +103,32 @@ def least_squares(m: Any, n: Any, seed: int = 0) -> JacobianGraph:
     values = _Values(seed, m, n)
     A = values.normal(m, n)
     g = JacobianGraph(name="least_squares", sizes={"m": m, "n": n})
-    x = p.parameter(g, "x", n, value=values.normal(n))
-    b = p.constant(g, "b", values.normal(m), shape=(m,))
+    x = prim.parameter(g, "x", n, value=values.normal(n))
+    b = prim.constant(g, "b", values.normal(m), shape=(m,))
     Ax = (
-        p.fixed_linear(g, "Ax", x, A, rows=m)
+        prim.fixed_linear(g, "Ax", x, A, rows=m)
         if A is not None
-        else p.fixed_linear(g, "Ax", x, lambda: None, rows=m)
+        else prim.fixed_linear(g, "Ax", x, lambda: None, rows=m)
     )
-    p.squared_norm(g, "f", p.add(g, "r", Ax, b, sign=-1.0), output=True)
+    prim.squared_norm(g, "f", prim.add(g, "r", Ax, b, sign=-1.0), output=True)
     g.graph["A"] = A
     return g.validate()
 
 
-def affine(p_rows: Any, n: Any, seed: int = 0) -> JacobianGraph:
+def affine(p: Any, n: Any, seed: int = 0) -> JacobianGraph:
     """The sheet's ``f2(x) = B x + c`` (Q3), parameter ``x`` (n); Jacobian ``B`` (p x n).
 
     >>> affine(3, 2).outputs
     ['f']
     """
-    rows, n = as_size(p_rows, name="p"), as_size(n, name="n")
+    rows, n = as_size(p, name="p"), as_size(n, name="n")
     values = _Values(seed, rows, n)
     B = values.normal(rows, n)
     g = JacobianGraph(name="affine", sizes={"p": rows, "n": n})
-    x = p.parameter(g, "x", n, value=values.normal(n))
-    c = p.constant(g, "c", values.normal(rows), shape=(rows,))
-    Bx = p.fixed_linear(g, "Bx", x, B if B is not None else (lambda: None), rows=rows)
-    p.add(g, "f", Bx, c, output=True)
+    x = prim.parameter(g, "x", n, value=values.normal(n))
+    c = prim.constant(g, "c", values.normal(rows), shape=(rows,))
+    Bx = prim.fixed_linear(g, "Bx", x, B if B is not None else (lambda: None), rows=rows)
+    prim.add(g, "f", Bx, c, output=True)
     g.graph["B"] = B
     return g.validate()
 
@@ -145,11 +145,11 @@ def factorization(m: Any, n: Any, k: Any, seed: int = 0) -> JacobianGraph:
     m, n, k = as_size(m, name="m"), as_size(n, name="n"), as_size(k, name="k")
     values = _Values(seed, m, n, k)
     g = JacobianGraph(name="factorization", sizes={"m": m, "n": n, "k": k})
-    P = p.parameter(g, "P", (m, k), value=values.normal(m, k))
-    Q = p.parameter(g, "Q", (k, n), value=values.normal(k, n))
-    M = p.constant(g, "M", values.normal(m, n), shape=(m, n))
-    PQ = p.matmul(g, "PQ", P, Q)
-    p.squared_norm(g, "f", p.add(g, "E", M, PQ, sign=-1.0), output=True)
+    P = prim.parameter(g, "P", (m, k), value=values.normal(m, k))
+    Q = prim.parameter(g, "Q", (k, n), value=values.normal(k, n))
+    M = prim.constant(g, "M", values.normal(m, n), shape=(m, n))
+    PQ = prim.matmul(g, "PQ", P, Q)
+    prim.squared_norm(g, "f", prim.add(g, "E", M, PQ, sign=-1.0), output=True)
     return g.validate()
 
 
@@ -171,7 +171,7 @@ def chain(dims: Sequence[Any], seed: int = 0) -> JacobianGraph:
     numeric = all(isinstance(s, int) for s in sizes)
     g = JacobianGraph(name="chain", sizes={f"d{i}": s for i, s in enumerate(sizes)})
     start = np.random.default_rng([seed, 0]).standard_normal(sizes[0]) if numeric else None
-    p.parameter(g, "v0", sizes[0], value=start)
+    prim.parameter(g, "v0", sizes[0], value=start)
     for i in range(1, len(sizes)):
         last = i == len(sizes) - 1
 
@@ -179,7 +179,7 @@ def chain(dims: Sequence[Any], seed: int = 0) -> JacobianGraph:
             rng = np.random.default_rng([seed, i])
             return rng.standard_normal((sizes[i], sizes[i - 1])) / np.sqrt(sizes[i - 1])
 
-        p.fixed_linear(g, f"v{i}", f"v{i - 1}", factor, rows=sizes[i], output=last)
+        prim.fixed_linear(g, f"v{i}", f"v{i - 1}", factor, rows=sizes[i], output=last)
         g.edges[f"v{i - 1}", f"v{i}"]["label"] = f"J{i}"
     return g.validate()
 

@@ -52,6 +52,7 @@ __all__ = [
     "canonical_order",
     "check_cost",
     "chain_optimum",
+    "from_sequence",
     "Table",
 ]
 
@@ -168,6 +169,7 @@ def _simulate(problem: Problem, sequence: Sequence[str]) -> tuple[list[dict], St
                 "words": stored_size(outer.kind, outer.shape)
                 + stored_size(inner.kind, inner.shape)
                 + stored_size(rule.result, shape),
+                "written": stored_size(rule.result, shape),
             }
         )
         return result
@@ -182,6 +184,7 @@ def _simulate(problem: Problem, sequence: Sequence[str]) -> tuple[list[dict], St
         record["words"] += stored_size(existing.kind, existing.shape) + stored_size(
             rule.result, existing.shape
         )
+        record["written"] += stored_size(rule.result, existing.shape)
         return _Factor(rule.result, existing.shape, f"[{existing.expr} + {product.expr}]", False)
 
     state = problem.state(
@@ -212,7 +215,8 @@ class Plan:
     graph, order, cost : the graph, the order's registered name and the cost model.
     sequence : the intermediate variables in elimination order.
     steps : DataFrame, one row per product: step, eliminate, product, shapes,
-        structures, result, macs, adds, elements, bytes, cumulative_macs.
+        structures, result, macs, adds, elements, bytes (operands read and results
+        written, 8 per float64), bytes_written (results only), cumulative_macs.
     formula : total macs as a sympy expression (an Integer for numeric sizes).
     bracketing : the products as nested brackets, e.g. ``(J3 (J2 J1))``.
     largest_intermediate : elements of the largest product or sum formed.
@@ -321,11 +325,12 @@ def _bracketing(problem: Problem, state: State) -> str:
 def _build_plan(problem: Problem, order: str, sequence: Sequence[str]) -> Plan:
     records, state = _simulate(problem, sequence)
     columns = ["step", "eliminate", "product", "shapes", "structures", "result", "macs", "adds"]
-    steps = pd.DataFrame(records, columns=columns[1:] + ["elements", "words"])
+    steps = pd.DataFrame(records, columns=columns[1:] + ["elements", "words", "written"])
     steps.insert(0, "step", range(1, len(steps) + 1))
     macs = list(steps["macs"])
     steps["bytes"] = [8 * w for w in steps["words"]]
-    steps = steps.drop(columns="words")
+    steps["bytes_written"] = [8 * w for w in steps["written"]]
+    steps = steps.drop(columns=["words", "written"])
     running, cumulative = 0, []
     for m in macs:
         running = _total([running, m])
@@ -550,6 +555,27 @@ def plan(graph: JacobianGraph, order: str = "optimal", cost: str = "dense") -> P
     name = canonical_order(order)
     problem = Problem.of(graph, cost)
     return _build_plan(problem, name, ORDERS[name](problem))
+
+
+def from_sequence(
+    graph: JacobianGraph, sequence: Sequence[str], cost: str = "dense", order: str = "custom"
+) -> Plan:
+    """The plan that eliminates the intermediate variables in the given sequence.
+
+    Useful to price, with symbolic sizes, an order found at numeric sizes.
+
+    >>> from analyzer.models import one_layer
+    >>> from_sequence(one_layer("H", "N"), ["y", "z", "u"]).formula
+    H**2*N + H**2 + 2*H
+    """
+    problem = Problem.of(graph, cost)
+    sequence = list(sequence)
+    if sorted(sequence) != sorted(problem.intermediates):
+        raise PlanError(
+            f"a sequence must eliminate each intermediate variable once: "
+            f"{', '.join(problem.intermediates)}; got {', '.join(map(str, sequence))}"
+        )
+    return _build_plan(problem, order, sequence)
 
 
 def compare(

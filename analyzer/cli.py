@@ -1,0 +1,186 @@
+"""The ``analyzer`` command (also ``python -m analyzer``): plan, compare, sweep, report, run.
+
+Sizes are given as ``--NAME VALUE`` with the model's own size names
+(``--H 64 --N 32`` for one-layer, ``--dims 30,35,15`` for chain); in a sweep a
+comma list gives the values to sweep.
+
+Examples
+--------
+>>> main(["plan", "--model", "one-layer", "--H", "10", "--N", "5", "--order", "forward"])
+Plan for one_layer (H=10, N=5): order input-first, cost model dense
+...
+0
+>>> main(["plan", "--model", "one-layer", "--H", "10", "--N", "5", "--order", "sideways"])
+2
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import studies
+from .errors import AnalyzerError
+from .measure import resolve_model, sweep
+from .planner import ALIASES, COST_MODELS, ORDERS, compare, plan
+from .report import render
+
+__all__ = ["main", "build_parser"]
+
+ORDER_CHOICES = ", ".join(list(ORDERS) + list(ALIASES))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="analyzer",
+        description="Exact multiply-add counts of every order of a Jacobian product, "
+        "checked against real timing.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def model_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--model", default="one-layer", help="model name (default one-layer)")
+        p.add_argument("--cost", default="dense", help=f"cost model(s): {', '.join(COST_MODELS)}")
+        p.epilog = "Sizes: --NAME VALUE with the model's size names, e.g. --H 64 --N 32."
+
+    p = sub.add_parser("plan", help="print the plan of one order")
+    model_options(p)
+    p.add_argument("--order", default="optimal", help=f"one of: {ORDER_CHOICES}")
+
+    p = sub.add_parser("compare", help="compare input-first, output-first and optimal")
+    model_options(p)
+
+    p = sub.add_parser("sweep", help="time every order over a grid of sizes and report")
+    model_options(p)
+    p.add_argument("--orders", default="input-first,output-first,optimal")
+    p.add_argument("--repeat", type=int, default=5, help="timed repetitions (at least)")
+    p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
+    p.add_argument("--out", required=True, help="folder for CSV, plots and report")
+    p.add_argument("--resume", action="store_true", help="continue from rows saved in --out")
+    p.add_argument("--check", action="store_true", help="exit 1 when a fit verdict fails")
+
+    p = sub.add_parser("report", help="re-render plots and report from a folder's CSV files")
+    p.add_argument("folder")
+
+    p = sub.add_parser("run", help="the main job: the forward_vs_reverse experiment")
+    p.add_argument("--quick", action="store_true", help="small sizes, under a minute")
+    p.add_argument("--out", default=None, help="folder (default reports/forward_vs_reverse)")
+    p.add_argument("--resume", action="store_true", help="continue from rows saved in --out")
+    p.add_argument("--check", action="store_true", help="exit 1 when a verdict fails")
+    return parser
+
+
+def _parse_sizes(extra: Sequence[str], names: Sequence[str]) -> dict[str, list[int]]:
+    sizes: dict[str, list[int]] = {}
+    tokens = list(extra)
+    while tokens:
+        flag = tokens.pop(0)
+        if not flag.startswith("--") or not tokens:
+            raise AnalyzerError(
+                f"unexpected argument {flag!r}; sizes are --NAME VALUE with NAME in "
+                f"{', '.join(names)}"
+            )
+        name, value = flag[2:], tokens.pop(0)
+        if name not in names:
+            raise AnalyzerError(f"unknown size --{name}; this model's sizes: {', '.join(names)}")
+        try:
+            sizes[name] = [int(v) for v in value.split(",")]
+        except ValueError:
+            raise AnalyzerError(f"size --{name} must be integers, got {value!r}") from None
+    missing = [n for n in names if n not in sizes]
+    if missing:
+        raise AnalyzerError(f"missing size(s): {', '.join('--' + n for n in missing)}")
+    return sizes
+
+
+_LIST_SIZES = ("widths", "dims")
+
+
+def _graph(model: str, extra: Sequence[str]):
+    name, factory, names = resolve_model(model)
+    sizes = _parse_sizes(extra, names)
+    args = {}
+    for k, v in sizes.items():
+        if k in _LIST_SIZES:
+            args[k] = v
+        elif len(v) != 1:
+            raise AnalyzerError(f"--{k} takes one value here, got {len(v)}")
+        else:
+            args[k] = v[0]
+    return factory(**args)
+
+
+def _costs(text: str) -> list[str]:
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def _run(args: argparse.Namespace, extra: list[str], argv: Sequence[str]) -> int:
+    command = "analyzer " + " ".join(shlex.quote(a) for a in argv)
+    if args.command in ("report", "run") and extra:
+        raise AnalyzerError(f"unexpected argument(s): {' '.join(extra)}")
+    if args.command == "plan":
+        costs = _costs(args.cost)
+        if len(costs) != 1:
+            raise AnalyzerError("plan takes one cost model")
+        print(plan(_graph(args.model, extra), args.order, costs[0]))
+        return 0
+    if args.command == "compare":
+        graph = _graph(args.model, extra)
+        for cost in _costs(args.cost):
+            print(compare(graph, cost).to_string(index=False))
+        return 0
+    if args.command == "report":
+        print(render(args.folder))
+        return 0
+    if args.command == "run":
+        outcome = studies.forward_vs_reverse(
+            quick=args.quick, out=args.out, resume=args.resume, command=command
+        )
+        print(outcome.summary())
+        return 1 if args.check and not outcome.passed else 0
+    # sweep
+    name, _, names = resolve_model(args.model)
+    grid = _parse_sizes(extra, names)
+    if any(k in _LIST_SIZES for k in grid):
+        raise AnalyzerError(f"sweeps need a model with scalar sizes; {name} takes a list")
+    results = sweep(
+        args.model,
+        grid,
+        orders=[o.strip() for o in args.orders.split(",")],
+        cost=_costs(args.cost),
+        repeat=args.repeat,
+        threads=args.threads,
+        out=args.out,
+        resume=args.resume,
+    )
+    outcome = studies.finish(
+        args.out,
+        results,
+        xs=[k for k, v in grid.items() if len(v) > 1],
+        meta={"name": Path(args.out).name, "command": command, "description": ""},
+    )
+    print(outcome.summary())
+    return 1 if args.check and not outcome.passed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; return its exit status (0 ok, 1 a failed verdict, 2 bad input)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    try:
+        return _run(args, extra, argv)
+    except AnalyzerError as error:
+        print(f"analyzer: error: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("analyzer: interrupted; saved rows can be continued with --resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

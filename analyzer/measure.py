@@ -1,0 +1,368 @@
+"""Sweeps: plan, execute and time every order over a grid of sizes, with a roofline beside.
+
+Examples
+--------
+>>> df = sweep("one-layer", {"H": [4, 8], "N": [3]}, orders=("input-first",), repeat=1,
+...            progress=False, roofline=Roofline(1e9, 1e10))
+>>> df[["H", "N", "order", "macs", "leading_term"]]
+   H  N        order  macs leading_term
+0  4  3  input-first   256       H**3*N
+1  8  3  input-first  1760       H**3*N
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .errors import AnalyzerError
+from .executor import execute
+from .files import atomic_write_text, write_csv
+from .graph import JacobianGraph
+from .machine import Roofline, calibrate, machine_info
+from .models import MODELS
+from .planner import canonical_order, check_cost, from_sequence, plan
+from .symbolic import leading_term
+
+__all__ = [
+    "RESULT_COLUMNS",
+    "STEP_COLUMNS",
+    "sweep",
+    "resolve_model",
+    "normalize_grid",
+    "available_memory",
+    "memory_needed",
+    "load_sweep",
+]
+
+RESULT_COLUMNS = [
+    "model",
+    "cost",
+    "order",
+    "sweep",
+    "macs",
+    "formula",
+    "leading_term",
+    "bytes",
+    "largest_intermediate",
+    "seconds",
+    "seconds_min",
+    "seconds_iqr",
+    "repeats",
+    "gflops",
+    "roofline_seconds",
+    "roofline_ratio",
+    "sequence",
+]
+STEP_COLUMNS = [
+    "model",
+    "cost",
+    "order",
+    "sweep",
+    "step",
+    "product",
+    "structures",
+    "macs",
+    "bytes",
+    "bytes_written",
+    "seconds",
+    "roofline_seconds",
+    "roofline_ratio",
+]
+
+
+def resolve_model(model: str | Callable[..., JacobianGraph]) -> tuple[str, Callable, list[str]]:
+    """Name, factory and size arguments of a model given by name or as a factory."""
+    if isinstance(model, str):
+        if model not in MODELS:
+            raise AnalyzerError(f"unknown model {model!r}; valid models: {', '.join(MODELS)}")
+        name, factory = model, MODELS[model]
+    elif callable(model):
+        name, factory = getattr(model, "__name__", "model").replace("_", "-"), model
+    else:
+        raise AnalyzerError(f"a model is a name ({', '.join(MODELS)}) or a callable")
+    sizes = [
+        p.name
+        for p in inspect.signature(factory).parameters.values()
+        if p.default is inspect.Parameter.empty
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    return name, factory, sizes
+
+
+def normalize_grid(grid: Any, sizes: Sequence[str]) -> list[dict[str, Any]]:
+    """Configurations from a dict of lists (their product) or a list of dicts.
+
+    Each configuration gets a ``sweep`` label: the size that varies along its
+    series (given as the key ``"sweep"``, or the only key of a dict grid with
+    several values, else ``"grid"``).
+
+    >>> normalize_grid({"H": [8, 16], "N": 4}, ["H", "N"])
+    [{'H': 8, 'N': 4, 'sweep': 'H'}, {'H': 16, 'N': 4, 'sweep': 'H'}]
+    """
+    if isinstance(grid, Mapping):
+        lists = {
+            k: list(v) if isinstance(v, list | tuple | range) else [v] for k, v in grid.items()
+        }
+        varying = [k for k, v in lists.items() if len(v) > 1]
+        label = varying[0] if len(varying) == 1 else "grid"
+        configs = [
+            {**dict(zip(lists, values, strict=True)), "sweep": label}
+            for values in itertools.product(*lists.values())
+        ]
+    elif isinstance(grid, list | tuple):
+        configs = [dict(c) for c in grid]
+        for c in configs:
+            c.setdefault("sweep", "grid")
+    else:
+        raise AnalyzerError("a grid is a dict of size lists or a list of size dicts")
+    if not configs:
+        raise AnalyzerError("the grid is empty; give at least one configuration")
+    for c in configs:
+        given = set(c) - {"sweep"}
+        if given != set(sizes):
+            raise AnalyzerError(f"configuration {c} must give exactly the sizes {', '.join(sizes)}")
+        for k in sizes:
+            v = c[k]
+            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v <= 0:
+                raise AnalyzerError(f"size {k}={v!r} must be a positive integer")
+            c[k] = int(v)
+    return configs
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (MemAvailable), or 4 GiB when unreadable."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 4 * 2**30
+
+
+def memory_needed(p) -> int:
+    """Peak bytes of executing a plan, estimated: its factors plus twice the largest result."""
+    graph = p.graph
+    stored = 0
+    for _, _, data in graph.differentiated().edges(data=True):
+        rows, cols = data["shape"]
+        stored += rows * cols if p.cost == "dense" else max(rows, cols)
+    return 8 * (stored + 2 * int(p.largest_intermediate))
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB"
+
+
+def _config_key(row: Mapping[str, Any], sizes: Sequence[str]) -> tuple:
+    return (str(row["sweep"]), str(row["cost"]), str(row["order"])) + tuple(
+        int(row[s]) for s in sizes
+    )
+
+
+def load_sweep(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Results, steps and settings saved by :func:`sweep` in ``folder``."""
+    folder = Path(folder)
+    results = folder / "results.csv"
+    if not results.exists():
+        raise AnalyzerError(f"no saved sweep in {folder}: {results.name} is missing")
+    steps = folder / "steps.csv"
+    settings = folder / "sweep.json"
+    return (
+        pd.read_csv(results),
+        pd.read_csv(steps) if steps.exists() else pd.DataFrame(columns=STEP_COLUMNS),
+        json.loads(settings.read_text()) if settings.exists() else {},
+    )
+
+
+def sweep(
+    model: str | Callable[..., JacobianGraph],
+    grid: Any,
+    orders: Sequence[str] = ("input-first", "output-first", "optimal"),
+    cost: str | Sequence[str] = "dense",
+    repeat: int = 5,
+    threads: int | None = 1,
+    *,
+    min_seconds: float = 0.05,
+    warmup: int = 1,
+    roofline: Roofline | None = None,
+    memory_limit: float | None = None,
+    out: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Plan, execute and time each order at each configuration of sizes.
+
+    Parameters
+    ----------
+    model : a name from :data:`analyzer.models.MODELS` or a factory taking the sizes.
+    grid : dict of size lists (their product) or a list of size dicts (see
+        :func:`normalize_grid`).
+    orders, cost : orders and cost model(s) to run.
+    repeat, min_seconds, warmup : timing: at least ``repeat`` timed runs and
+        ``min_seconds`` in total, after ``warmup`` untimed runs.
+    threads : BLAS threads (default 1: reliable timings on a small machine).
+    roofline : rates to predict times with; calibrated once when not given.
+    memory_limit : bytes a configuration may use; default half of the memory
+        available. A configuration over it is refused with its size named.
+    out : folder to save ``results.csv``, ``steps.csv`` and ``sweep.json`` to,
+        atomically, after every configuration.
+    resume : continue from the rows saved in ``out`` (same settings only).
+
+    Returns
+    -------
+    DataFrame, one row per configuration, cost and order: the sizes, planned
+    macs, ``formula`` and ``leading_term`` (the exact polynomial of that
+    elimination order in the size symbols), estimated ``bytes`` moved, measured
+    seconds (median, min, IQR, repeats), achieved GFLOP/s (2·macs/s), the
+    roofline's predicted seconds and the ratio measured / predicted. ``attrs``
+    holds ``steps`` (one record per product step), ``machine`` and ``roofline``.
+    """
+    name, factory, sizes = resolve_model(model)
+    costs = [cost] if isinstance(cost, str) else list(cost)
+    if not costs:
+        raise AnalyzerError("give at least one cost model")
+    for c in costs:
+        check_cost(c)
+    orders = [canonical_order(o) for o in orders]
+    if not orders:
+        raise AnalyzerError("give at least one order")
+    configs = normalize_grid(grid, sizes)
+    settings = {
+        "model": name,
+        "sizes": list(sizes),
+        "orders": orders,
+        "costs": costs,
+        "grid": configs,
+        "repeat": repeat,
+        "threads": threads,
+        "min_seconds": min_seconds,
+    }
+    rows: list[dict] = []
+    step_rows: list[dict] = []
+    if out is not None:
+        out = Path(out)
+        if resume and (out / "results.csv").exists():
+            saved_results, saved_steps, saved = load_sweep(out)
+            mismatched = [
+                k
+                for k in ("model", "sizes", "orders", "costs", "grid", "repeat", "threads")
+                if saved.get(k) != json.loads(json.dumps(settings[k]))
+            ]
+            if mismatched:
+                raise AnalyzerError(
+                    f"cannot resume from {out}: it was made with different settings "
+                    f"({', '.join(mismatched)})"
+                )
+            rows = saved_results.to_dict("records")
+            step_rows = saved_steps.to_dict("records")
+    done = {_config_key(r, sizes) for r in rows}
+    limit = memory_limit if memory_limit is not None else available_memory() / 2
+    work, plans = [], {}
+    for config in configs:
+        numbers = {s: config[s] for s in sizes}
+        for c, order in itertools.product(costs, orders):
+            if _config_key({**config, "cost": c, "order": order}, sizes) in done:
+                continue
+            same = (c, order) + tuple(numbers.values())
+            if same not in plans:
+                plans[same] = _checked_plan(factory, numbers, order, c, limit)
+            work.append((config, numbers, c, order, same))
+    if roofline is None:
+        roofline = calibrate(threads=threads)
+    symbolic = factory(**{s: s for s in sizes})
+    measured: dict[tuple, tuple[dict, list[dict]]] = {}
+    bar = tqdm(work, desc=f"sweep {name}", disable=None if progress else True, unit="run")
+    for config, numbers, c, order, same in bar:
+        bar.set_postfix_str(", ".join(f"{k}={v}" for k, v in numbers.items()) + f" {order}")
+        if same not in measured:
+            measured[same] = _measure(
+                plans[same], symbolic, repeat, min_seconds, warmup, threads, roofline
+            )
+        row, steps = measured[same]
+        base = {"model": name, "cost": c, "order": order, "sweep": config["sweep"], **numbers}
+        rows.append({**base, **row})
+        step_rows.extend({**base, **s} for s in steps)
+        if out is not None:
+            _save(out, rows, step_rows, settings, sizes)
+    results = _frame(rows, sizes, RESULT_COLUMNS)
+    results.attrs["steps"] = step_rows
+    results.attrs["machine"] = machine_info()
+    results.attrs["roofline"] = roofline.to_dict()
+    results.attrs["settings"] = settings
+    return results
+
+
+def _frame(rows: list[dict], sizes: Sequence[str], columns: list[str]) -> pd.DataFrame:
+    ordered = columns[:4] + list(sizes) + columns[4:]
+    return pd.DataFrame(rows, columns=ordered)
+
+
+def _save(out: Path, rows, step_rows, settings, sizes) -> None:
+    write_csv(_frame(step_rows, sizes, STEP_COLUMNS), out / "steps.csv")
+    atomic_write_text(out / "sweep.json", json.dumps(settings, indent=2))
+    write_csv(_frame(rows, sizes, RESULT_COLUMNS), out / "results.csv")
+
+
+def _checked_plan(factory, numbers, order, cost, limit):
+    """Plan one configuration, refusing it when it would not fit in memory."""
+    p = plan(factory(**numbers), order, cost)
+    needed = memory_needed(p)
+    if needed > limit:
+        shown = ", ".join(f"{k}={v}" for k, v in numbers.items())
+        raise AnalyzerError(
+            f"{shown}, {order}, {cost}: needs about {_gib(needed)} (largest intermediate "
+            f"{p.largest_intermediate} elements), over the {_gib(limit)} allowed"
+        )
+    return p
+
+
+def _measure(p, symbolic, repeat, min_seconds, warmup, threads, roofline):
+    """Execute and time one plan; its row and its per-step records."""
+    formula = from_sequence(symbolic, p.sequence, p.cost, order=p.order).formula
+    run = execute(p, repeat=repeat, warmup=warmup, min_seconds=min_seconds, threads=threads)
+    step_macs = np.array([int(m) for m in p.steps["macs"]], dtype=float)
+    step_bytes = np.array([int(b) for b in p.steps["bytes"]], dtype=float)
+    step_written = np.array([int(b) for b in p.steps["bytes_written"]], dtype=float)
+    predicted_steps = roofline.seconds(step_macs, step_bytes, step_written)
+    predicted = float(np.sum(predicted_steps))
+    row = {
+        "macs": p.macs,
+        "formula": str(formula),
+        "leading_term": str(leading_term(formula)),
+        "bytes": int(p.bytes),
+        "largest_intermediate": int(p.largest_intermediate),
+        "seconds": run.seconds,
+        "seconds_min": run.seconds_min,
+        "seconds_iqr": run.seconds_iqr,
+        "repeats": run.repeats,
+        "gflops": run.gflops,
+        "roofline_seconds": predicted,
+        "roofline_ratio": run.seconds / predicted if predicted > 0 else float("nan"),
+        "sequence": ", ".join(p.sequence),
+    }
+    steps = [
+        {
+            "step": int(s.step),
+            "product": s.product,
+            "structures": s.structures,
+            "macs": int(s.macs),
+            "bytes": int(s.bytes),
+            "bytes_written": int(s.bytes_written),
+            "seconds": float(t),
+            "roofline_seconds": float(r),
+            "roofline_ratio": float(t / r) if r > 0 else float("nan"),
+        }
+        for s, t, r in zip(p.steps.itertuples(), run.step_seconds, predicted_steps, strict=True)
+    ]
+    return row, steps

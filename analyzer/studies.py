@@ -1,0 +1,392 @@
+"""The experiments: sweeps, fits and reports, each writing to ``reports/<name>/``.
+
+``forward_vs_reverse`` is the main job (``analyzer run``): the sheet's Q8/Q9
+checked against real timing. ``mlp_widths`` and ``random_chains`` measure what
+the optimal order gains over both ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from .executor import execute
+from .files import atomic_write_text, save_figure, write_csv
+from .fit import fit_exponents
+from .machine import blas_threads, machine_info
+from .measure import sweep
+from .models import chain, mlp
+from .planner import plan
+from .report import write_report
+
+__all__ = [
+    "Outcome",
+    "finish",
+    "forward_vs_reverse",
+    "mlp_widths",
+    "random_chains",
+    "FIT_RULE",
+    "MIN_SECONDS",
+]
+
+#: Times below this are dominated by per-call overhead (about 20-150 µs per run here).
+MIN_SECONDS = 1e-3
+FIT_RULE = (
+    f"Each slope is an ordinary least-squares fit of log(seconds) on log(size) over the points "
+    f"whose median time is at least {MIN_SECONDS * 1e3:g} ms (below that, the per-call overhead "
+    "of Python and numpy dominates); when fewer than 3 points qualify, the 3 largest sizes are "
+    "used and the range note says so. The 95% interval uses Student's t with n-2 degrees of "
+    "freedom. The predicted exponent is the degree of the order's exact cost polynomial's "
+    "leading term in the swept size; a fit passes when |slope - predicted| <= 0.3."
+)
+
+
+@dataclass
+class Outcome:
+    """A finished experiment: its folder, tables and verdicts."""
+
+    folder: Path
+    results: pd.DataFrame
+    fits: pd.DataFrame
+    report: Path
+
+    @property
+    def passed(self) -> bool:
+        """True when no verdict failed (``n/a`` verdicts do not count)."""
+        return bool(len(self.fits) == 0 or (self.fits["verdict"] != "fail").all())
+
+    def summary(self) -> str:
+        lines = [f"report: {self.report}"]
+        if len(self.fits):
+            cols = [
+                c
+                for c in (
+                    "cost",
+                    "order",
+                    "x",
+                    "y",
+                    "slope",
+                    "ci_low",
+                    "ci_high",
+                    "predicted",
+                    "verdict",
+                )
+                if c in self.fits
+            ]
+            lines.append(self.fits[cols].round(3).to_string(index=False))
+        lines.append("all verdicts pass" if self.passed else "SOME VERDICTS FAIL")
+        return "\n".join(lines)
+
+
+def finish(
+    folder: str | Path,
+    results: pd.DataFrame,
+    xs: Sequence[str],
+    meta: Mapping[str, Any],
+    notes: Sequence[str] = (),
+) -> Outcome:
+    """Fit exponents (time and macs) along each swept size and write the report."""
+    fits = []
+    for x in xs:
+        for y in ("seconds", "macs"):
+            fits.append(fit_exponents(results, x=x, y=y, min_seconds=MIN_SECONDS))
+    fit_table = pd.concat(fits, ignore_index=True) if fits else pd.DataFrame()
+    machine = {**results.attrs.get("machine", machine_info())}
+    machine["roofline"] = results.attrs.get("roofline")
+    steps = pd.DataFrame(results.attrs.get("steps", []))
+    sizes = results.attrs.get("settings", {}).get("sizes", list(xs))
+    full_meta = {
+        "fit_rule": FIT_RULE,
+        "sizes": sizes,
+        "notes": list(notes),
+        "description": "",
+        **meta,
+    }
+    report = write_report(folder, results, fit_table, steps, machine, full_meta)
+    return Outcome(Path(folder), results, fit_table, Path(report))
+
+
+# ----------------------------------------------------------------- forward vs reverse
+FORWARD_VS_REVERSE = {
+    "dense": {
+        "full": {
+            "H": [512, 640, 768, 1024, 1280],
+            "N": 64,
+            "H_fixed": 512,
+            "N_values": [64, 128, 256, 512, 1024],
+        },
+        "quick": {"H": [192, 256, 320, 384], "N": 32, "H_fixed": 256, "N_values": [16, 32, 64, 96]},
+    },
+    "structured": {
+        "full": {
+            "H": [2048, 4096, 8192, 16384],
+            "N": 1024,
+            "H_fixed": 4096,
+            "N_values": [512, 1024, 2048, 4096],
+        },
+        "quick": {"H": [2048, 4096, 8192], "N": 512, "H_fixed": 4096, "N_values": [256, 512, 1024]},
+    },
+}
+
+
+def _grid(sizes: Mapping[str, Any]) -> list[dict[str, Any]]:
+    along_h = [{"H": h, "N": sizes["N"], "sweep": "H"} for h in sizes["H"]]
+    along_n = [{"H": sizes["H_fixed"], "N": n, "sweep": "N"} for n in sizes["N_values"]]
+    return along_h + along_n
+
+
+def _fvr_notes(results: pd.DataFrame) -> list[str]:
+    notes = []
+    dense = results[(results["cost"] == "dense") & (results["sweep"] == "H")]
+    if len(dense):
+        top = dense[dense["H"] == dense["H"].max()].set_index("order")
+        if {"input-first", "output-first"} <= set(top.index):
+            fwd, rev = top.loc["input-first"], top.loc["output-first"]
+            notes.append(
+                f"**Counting is not timing.** At H={int(fwd['H'])}, N={int(fwd['N'])} "
+                f"input-first needs {fwd['macs'] / rev['macs']:.0f}x the macs of output-first "
+                f"but took {fwd['seconds'] / rev['seconds']:.0f}x the time. Input-first is one "
+                f"large matrix product (H x H times H x HN), compute-bound at "
+                f"{fwd['gflops']:.0f} GFLOP/s; output-first is a vector times the H x HN "
+                f"Jacobian, which it must stream from memory once "
+                f"(8·H²N = {8 * rev['H'] ** 2 * rev['N'] / 1e6:.0f} MB), so it runs at "
+                f"{rev['gflops']:.1f} GFLOP/s, bound by memory bandwidth "
+                f"({rev['bytes'] / rev['seconds'] / 1e9:.1f} GB/s achieved)."
+            )
+    notes.append(
+        "**Cache regimes.** On this machine a vector-matrix product streams about 24 GB/s while "
+        "the matrix fits in the last-level cache share (up to about 75 MB) and about 15 GB/s "
+        "beyond 130 MB (measured while choosing these sizes). A sweep that crosses that border "
+        "sees output-first's time jump and fits a slope in H well above 2 (2.7 was measured "
+        "over H = 128..1024 at N = 64). The default sizes therefore keep the dense H x HN "
+        "Jacobian above 130 MB at every point (H >= 512 at N = 64; N >= 64 at H = 512): the "
+        "asymptotic, memory-bound regime. `--quick` keeps it below 75 MB (the cache regime), "
+        "which also gives clean slopes, at a higher bandwidth."
+    )
+    notes.append(
+        "**Structured cost model.** Exploiting structure (diagonal and row-block factors) makes "
+        "both orders Θ(HN): input-first 3HN + H, output-first HN + 3H macs. Their kernels are "
+        "elementwise and memory-bound, and take under a millisecond below H·N ≈ 10⁶, where "
+        "per-call overhead dominates; the structured sweeps therefore use larger sizes."
+    )
+    return notes
+
+
+def forward_vs_reverse(
+    quick: bool = False,
+    out: str | Path | None = None,
+    resume: bool = False,
+    command: str | None = None,
+    repeat: int | None = None,
+    progress: bool = True,
+) -> Outcome:
+    """The sheet's Q8/Q9: sweep H at fixed N and N at fixed H, both cost models, and fit.
+
+    Writes ``reports/forward_vs_reverse/`` (or ``out``): results.csv, steps.csv,
+    fits.csv, plots, report.md and report.html.
+    """
+    folder = Path(out) if out is not None else Path("reports") / "forward_vs_reverse"
+    mode = "quick" if quick else "full"
+    repeat = repeat if repeat is not None else (3 if quick else 5)
+    parts = []
+    for cost, sizes in FORWARD_VS_REVERSE.items():
+        parts.append(
+            sweep(
+                "one-layer",
+                _grid(sizes[mode]),
+                orders=("input-first", "output-first", "optimal"),
+                cost=cost,
+                repeat=repeat,
+                min_seconds=0.0 if quick else 0.2,
+                out=folder / "sweeps" / cost,
+                resume=resume,
+                progress=progress,
+            )
+        )
+    results = pd.concat(parts, ignore_index=True)
+    results.attrs = dict(parts[0].attrs)
+    results.attrs["steps"] = [s for p in parts for s in p.attrs["steps"]]
+    meta = {
+        "name": "forward_vs_reverse",
+        "command": command or f"analyzer run{' --quick' if quick else ''}",
+        "sizes": ["H", "N"],
+        "description": (
+            "The course sheet's one-layer network y = σ(Σ_i w_i v_i(Σ_j W_ij x_j)), decomposed "
+            "as σ ∘ M(w, V ∘ L(W, x)). Its gradient costs H³N + H²N + HN + H multiply-adds "
+            "input-first and H²N + H² + 2H output-first (dense cost model, as in the sheet's "
+            "Q8/Q9): the predictions are slopes 3 and 2 in H, and 1 and 1 in N. Every order "
+            "is executed with numpy (float64, one BLAS thread), its multiply-adds counted "
+            "while it runs (they equal the plan's), and timed."
+        ),
+    }
+    return finish(folder, results, ["H", "N"], meta, _fvr_notes(results))
+
+
+# ----------------------------------------------------------------- mlp widths
+MLP_WIDTHS = {
+    "full": [
+        [16, 256, 4, 256, 16],
+        [32, 512, 8, 512, 32],
+        [64, 512, 8, 512, 64],
+        [32, 256, 256, 8, 256, 32],
+    ],
+    "quick": [[16, 256, 4, 256, 16], [32, 256, 256, 8, 256, 32]],
+}
+
+
+def _time_orders(graph, label: str, cost: str, repeat: int) -> list[dict[str, Any]]:
+    rows = []
+    for order in ("input-first", "output-first", "optimal"):
+        p = plan(graph, order, cost)
+        run = execute(p, repeat=repeat, min_seconds=0.05)
+        rows.append(
+            {
+                "case": label,
+                "cost": cost,
+                "order": order,
+                "macs": p.macs,
+                "executed_macs": run.macs,
+                "seconds": run.seconds,
+                "seconds_min": run.seconds_min,
+                "gflops": run.gflops,
+                "bracketing": p.bracketing,
+            }
+        )
+    return rows
+
+
+def _gains(rows: pd.DataFrame) -> pd.DataFrame:
+    wide = rows.pivot_table(index=["case", "cost"], columns="order", values=["macs", "seconds"])
+    table = pd.DataFrame(
+        {
+            "macs_input_first": wide["macs"]["input-first"],
+            "macs_output_first": wide["macs"]["output-first"],
+            "macs_optimal": wide["macs"]["optimal"],
+            "seconds_input_first": wide["seconds"]["input-first"],
+            "seconds_output_first": wide["seconds"]["output-first"],
+            "seconds_optimal": wide["seconds"]["optimal"],
+        }
+    )
+    best_end = np.minimum(table["macs_input_first"], table["macs_output_first"])
+    table["counted_gain"] = best_end / table["macs_optimal"]
+    best_time = np.minimum(table["seconds_input_first"], table["seconds_output_first"])
+    table["measured_gain"] = best_time / table["seconds_optimal"]
+    return table.reset_index()
+
+
+def _gain_plot(gains: pd.DataFrame, title: str):
+    fig = Figure(figsize=(7, 4))
+    ax = fig.add_subplot()
+    x = np.arange(len(gains))
+    ax.bar(x - 0.2, gains["counted_gain"], width=0.4, label="counted (macs)")
+    ax.bar(x + 0.2, gains["measured_gain"], width=0.4, label="measured (median seconds)")
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks(x, gains["case"], rotation=20, ha="right", fontsize=7)
+    ax.set_ylabel("gain of optimal over the better end (×)")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return fig, ax
+
+
+def _simple_report(folder: Path, name: str, text: str, rows, gains, title, command) -> Outcome:
+    folder.mkdir(parents=True, exist_ok=True)
+    write_csv(rows, folder / "results.csv")
+    write_csv(gains, folder / "gains.csv")
+    fig, _ = _gain_plot(gains, title)
+    save_figure(fig, folder / "gains")
+    body = "\n\n".join(
+        [
+            f"# {name}",
+            text,
+            f"Command: `{command}`",
+            "![gains](gains.png)",
+            "## Gains",
+            gains.round(3).to_markdown(index=False)
+            if _has_tabulate()
+            else "```\n" + gains.round(3).to_string(index=False) + "\n```",
+            "## All runs",
+            "```\n" + rows.drop(columns="bracketing").to_string(index=False) + "\n```",
+        ]
+    )
+    report = atomic_write_text(folder / "report.md", body + "\n")
+    return Outcome(folder, rows, pd.DataFrame(columns=["verdict"]), Path(report))
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def mlp_widths(
+    quick: bool = False, out: str | Path | None = None, command: str | None = None, repeat: int = 5
+) -> Outcome:
+    """Bottleneck MLPs where the optimal order is strictly cheaper than both ends."""
+    folder = Path(out) if out is not None else Path("reports") / "mlp_widths"
+    rows = []
+    with blas_threads(1):
+        for widths in MLP_WIDTHS["quick" if quick else "full"]:
+            rows += _time_orders(mlp(widths), "mlp" + str(widths), "dense", repeat)
+    rows = pd.DataFrame(rows)
+    gains = _gains(rows)
+    text = (
+        "Multilayer perceptrons with a narrow middle layer. Input-first pays for the wide "
+        "input side, output-first for the wide output side; the optimal elimination order "
+        "(exact DP over subsets) goes through the bottleneck first, and is strictly cheaper "
+        "than both. Counted gain = macs of the better end / macs of optimal; measured gain = "
+        "the same with median seconds (one BLAS thread)."
+    )
+    return _simple_report(
+        folder,
+        "mlp_widths",
+        text,
+        rows,
+        gains,
+        "MLPs: optimal order vs the better end",
+        command or "python experiments/mlp_widths.py",
+    )
+
+
+def random_chains(
+    quick: bool = False,
+    out: str | Path | None = None,
+    command: str | None = None,
+    repeat: int = 5,
+    count: int | None = None,
+    seed: int = 0,
+) -> Outcome:
+    """Random dense chains: optimal bracketing against both ends, counted and timed."""
+    folder = Path(out) if out is not None else Path("reports") / "random_chains"
+    rng = np.random.default_rng(seed)
+    count = count if count is not None else (4 if quick else 12)
+    rows = []
+    with blas_threads(1):
+        for i in range(count):
+            n = int(rng.integers(4, 9))
+            dims = [int(d) for d in rng.integers(8, 400 if quick else 900, n + 1)]
+            rows += _time_orders(chain(dims, seed=i), f"chain{i} {dims}", "dense", repeat)
+    rows = pd.DataFrame(rows)
+    gains = _gains(rows)
+    text = (
+        "Random chains of 4 to 8 dense factors with random sizes. The optimal bracketing "
+        "(interval DP) is compared with input-first (J_n(…(J_2 J_1))) and output-first "
+        "(((J_n J_{n-1})…)J_1), counted and timed."
+    )
+    return _simple_report(
+        folder,
+        "random_chains",
+        text,
+        rows,
+        gains,
+        "Random chains: optimal bracketing vs the better end",
+        command or "python experiments/random_chains.py",
+    )
