@@ -33,9 +33,18 @@ __all__ = ["main", "build_parser"]
 ORDER_CHOICES = ", ".join(list(ORDERS) + list(ALIASES))
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are the project's own (one line, exit status 2)."""
+
+    def error(self, message: str):
+        raise AnalyzerError(
+            f"{self.prog.removeprefix('analyzer').strip() or 'analyzer'}: {message}"
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="analyzer",
         description="Exact multiply-add counts of every order of a Jacobian product, "
         "checked against real timing.",
@@ -115,7 +124,10 @@ def _graph(model: str, extra: Sequence[str]):
 
 
 def _costs(text: str) -> list[str]:
-    return [c.strip() for c in text.split(",") if c.strip()]
+    costs = [c.strip() for c in text.split(",") if c.strip()]
+    if not costs:
+        raise AnalyzerError(f"give at least one cost model: {', '.join(COST_MODELS)}")
+    return costs
 
 
 def _run(args: argparse.Namespace, extra: list[str], argv: Sequence[str]) -> int:
@@ -160,7 +172,7 @@ def _run(args: argparse.Namespace, extra: list[str], argv: Sequence[str]) -> int
     outcome = studies.finish(
         args.out,
         results,
-        xs=[k for k, v in grid.items() if len(v) > 1],
+        xs=[k for k, v in grid.items() if len(v) > 1 and k in set(results["sweep"])],
         meta={"name": Path(args.out).name, "command": command, "description": ""},
     )
     print(outcome.summary())
@@ -171,8 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; return its exit status (0 ok, 1 a failed verdict, 2 bad input)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
     try:
+        args, extra = parser.parse_known_args(argv)
         return _run(args, extra, argv)
     except AnalyzerError as error:
         print(f"analyzer: error: {str(error).splitlines()[0]}", file=sys.stderr)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -14,6 +13,7 @@ import sympy
 from scipy import stats
 
 from .errors import AnalyzerError
+from .symbolic import as_expression, size_names
 
 __all__ = ["fit_exponents", "predicted_exponent", "FIT_COLUMNS"]
 
@@ -31,14 +31,6 @@ FIT_COLUMNS = (
     "x_max",
     "range_note",
 )
-
-# A name not followed by "(" is a size symbol; this keeps sympy from reading N, S, E, I, Q
-# as its own objects (sympy.N is a function) while still allowing log(H) and the like.
-_NAME = re.compile(r"\b([A-Za-z_]\w*)\b(?!\s*\()")
-
-
-def _symbols(term: str) -> dict[str, sympy.Symbol]:
-    return {name: sympy.Symbol(name) for name in _NAME.findall(term)}
 
 
 def predicted_exponent(leading_term: str, x: str) -> int:
@@ -68,8 +60,7 @@ def predicted_exponent(leading_term: str, x: str) -> int:
 
 @functools.lru_cache(maxsize=256)
 def _degree(term: str, x: str) -> int:
-    expr = sympy.sympify(term, locals=_symbols(term))
-    return int(sympy.degree(expr, gen=sympy.Symbol(x)))
+    return int(sympy.degree(as_expression(term), gen=sympy.Symbol(x)))
 
 
 def _is_time(y: str) -> bool:
@@ -82,7 +73,7 @@ def _sizes(df: pd.DataFrame, x: str) -> list[str]:
         return []
     names: set[str] = set()
     for term in df["leading_term"].dropna().unique():
-        names.update(_NAME.findall(str(term)))
+        names.update(size_names(str(term)))
     return sorted(name for name in names if name in df.columns and name != x)
 
 

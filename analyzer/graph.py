@@ -28,7 +28,7 @@ import numpy as np
 import sympy
 
 from .errors import CycleError, GraphError, PointError
-from .structure import KINDS, Block, row_block_width
+from .structure import KINDS, Block, row_block_width, stored_size
 
 __all__ = ["ROLES", "JacobianGraph", "as_size"]
 
@@ -57,6 +57,8 @@ def as_size(size: Any, *, name: str = "size") -> Any:
         return sympy.Symbol(size, positive=True, integer=True)
     if isinstance(size, sympy.Basic):
         if size.is_number:
+            if size.is_integer is not True:
+                raise GraphError(f"{name} must be a positive integer or a symbol, got {size}")
             return as_size(int(size), name=name)
         if size.is_positive is False:
             raise GraphError(f"{name} must be positive, got {size}")
@@ -355,6 +357,13 @@ class JacobianGraph(nx.DiGraph):
             if data["jacobian"] is None:
                 raise GraphError(f"factor {tail!r} -> {head!r} has no jacobian callable")
             numbers = data["jacobian"](values)
+        if kind not in ("zero", "identity"):
+            expected = stored_size(kind, data["shape"])
+            if np.size(numbers) != expected:
+                raise GraphError(
+                    f"factor {tail!r} -> {head!r} ({kind}, shape {data['shape']}) must give "
+                    f"{expected} numbers, its jacobian gave {np.size(numbers)}"
+                )
         if kind == "scalar":
             numbers = float(np.asarray(numbers).reshape(()))
         elif kind == "diagonal":

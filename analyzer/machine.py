@@ -249,8 +249,9 @@ def calibrate(
     call); the read bandwidth from summing ``copy_elements`` float64 values (the default
     256 MiB is far beyond any last-level cache), and the write bandwidth from
     ``np.multiply(src, 1.0)``, which reads them and writes a freshly allocated array, as
-    every kernel of the executor does (page faults of new memory included). Each is warmed up once, then repeated at least three
-    times within about ``seconds / 2`` and the median taken, with BLAS pinned to
+    every kernel of the executor does (page faults of new memory included). Each is warmed
+    up once, then repeated at least three times within its share of ``seconds`` and the
+    median taken, with BLAS pinned to
     ``threads`` threads. Total time is a few times ``seconds`` (allocation and warm-up
     included). Timings are noisy: compare them only on the same machine.
 

@@ -108,6 +108,8 @@ def normalize_grid(grid: Any, sizes: Sequence[str]) -> list[dict[str, Any]]:
     >>> normalize_grid({"H": [8, 16], "N": 4}, ["H", "N"])
     [{'H': 8, 'N': 4, 'sweep': 'H'}, {'H': 16, 'N': 4, 'sweep': 'H'}]
     """
+    if isinstance(grid, Mapping) and not grid:
+        raise AnalyzerError("the grid is empty; give at least one configuration")
     if isinstance(grid, Mapping):
         lists = {
             k: list(v) if isinstance(v, list | tuple | range) else [v] for k, v in grid.items()
@@ -161,7 +163,10 @@ def memory_needed(p) -> int:
 
 
 def _gib(n: float) -> str:
-    return f"{n / 2**30:.1f} GiB"
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{int(n)} bytes"
 
 
 def _config_key(row: Mapping[str, Any], sizes: Sequence[str]) -> tuple:
@@ -248,6 +253,10 @@ def sweep(
         "threads": threads,
         "min_seconds": min_seconds,
     }
+    if not isinstance(repeat, int) or repeat < 1:
+        raise AnalyzerError(f"repeat must be a positive integer, got {repeat!r}")
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise AnalyzerError(f"threads must be a positive integer or None, got {threads!r}")
     rows: list[dict] = []
     step_rows: list[dict] = []
     if out is not None:
@@ -278,6 +287,11 @@ def sweep(
             if same not in plans:
                 plans[same] = _checked_plan(factory, numbers, order, c, limit)
             work.append((config, numbers, c, order, same))
+    if out is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise AnalyzerError(f"cannot write {out}: {error.strerror or error}") from None
     if roofline is None:
         roofline = calibrate(threads=threads)
     symbolic = factory(**{s: s for s in sizes})

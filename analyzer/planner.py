@@ -270,9 +270,10 @@ class Plan:
         5560
         """
         expr = as_expression(self.formula)
-        by_name = {str(s): s for s in expr.free_symbols}
+        by_name = {str(s): s for s in self.graph.symbols()}
+        by_name.update({str(s): s for s in expr.free_symbols})
         unknown = sorted(set(sizes) - set(by_name))
-        missing = sorted(set(by_name) - set(sizes))
+        missing = sorted({str(s) for s in expr.free_symbols} - set(sizes))
         if unknown or missing:
             raise PlanError(
                 f"sizes to substitute: {', '.join(sorted(by_name)) or 'none'}; "

@@ -18,13 +18,27 @@ from typing import Any
 
 import sympy
 
-__all__ = ["size_symbols", "leading_term", "degree_in", "as_expression"]
+__all__ = ["SIZE_NAME", "size_symbols", "size_names", "leading_term", "degree_in", "as_expression"]
 
 
 def size_symbols(names: str) -> tuple[sympy.Symbol, ...]:
     """Positive integer symbols for sizes, e.g. ``size_symbols("H N")``."""
     made = sympy.symbols(names, positive=True, integer=True)
     return made if isinstance(made, tuple) else (made,)
+
+
+#: A name not followed by "(" is a size symbol: ``N`` is a size, not sympy's ``N``,
+#: while ``log(H)`` still parses as a function of ``H``.
+SIZE_NAME = re.compile(r"\b([A-Za-z_]\w*)\b(?!\s*\()")
+
+
+def size_names(text: str) -> set[str]:
+    """The size symbols' names in a polynomial's text.
+
+    >>> sorted(size_names("H**3*N + log(H)"))
+    ['H', 'N']
+    """
+    return set(SIZE_NAME.findall(text))
 
 
 def as_expression(value: Any) -> sympy.Expr:
@@ -36,7 +50,7 @@ def as_expression(value: Any) -> sympy.Expr:
     True
     """
     if isinstance(value, str):
-        names = {name: sympy.Symbol(name) for name in re.findall(r"[A-Za-z_]\w*", value)}
+        names = {name: sympy.Symbol(name) for name in size_names(value)}
         value = sympy.parse_expr(value, local_dict=names)
     return sympy.expand(sympy.sympify(value))
 

@@ -1,0 +1,437 @@
+"""Tests of analyzer.measure: sweeps, their columns and closed-form counts, bad input, resume.
+
+Nothing here asserts a wall-clock time: the rows' seconds are only checked for
+consistency (gflops, roofline ratio, identical configurations measured once).
+Every sweep gets a fixed roofline (so nothing calibrates), one repetition and
+``min_seconds=0``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import sympy
+
+import analyzer.measure as measure
+from analyzer import models
+from analyzer.errors import AnalyzerError
+from analyzer.machine import Roofline
+from analyzer.measure import (
+    RESULT_COLUMNS,
+    STEP_COLUMNS,
+    load_sweep,
+    memory_needed,
+    normalize_grid,
+    resolve_model,
+    sweep,
+)
+from analyzer.planner import plan
+
+R = Roofline(1e9, 1e10)
+H_, N_ = sympy.symbols("H N")
+SYMBOLS = {"H": H_, "N": N_}  # keeps sympy from reading N as its own function
+FAST = {"repeat": 1, "min_seconds": 0, "progress": False, "roofline": R}
+ORDER_NAMES = ("input-first", "output-first", "optimal")
+GRID = {"H": [4, 8], "N": [3]}
+
+# closed forms of the one-layer network's gradient (the sheet's Q8/Q9)
+CLOSED = {
+    ("dense", "input-first"): lambda H, N: H**3 * N + H**2 * N + H * N + H,
+    ("dense", "output-first"): lambda H, N: H**2 * N + H**2 + 2 * H,
+    ("structured", "input-first"): lambda H, N: 3 * H * N + H,
+    ("structured", "output-first"): lambda H, N: H * N + 3 * H,
+}
+LEADING = {
+    ("dense", "input-first"): "H**3*N",
+    ("dense", "output-first"): "H**2*N",
+    ("dense", "optimal"): "H**2*N",
+}
+
+
+@pytest.fixture(scope="module")
+def both():
+    """One-layer at H in {4, 8}, N = 3, every order, both cost models."""
+    return sweep("one-layer", GRID, cost=["dense", "structured"], **FAST)
+
+
+class CountingExecute:
+    """Stand-in for ``analyzer.measure.execute`` that counts calls and can fail on one."""
+
+    def __init__(self, fail_on: int | None = None, error: type[BaseException] = RuntimeError):
+        self.calls = 0
+        self.fail_on = fail_on
+        self.error = error
+        self.real = measure.execute
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        if self.fail_on is not None and self.calls == self.fail_on:
+            raise self.error("stop here")
+        return self.real(*args, **kwargs)
+
+
+def forbid_execute(*args, **kwargs):
+    raise AssertionError("execute must not run")
+
+
+def temp_files(folder):
+    return [p.name for p in folder.rglob("*") if p.name.startswith(".") or p.suffix == ".tmp"]
+
+
+# ---------------------------------------------------------------- columns and counts
+def test_columns_are_result_columns_with_the_sizes(both):
+    assert list(both.columns) == RESULT_COLUMNS[:4] + ["H", "N"] + RESULT_COLUMNS[4:]
+
+
+def test_one_row_per_configuration_cost_and_order(both):
+    assert len(both) == 2 * 2 * 3
+    keys = set(zip(both["H"], both["N"], both["cost"], both["order"], strict=True))
+    assert len(keys) == len(both)
+    assert set(both["order"]) == set(ORDER_NAMES)
+    assert set(both["cost"]) == {"dense", "structured"}
+    assert set(both["model"]) == {"one-layer"}
+
+
+@pytest.mark.parametrize(("cost", "order"), sorted(CLOSED))
+def test_planned_macs_equal_the_closed_forms(both, cost, order):
+    rows = both[(both["cost"] == cost) & (both["order"] == order)]
+    assert len(rows) == 2
+    for r in rows.itertuples():
+        assert r.macs == CLOSED[cost, order](r.H, r.N)
+        # the formula column is the exact polynomial of that order
+        formula = sympy.sympify(r.formula, locals=SYMBOLS)
+        assert sympy.expand(formula - CLOSED[cost, order](H_, N_)) == 0
+
+
+def test_optimal_is_no_dearer_than_either_end(both):
+    for (cost, h), part in both.groupby(["cost", "H"]):
+        macs = part.set_index("order")["macs"]
+        assert macs["optimal"] <= min(macs["input-first"], macs["output-first"]), (cost, h)
+
+
+@pytest.mark.parametrize(("order", "term"), sorted(LEADING.items()))
+def test_leading_terms(both, order, term):
+    cost, order = order
+    assert set(both[(both["cost"] == cost) & (both["order"] == order)]["leading_term"]) == {term}
+
+
+def test_structured_leading_terms_are_linear_in_both_sizes(both):
+    terms = both[both["cost"] == "structured"]["leading_term"]
+    for t in terms:
+        expr = sympy.sympify(t, locals=SYMBOLS)
+        assert sympy.degree(expr, H_) == 1
+        assert sympy.degree(expr, N_) == 1
+
+
+def test_gflops_is_two_macs_per_second(both):
+    expected = 2 * both["macs"] / both["seconds"] / 1e9
+    assert (both["seconds"] > 0).all()
+    pd.testing.assert_series_equal(both["gflops"], expected, check_names=False, rtol=1e-12)
+
+
+def test_timing_columns_are_consistent(both):
+    assert (both["repeats"] >= 1).all()
+    assert (both["seconds_min"] <= both["seconds"]).all()
+    assert (both["seconds_iqr"] >= 0).all()
+    assert (both["largest_intermediate"] > 0).all()
+    assert (both["bytes"] > 0).all()
+
+
+def test_roofline_seconds_recomputed_from_the_steps(both):
+    steps = pd.DataFrame(both.attrs["steps"])
+    assert list(steps.columns) == STEP_COLUMNS[:4] + ["H", "N"] + STEP_COLUMNS[4:]
+    for r in both.itertuples():
+        mine = steps[
+            (steps["cost"] == r.cost)
+            & (steps["order"] == r.order)
+            & (steps["H"] == r.H)
+            & (steps["N"] == r.N)
+            & (steps["sweep"] == r.sweep)
+        ]
+        assert len(mine) >= 1
+        assert mine["macs"].sum() == r.macs
+        per_step = [
+            max(m / R.macs_per_second, b / R.bytes_per_second)
+            for m, b in zip(mine["macs"], mine["bytes"], strict=True)
+        ]
+        assert mine["roofline_seconds"].tolist() == pytest.approx(per_step, rel=1e-12)
+        assert r.roofline_seconds == pytest.approx(sum(per_step), rel=1e-12)
+        assert r.roofline_ratio == pytest.approx(r.seconds / r.roofline_seconds, rel=1e-12)
+
+
+def test_roofline_with_a_write_rate_prices_written_bytes_apart():
+    slow_write = Roofline(1e12, 1e10, 1e9)  # memory bound everywhere, writes 10x slower
+    df = sweep("one-layer", {"H": [8], "N": [3]}, **{**FAST, "roofline": slow_write})
+    steps = pd.DataFrame(df.attrs["steps"])
+    assert (steps["bytes_written"] > 0).all()
+    assert (steps["bytes_written"] <= steps["bytes"]).all()
+    for r in df.itertuples():
+        mine = steps[steps["order"] == r.order]
+        expected = sum(
+            max(m / 1e12, (b - w) / 1e10 + w / 1e9)
+            for m, b, w in zip(mine["macs"], mine["bytes"], mine["bytes_written"], strict=True)
+        )
+        assert r.roofline_seconds == pytest.approx(expected, rel=1e-12)
+        # and more than pricing every byte at the read rate
+        assert r.roofline_seconds > mine["bytes"].sum() / 1e10
+
+
+def test_attrs(both):
+    assert set(both.attrs) >= {"steps", "machine", "roofline", "settings"}
+    assert both.attrs["roofline"] == R.to_dict()
+    assert "cpu_model" in both.attrs["machine"]
+    settings = both.attrs["settings"]
+    assert settings["model"] == "one-layer"
+    assert settings["sizes"] == ["H", "N"]
+    assert settings["orders"] == list(ORDER_NAMES)
+    assert settings["costs"] == ["dense", "structured"]
+    assert settings["grid"] == [{"H": 4, "N": 3, "sweep": "H"}, {"H": 8, "N": 3, "sweep": "H"}]
+    json.dumps(settings)  # plain data
+
+
+def test_aliases_are_canonicalised():
+    df = sweep("one-layer", {"H": [4], "N": [3]}, orders=("forward", "backprop"), **FAST)
+    assert df["order"].tolist() == ["input-first", "output-first"]
+
+
+# ---------------------------------------------------------------- grids
+def test_dict_grid_and_list_grid_give_the_same_counts():
+    by_dict = sweep("one-layer", GRID, orders=("input-first",), **FAST)
+    by_list = sweep(
+        "one-layer", [{"H": 4, "N": 3}, {"H": 8, "N": 3}], orders=("input-first",), **FAST
+    )
+    assert by_dict["macs"].tolist() == by_list["macs"].tolist() == [256, 1760]
+    assert set(by_dict["sweep"]) == {"H"}
+    assert set(by_list["sweep"]) == {"grid"}
+
+
+def test_list_grid_keeps_its_sweep_labels():
+    grid = [{"H": 4, "N": 3, "sweep": "H"}, {"H": 4, "N": 5, "sweep": "N"}]
+    df = sweep("one-layer", grid, orders=("output-first",), **FAST)
+    assert df["sweep"].tolist() == ["H", "N"]
+    assert df["N"].tolist() == [3, 5]
+
+
+def test_identical_configurations_in_two_series_are_measured_once(monkeypatch):
+    counter = CountingExecute()
+    monkeypatch.setattr(measure, "execute", counter)
+    grid = [{"H": 4, "N": 3, "sweep": "H"}, {"H": 4, "N": 3, "sweep": "N"}]
+    df = sweep("one-layer", grid, orders=("input-first",), **FAST)
+    assert counter.calls == 1
+    assert df["sweep"].tolist() == ["H", "N"]
+    first, second = df.iloc[0], df.iloc[1]
+    for column in ("seconds", "seconds_min", "seconds_iqr", "gflops", "macs"):
+        assert first[column] == second[column], column
+    steps = pd.DataFrame(df.attrs["steps"])
+    assert set(steps["sweep"]) == {"H", "N"}
+
+
+@pytest.mark.parametrize(
+    ("grid", "expected"),
+    [
+        ({"H": [8, 16], "N": 4}, [(8, 4, "H"), (16, 4, "H")]),
+        ({"H": range(4, 6), "N": (3,)}, [(4, 3, "H"), (5, 3, "H")]),
+        ({"H": 4, "N": [2, 3]}, [(4, 2, "N"), (4, 3, "N")]),
+        ({"H": [4], "N": [3]}, [(4, 3, "grid")]),
+        (
+            {"H": [4, 8], "N": [2, 3]},
+            [(4, 2, "grid"), (4, 3, "grid"), (8, 2, "grid"), (8, 3, "grid")],
+        ),
+        ([{"H": 4, "N": 3}, {"H": 8, "N": 3, "sweep": "H"}], [(4, 3, "grid"), (8, 3, "H")]),
+    ],
+)
+def test_normalize_grid(grid, expected):
+    configs = normalize_grid(grid, ["H", "N"])
+    assert [(c["H"], c["N"], c["sweep"]) for c in configs] == expected
+    assert all(type(c["H"]) is int and type(c["N"]) is int for c in configs)
+
+
+def test_normalize_grid_does_not_mutate_a_list_grid():
+    grid = [{"H": 4, "N": 3}]
+    normalize_grid(grid, ["H", "N"])
+    assert grid == [{"H": 4, "N": 3}]
+
+
+def test_resolve_model_by_name_and_by_factory():
+    name, factory, sizes = resolve_model("one-layer")
+    assert (name, factory, sizes) == ("one-layer", models.one_layer, ["H", "N"])
+    assert resolve_model("chain")[2] == ["dims"]
+
+    def my_model(H, N, seed=0):
+        return models.one_layer(H, N)
+
+    name, factory, sizes = resolve_model(my_model)
+    assert (name, factory, sizes) == ("my-model", my_model, ["H", "N"])
+    df = sweep(my_model, {"H": [4], "N": [3]}, orders=("input-first",), **FAST)
+    assert df["model"].tolist() == ["my-model"]
+    assert df["macs"].tolist() == [256]
+
+
+# ---------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    ("kwargs", "needles"),
+    [
+        ({"model": "two-layer"}, ["unknown model", "two-layer", "one-layer", "chain"]),
+        ({"model": 42}, ["model", "one-layer"]),
+        ({"orders": ("sideways",)}, ["unknown order", "sideways", "input-first", "backprop"]),
+        ({"orders": ()}, ["at least one order"]),
+        ({"cost": "bogus"}, ["unknown cost model", "bogus", "dense", "structured"]),
+        ({"cost": ["dense", "sparse"]}, ["sparse", "structured"]),
+        ({"cost": []}, ["at least one cost"]),
+        ({"grid": {"H": [], "N": [3]}}, ["grid is empty"]),
+        ({"grid": []}, ["grid is empty"]),
+        ({"grid": 5}, ["grid is a dict"]),
+        ({"grid": {"H": [0], "N": [3]}}, ["H=0", "positive integer"]),
+        ({"grid": {"H": [4], "N": [-2]}}, ["N=-2", "positive integer"]),
+        ({"grid": {"H": [4.0], "N": [3]}}, ["H=4.0", "positive integer"]),
+        ({"grid": {"H": ["4"], "N": [3]}}, ["H='4'", "positive integer"]),
+        ({"grid": {"H": [True], "N": [3]}}, ["H=True", "positive integer"]),
+        ({"grid": {"H": [4]}}, ["exactly the sizes H, N"]),
+        ({"grid": {"H": [4], "N": [3], "M": [2]}}, ["'M'", "exactly the sizes H, N"]),
+        ({"grid": [{"H": 4}]}, ["exactly the sizes H, N"]),
+    ],
+)
+def test_bad_input_is_an_analyzer_error_naming_the_problem(monkeypatch, kwargs, needles):
+    monkeypatch.setattr(measure, "execute", forbid_execute)
+    args = {"model": "one-layer", "grid": GRID, **kwargs}
+    with pytest.raises(AnalyzerError) as info:
+        sweep(args.pop("model"), args.pop("grid"), **args, **FAST)
+    assert isinstance(info.value, ValueError)
+    for needle in needles:
+        assert needle in str(info.value)
+
+
+def test_memory_refusal_before_anything_runs(monkeypatch, tmp_path):
+    monkeypatch.setattr(measure, "execute", forbid_execute)
+    out = tmp_path / "refused"
+    with pytest.raises(AnalyzerError) as info:
+        sweep("one-layer", {"H": [16], "N": [3]}, memory_limit=1000, out=out, **FAST)
+    assert "H=16" in str(info.value)
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_memory_refusal_names_the_first_size_over_the_limit(monkeypatch, tmp_path):
+    # H=4 fits in 10 000 bytes; H=16 input-first (dense, H x HN intermediate) does not.
+    needs = {h: memory_needed(plan(models.one_layer(h, 3), "input-first")) for h in (4, 16)}
+    assert needs[4] < 10_000 < needs[16]
+    monkeypatch.setattr(measure, "execute", forbid_execute)
+    with pytest.raises(AnalyzerError) as info:
+        sweep("one-layer", {"H": [4, 16], "N": [3]}, memory_limit=10_000, out=tmp_path, **FAST)
+    message = str(info.value)
+    assert "H=16, N=3" in message and "input-first" in message and "dense" in message
+    assert list(tmp_path.iterdir()) == []  # not even the configuration that fits was saved
+
+
+def test_memory_needed_counts_factors_and_the_largest_intermediate():
+    H, N = 16, 3
+    dense = plan(models.one_layer(H, N), "input-first", "dense")
+    assert dense.largest_intermediate == H * H * N
+    assert memory_needed(dense) >= 8 * 2 * H * H * N
+    structured = plan(models.one_layer(H, N), "input-first", "structured")
+    assert memory_needed(structured) < memory_needed(dense)
+    bigger = plan(models.one_layer(2 * H, N), "input-first", "dense")
+    assert memory_needed(bigger) > memory_needed(dense)
+
+
+# ---------------------------------------------------------------- out and resume
+def test_out_writes_results_steps_and_settings(tmp_path):
+    df = sweep("one-layer", GRID, out=tmp_path, **FAST)
+    assert {p.name for p in tmp_path.iterdir()} == {"results.csv", "steps.csv", "sweep.json"}
+    results, steps, settings = load_sweep(tmp_path)
+    assert list(results.columns) == list(df.columns)
+    assert results["macs"].tolist() == df["macs"].tolist()
+    assert len(steps) == len(df.attrs["steps"])
+    assert settings["grid"] == df.attrs["settings"]["grid"]
+    assert json.loads((tmp_path / "sweep.json").read_text())["model"] == "one-layer"
+    assert temp_files(tmp_path) == []
+
+
+def test_load_sweep_of_a_folder_without_results(tmp_path):
+    with pytest.raises(AnalyzerError, match="results.csv is missing"):
+        load_sweep(tmp_path)
+
+
+def test_resume_recomputes_nothing(monkeypatch, tmp_path):
+    first = sweep("one-layer", GRID, cost=["dense", "structured"], out=tmp_path, **FAST)
+    monkeypatch.setattr(measure, "execute", forbid_execute)
+    again = sweep(
+        "one-layer", GRID, cost=["dense", "structured"], out=tmp_path, resume=True, **FAST
+    )
+    assert list(again.columns) == list(first.columns)
+    key = ["cost", "order", "H", "N", "sweep", "macs", "leading_term", "seconds"]
+    pd.testing.assert_frame_equal(again[key], first[key])
+    assert len(again.attrs["steps"]) == len(first.attrs["steps"])
+
+
+def test_resume_into_an_empty_folder_runs_everything(tmp_path):
+    df = sweep("one-layer", GRID, out=tmp_path / "new", resume=True, **FAST)
+    assert len(df) == 6
+    assert (tmp_path / "new" / "results.csv").exists()
+
+
+def test_without_resume_a_folder_is_started_over(monkeypatch, tmp_path):
+    sweep("one-layer", GRID, out=tmp_path, **FAST)
+    counter = CountingExecute()
+    monkeypatch.setattr(measure, "execute", counter)
+    df = sweep("one-layer", {"H": [5], "N": [3]}, orders=("input-first",), out=tmp_path, **FAST)
+    assert counter.calls == 1
+    assert len(df) == 1
+    assert pd.read_csv(tmp_path / "results.csv")["H"].tolist() == [5]
+
+
+@pytest.mark.parametrize(
+    ("change", "name"),
+    [
+        ({"cost": "structured"}, "costs"),
+        ({"orders": ("input-first",)}, "orders"),
+        ({"grid": {"H": [4, 16], "N": [3]}}, "grid"),
+        ({"model": "least-squares"}, "model"),
+        ({"repeat": 3}, "repeat"),
+    ],
+)
+def test_resume_with_other_settings_names_the_mismatch(monkeypatch, tmp_path, change, name):
+    sweep("one-layer", GRID, out=tmp_path, **FAST)
+    monkeypatch.setattr(measure, "execute", forbid_execute)
+    before = (tmp_path / "results.csv").read_bytes()
+    args = {"model": "one-layer", "grid": GRID, **FAST, **change}
+    if args["model"] == "least-squares":
+        args["grid"] = {"m": [3], "n": [2]}
+    with pytest.raises(AnalyzerError) as info:
+        sweep(args.pop("model"), args.pop("grid"), out=tmp_path, resume=True, **args)
+    message = str(info.value)
+    assert "cannot resume" in message and "different settings" in message
+    assert name in message
+    assert (tmp_path / "results.csv").read_bytes() == before
+
+
+def test_an_interrupted_sweep_leaves_complete_files_and_resumes(monkeypatch, tmp_path):
+    fresh = sweep("one-layer", GRID, **FAST)
+    interrupt = CountingExecute(fail_on=3, error=KeyboardInterrupt)
+    monkeypatch.setattr(measure, "execute", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        sweep("one-layer", GRID, out=tmp_path, **FAST)
+    assert interrupt.calls == 3
+    assert temp_files(tmp_path) == []
+    saved = pd.read_csv(tmp_path / "results.csv")
+    assert len(saved) == 2
+    assert list(saved.columns) == list(fresh.columns)
+    assert not saved.isna().any().any()
+    assert saved["macs"].tolist() == fresh["macs"].tolist()[:2]
+    steps = pd.read_csv(tmp_path / "steps.csv")
+    assert set(zip(steps["H"], steps["order"], strict=True)) == {
+        (4, "input-first"),
+        (4, "output-first"),
+    }
+    json.loads((tmp_path / "sweep.json").read_text())
+
+    rest = CountingExecute()
+    monkeypatch.setattr(measure, "execute", rest)
+    done = sweep("one-layer", GRID, out=tmp_path, resume=True, **FAST)
+    assert rest.calls == 4  # only the missing runs
+    assert done["macs"].tolist() == fresh["macs"].tolist()
+    assert done[["H", "N", "order"]].equals(fresh[["H", "N", "order"]])
+    assert len(pd.read_csv(tmp_path / "results.csv")) == 6
+    assert len(done.attrs["steps"]) == len(fresh.attrs["steps"])
+    assert temp_files(tmp_path) == []
