@@ -14,12 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from .errors import CheckError
 from .executor import execute
 from .graph import JacobianGraph
-from .planner import COST_MODELS, plan
+from .planner import COST_MODELS, Table, plan
 
 __all__ = ["check", "finite_differences"]
 
@@ -84,7 +83,7 @@ def check(
                     "ok": run.macs == p.macs and vs_reference <= rtol and vs_fd <= fd_tol,
                 }
             )
-    table = pd.DataFrame(rows)
+    table = Table(rows)
     if strict and not table["ok"].all():
         bad = table[~table["ok"]]
         raise CheckError(f"Jacobians or macs disagree:\n{bad.to_string(index=False)}")

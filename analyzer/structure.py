@@ -37,7 +37,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 import numpy as np
 import sympy
@@ -118,8 +119,7 @@ def pattern_size(kind: str, shape: Shape) -> Size:
     return stored_size(kind, shape)
 
 
-@dataclass(frozen=True)
-class Block:
+class Block(NamedTuple):
     """A numeric factor: structure kind, shape ``(rows, cols)`` and stored numbers.
 
     ``data`` is ``None`` for zero and identity, a float for scalar, a vector for
@@ -238,6 +238,7 @@ _TABLE: dict[tuple[str, str], ProductRule] = {
 }
 
 
+@lru_cache(maxsize=None)
 def product_rule(left: str, right: str) -> ProductRule:
     """The rule for ``J_left @ J_right`` where the factors have kinds ``left`` and ``right``.
 
@@ -303,6 +304,7 @@ def _sum_to_dense(a: Block, b: Block) -> np.ndarray:
     return out
 
 
+@lru_cache(maxsize=None)
 def sum_rule(a: str, b: str) -> SumRule:
     """The rule for ``J_a + J_b`` (merging two paths onto one factor).
 

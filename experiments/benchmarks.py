@@ -78,10 +78,11 @@ def overhead(repeat: int, size: int) -> None:
             blocks = factor_blocks(Problem.of(graph, cost), graph.evaluate())
             J = {f"{h}/{t}": b.data for (t, h), b in blocks.items()}
             by_hand = _hand_written(order, cost, J)
+            by_hand()  # warm-up
             runs, hand = [], []
             for _ in range(repeat):  # interleaved, so both see the same machine state
-                runs.append(analyzer.execute(p, repeat=1, warmup=0, threads=1).seconds)
-                hand.append(best_of(by_hand, 1))
+                runs.append(analyzer.execute(p, repeat=5, warmup=1, threads=1).seconds)
+                hand.append(statistics.median(best_of(by_hand, 1) for _ in range(5)))
             a, b = statistics.median(runs), statistics.median(hand)
             print(
                 f"execute vs hand-written numpy, H=N={size}, {order:12s} {cost:10s}: "
