@@ -49,7 +49,7 @@ def check(
     rtol: float = 1e-10,
     fd_tol: float = 1e-6,
     strict: bool = True,
-) -> pd.DataFrame:
+) -> Table:
     """Execute every order under every cost model and compare the Jacobians.
 
     Every Jacobian must equal the first one to ``rtol`` (relative to its largest

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -238,7 +238,7 @@ _TABLE: dict[tuple[str, str], ProductRule] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def product_rule(left: str, right: str) -> ProductRule:
     """The rule for ``J_left @ J_right`` where the factors have kinds ``left`` and ``right``.
 
@@ -304,7 +304,7 @@ def _sum_to_dense(a: Block, b: Block) -> np.ndarray:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def sum_rule(a: str, b: str) -> SumRule:
     """The rule for ``J_a + J_b`` (merging two paths onto one factor).
 
