@@ -105,11 +105,7 @@ def least_squares(m: Any, n: Any, seed: int = 0) -> JacobianGraph:
     g = JacobianGraph(name="least_squares", sizes={"m": m, "n": n})
     x = prim.parameter(g, "x", n, value=values.normal(n))
     b = prim.constant(g, "b", values.normal(m), shape=(m,))
-    Ax = (
-        prim.fixed_linear(g, "Ax", x, A, rows=m)
-        if A is not None
-        else prim.fixed_linear(g, "Ax", x, lambda: None, rows=m)
-    )
+    Ax = prim.fixed_linear(g, "Ax", x, A, rows=m)
     prim.squared_norm(g, "f", prim.add(g, "r", Ax, b, sign=-1.0), output=True)
     g.graph["A"] = A
     return g.validate()
@@ -127,7 +123,7 @@ def affine(p: Any, n: Any, seed: int = 0) -> JacobianGraph:
     g = JacobianGraph(name="affine", sizes={"p": rows, "n": n})
     x = prim.parameter(g, "x", n, value=values.normal(n))
     c = prim.constant(g, "c", values.normal(rows), shape=(rows,))
-    Bx = prim.fixed_linear(g, "Bx", x, B if B is not None else (lambda: None), rows=rows)
+    Bx = prim.fixed_linear(g, "Bx", x, B, rows=rows)
     prim.add(g, "f", Bx, c, output=True)
     g.graph["B"] = B
     return g.validate()

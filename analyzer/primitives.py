@@ -134,12 +134,12 @@ def fixed_linear(
 ) -> str:
     """``u = A x`` with a fixed matrix ``A`` (not a variable); the factor is ``A``, dense.
 
-    Give the matrix, or (for symbolic sizes, or values made lazily) ``rows`` and a
-    zero-argument callable as ``matrix``.
+    Give the matrix; or ``rows`` and a zero-argument callable making the matrix
+    (values made lazily); or, for symbolic sizes, ``rows`` alone.
     """
-    (cols,) = _shape(g, vector) if len(_shape(g, vector)) == 1 else (None,)
-    if cols is None:
+    if len(_shape(g, vector)) != 1:
         raise GraphError(f"fixed_linear needs a vector input, {vector!r} is a matrix")
+    (cols,) = _shape(g, vector)
     if matrix is not None and not callable(matrix):
         fixed = np.asarray(matrix, dtype=float)
         if fixed.ndim != 2 or fixed.shape[1] != cols:
@@ -153,6 +153,11 @@ def fixed_linear(
 
     elif rows is None:
         raise GraphError(f"fixed_linear {name!r} needs a matrix or a number of rows")
+    elif matrix is None:  # symbolic sizes: the graph can be planned, never evaluated
+
+        def make() -> np.ndarray:
+            raise GraphError(f"fixed_linear {name!r} has no matrix to evaluate")
+
     else:
         make = matrix
     g.add_variable(name, role=_role(output), shape=(rows,), evaluate=lambda v: make() @ v[vector])

@@ -328,23 +328,13 @@ def _simple_report(folder: Path, name: str, text: str, rows, gains, title, comma
             f"Command: `{command}`",
             "![gains](gains.png)",
             "## Gains",
-            gains.round(3).to_markdown(index=False)
-            if _has_tabulate()
-            else "```\n" + gains.round(3).to_string(index=False) + "\n```",
+            "```\n" + gains.round(3).to_string(index=False) + "\n```",
             "## All runs",
             "```\n" + rows.drop(columns="bracketing").to_string(index=False) + "\n```",
         ]
     )
     report = atomic_write_text(folder / "report.md", body + "\n")
     return Outcome(folder, rows, pd.DataFrame(columns=["verdict"]), Path(report))
-
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def mlp_widths(
