@@ -21,30 +21,14 @@ from matplotlib.ticker import NullFormatter
 
 from .errors import AnalyzerError
 from .files import atomic_write_text, save_figure, write_csv
+from .fit import FIT_COLUMNS
 
 __all__ = ["plot_time", "plot_macs", "plot_roofline", "write_report", "render"]
 
 # The orders in the sequence plots and tables show them; other order names come after.
 _ORDERS = ("input-first", "output-first", "optimal")
 
-_FITS_CSV_COLUMNS = (
-    "model",
-    "cost",
-    "order",
-    "x",
-    "y",
-    "slope",
-    "ci_low",
-    "ci_high",
-    "r2",
-    "predicted",
-    "tolerance",
-    "verdict",
-    "n_points",
-    "x_min",
-    "x_max",
-    "range_note",
-)
+_FITS_CSV_COLUMNS = ("model", "cost", "order", "x", "y", *FIT_COLUMNS)
 # Columns of a fits table besides the fixed-size columns (an empty fits.csv gets these).
 
 _STYLES: dict[str, dict[str, Any]] = {
