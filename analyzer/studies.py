@@ -353,7 +353,9 @@ def mlp_widths(
         "input side, output-first for the wide output side; the optimal elimination order "
         "(exact DP over subsets) goes through the bottleneck first, and is strictly cheaper "
         "than both. Counted gain = macs of the better end / macs of optimal; measured gain = "
-        "the same with median seconds (one BLAS thread)."
+        "the same with median seconds (one BLAS thread). Measured gains are smaller than "
+        "counted ones because the cheaper orders multiply thin matrices (a narrow layer on "
+        "one side), which run far below the GEMM rate: compare the gflops column."
     )
     return _simple_report(
         folder,
