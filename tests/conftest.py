@@ -277,6 +277,19 @@ CORE_MODELS = {
 }
 
 
+def central_differences(g, at=None, step=1e-6):
+    """Central finite differences of ``g``'s function, written apart from the library's."""
+    theta = np.concatenate([np.ravel(v) for v in g.point(at).values()])
+    columns = []
+    for j in range(theta.size):
+        h = step * max(1.0, abs(theta[j]))
+        up, down = theta.copy(), theta.copy()
+        up[j] += h
+        down[j] -= h
+        columns.append((g.function(up) - g.function(down)) / (2 * h))
+    return np.stack(columns, axis=1)
+
+
 @pytest.fixture(params=sorted(CORE_MODELS))
 def core_model(request) -> JacobianGraph:
     """Each small numeric graph in turn (a fresh one per test)."""

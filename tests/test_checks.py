@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import central_differences
 
 import analyzer
 from analyzer import CheckError, check, execute, finite_differences, plan
@@ -16,18 +17,6 @@ from analyzer.models import one_layer
 
 ORDERS = ("input-first", "output-first", "optimal")
 COSTS = ("dense", "structured")
-
-
-def central_differences(g, at=None, step=1e-6):
-    theta = np.concatenate([np.ravel(v) for v in g.point(at).values()])
-    columns = []
-    for j in range(theta.size):
-        h = step * max(1.0, abs(theta[j]))
-        up, down = theta.copy(), theta.copy()
-        up[j] += h
-        down[j] -= h
-        columns.append((g.function(up) - g.function(down)) / (2 * h))
-    return np.stack(columns, axis=1)
 
 
 def assert_fd_close(actual, fd, tol=1e-6):

@@ -10,6 +10,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from conftest import central_differences
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,18 +20,6 @@ from analyzer.models import one_layer
 ORDERS = ("input-first", "output-first", "optimal")
 COSTS = ("dense", "structured")
 DIAGONAL_FAMILY = ("identity", "scalar", "diagonal")
-
-
-def central_differences(g, step=1e-6):
-    theta = np.concatenate([np.ravel(v) for v in g.point().values()])
-    columns = []
-    for j in range(theta.size):
-        h = step * max(1.0, abs(theta[j]))
-        up, down = theta.copy(), theta.copy()
-        up[j] += h
-        down[j] -= h
-        columns.append((g.function(up) - g.function(down)) / (2 * h))
-    return np.stack(columns, axis=1)
 
 
 def with_sequence(p, sequence):
