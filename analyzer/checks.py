@@ -49,29 +49,45 @@ def check(
     rtol: float = 1e-10,
     fd_tol: float = 1e-6,
     strict: bool = True,
+    atol: float = 1e-12,
 ) -> Table:
     """Execute every order under every cost model and compare the Jacobians.
 
-    Every Jacobian must equal the first one to ``rtol`` (relative to its largest
-    entry) and central finite differences of the function to ``fd_tol``
-    (relative, likewise), and every run's counted macs must equal its plan's.
+    Every Jacobian must equal the first one to ``rtol`` and central finite
+    differences of the function to ``fd_tol``, both relative to the largest
+    entry of the Jacobians compared (differences below ``atol`` always pass,
+    so that an all-zero Jacobian can be checked), and every run's counted macs
+    must equal its plan's.
 
     Returns one row per (order, cost): macs planned and executed, the largest
     difference to the reference and to finite differences, and ``ok``. With
     ``strict`` (the default) a failure raises :class:`CheckError`.
     """
+    for name, value in (("rtol", rtol), ("fd_tol", fd_tol), ("atol", atol)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise CheckError(f"{name} must be a non-negative number, got {value!r}")
+    if isinstance(orders, str):
+        orders = [orders]
+    if isinstance(costs, str):
+        costs = [costs]
     graph.validate()
     fd = finite_differences(graph, at)
-    scale = max(1.0, float(np.abs(fd).max()))
     rows, reference = [], None
+
+    def relative(a: np.ndarray, b: np.ndarray) -> float:
+        difference = float(np.abs(a - b).max(initial=0.0))
+        if difference <= atol:
+            return 0.0
+        return difference / max(float(np.abs(a).max()), float(np.abs(b).max()))
+
     for cost in costs:
         for order in orders:
             p = plan(graph, order, cost)
             run = execute(p, repeat=1, at=at, warmup=0, threads=None)
             if reference is None:
                 reference = run.jacobian
-            vs_reference = float(np.abs(run.jacobian - reference).max()) / scale
-            vs_fd = float(np.abs(run.jacobian - fd).max()) / scale
+            vs_reference = relative(run.jacobian, reference)
+            vs_fd = relative(run.jacobian, fd)
             rows.append(
                 {
                     "order": p.order,

@@ -142,10 +142,18 @@ def execute(
         BLAS threads during the run (default 1, for reliable timings); None
         leaves BLAS as it is.
     """
-    if not isinstance(repeat, int) or repeat < 1:
-        raise PlanError(f"repeat must be a positive integer, got {repeat!r}")
-    if not isinstance(warmup, int) or warmup < 0:
-        raise PlanError(f"warmup must be a non-negative integer, got {warmup!r}")
+    if not isinstance(plan, Plan):
+        raise PlanError(f"execute needs a Plan (from analyzer.plan), got {type(plan).__name__}")
+    for name, value, low in (
+        ("repeat", repeat, 1),
+        ("warmup", warmup, 0),
+        ("max_repeat", max_repeat, 1),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+            kind = "a positive" if low else "a non-negative"
+            raise PlanError(f"{name} must be {kind} integer, got {value!r}")
+    if isinstance(min_seconds, bool) or not isinstance(min_seconds, int | float) or min_seconds < 0:
+        raise PlanError(f"min_seconds must be a non-negative number, got {min_seconds!r}")
     graph = plan.graph
     problem = Problem.of(graph, plan.cost)
     values = graph.evaluate(at)

@@ -66,12 +66,25 @@ def as_size(size: Any, *, name: str = "size") -> Any:
     raise GraphError(f"{name} must be a positive integer or a symbol name, got {size!r}")
 
 
+def _floats(value: Any, what: str) -> np.ndarray:
+    """``value`` as a float array, or a PointError naming what it was meant to be."""
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise PointError(f"{what} must be numbers (a flat vector or arrays): {error}") from None
+
+
+def _raveled(jacobian: Callable) -> Callable:
+    return lambda values: np.ravel(jacobian(values))
+
+
 class JacobianGraph(nx.DiGraph):
     """Variables and the Jacobian factors between them.
 
     Node attributes: ``size``, ``role``, ``shape`` (the variable's natural shape,
     e.g. ``(H, N)`` for a matrix parameter), ``value`` (default value of a
-    parameter or constant) and ``evaluate`` (callable mapping the dict of values
+    parameter or constant, an array or a callable drawing it: read it with
+    :meth:`value`) and ``evaluate`` (callable mapping the dict of values
     computed so far to this variable's value, for intermediates and outputs).
     Edge attributes: ``structure``, ``shape`` and ``jacobian`` (callable mapping
     the dict of values to the stored numbers of the factor's structure kind).
@@ -106,12 +119,27 @@ class JacobianGraph(nx.DiGraph):
             raise GraphError(f"{role} {name!r} takes a value, not an evaluate callable")
         if role in ("intermediate", "output") and value is not None:
             raise GraphError(f"{role} {name!r} is computed; give evaluate, not value")
-        if value is not None:
-            value = np.asarray(value, dtype=float)
-            if value.size != total:
-                raise GraphError(f"value of {name!r} has {value.size} entries, its size is {total}")
-            value = value.reshape(shape)
+        if value is not None and not callable(value):
+            value = self._checked_value(name, value, shape, total)
         self.add_node(name, size=total, role=role, shape=shape, value=value, evaluate=evaluate)
+
+    @staticmethod
+    def _checked_value(name: str, value: Any, shape: tuple, total: Any) -> np.ndarray:
+        value = _floats(value, f"value of {name!r}")
+        if value.size != total:
+            raise GraphError(f"value of {name!r} has {value.size} entries, its size is {total}")
+        return value.reshape(shape)
+
+    def value(self, name: str) -> np.ndarray | None:
+        """The default value of a parameter or constant (``None`` if it has none).
+
+        A value given as a zero-argument callable is drawn on first use and kept,
+        so that a large model can be planned without allocating its values.
+        """
+        data = self.nodes[name]
+        if callable(data["value"]):
+            data["value"] = self._checked_value(name, data["value"](), data["shape"], data["size"])
+        return data["value"]
 
     def add_factor(
         self,
@@ -120,7 +148,12 @@ class JacobianGraph(nx.DiGraph):
         structure: str,
         jacobian: Callable[[Mapping[str, np.ndarray]], Any] | None = None,
     ) -> None:
-        """Add the factor ``∂head/∂tail`` with its structure kind and numbers."""
+        """Add the factor ``∂head/∂tail`` with its structure kind and numbers.
+
+        A square row-block factor (blocks of width 1) is a diagonal matrix and is
+        stored as a diagonal factor, so that each matrix has one kind and the
+        kinds of eliminated factors do not depend on the elimination order.
+        """
         for name in (tail, head):
             if name not in self:
                 raise GraphError(f"unknown variable {name!r} in factor {tail!r} -> {head!r}")
@@ -130,6 +163,10 @@ class JacobianGraph(nx.DiGraph):
                 f"valid kinds: {', '.join(KINDS)}"
             )
         shape = (self.nodes[head]["size"], self.nodes[tail]["size"])
+        if structure == "row-block" and shape[0] == shape[1]:
+            structure = "diagonal"
+            if jacobian is not None:
+                jacobian = _raveled(jacobian)
         self.add_edge(tail, head, structure=structure, shape=shape, jacobian=jacobian)
 
     # ------------------------------------------------------------- inspection
@@ -196,11 +233,8 @@ class JacobianGraph(nx.DiGraph):
         """
         if self.number_of_nodes() == 0:
             raise GraphError("the graph is empty")
-        try:
+        if not nx.is_directed_acyclic_graph(self):
             cycle = nx.find_cycle(self)
-        except nx.NetworkXNoCycle:
-            cycle = None
-        if cycle:
             path = " -> ".join([e[0] for e in cycle] + [cycle[0][0]])
             raise CycleError(f"the graph has a cycle: {path}")
         if not self.outputs:
@@ -270,7 +304,7 @@ class JacobianGraph(nx.DiGraph):
         self._require_numeric()
         point = {}
         for p in self.parameters:
-            value = self.nodes[p]["value"]
+            value = self.value(p)
             if value is None:
                 raise PointError(f"parameter {p!r} has no default value; pass a point")
             point[p] = value
@@ -292,17 +326,17 @@ class JacobianGraph(nx.DiGraph):
                     f"unknown parameter(s) {', '.join(unknown)}; "
                     f"parameters are: {', '.join(self.parameters)}"
                 )
-            point = {p: (at[p] if p in at else self.nodes[p]["value"]) for p in self.parameters}
+            point = {p: (at[p] if p in at else self.value(p)) for p in self.parameters}
             for p, value in point.items():
                 if value is None:
                     raise PointError(f"parameter {p!r} has no default value; give it in the point")
                 size = self.nodes[p]["size"]
-                if np.size(value) != size:
+                if _floats(value, f"parameter {p!r}").size != size:
                     raise PointError(
                         f"parameter {p!r} has {np.size(value)} values, expected {size}"
                     )
         else:
-            vector = np.asarray(at, dtype=float).ravel()
+            vector = _floats(at, "the point").ravel()
             if vector.size != self.parameter_size:
                 raise PointError(
                     f"point has {vector.size} values, expected {self.parameter_size} "
@@ -315,7 +349,7 @@ class JacobianGraph(nx.DiGraph):
                 start += size
         out = {}
         for p, value in point.items():
-            value = np.asarray(value, dtype=float)
+            value = _floats(value, f"parameter {p!r}")
             if not np.all(np.isfinite(value)):
                 raise PointError(f"parameter {p!r} has NaN or infinite values")
             out[p] = value.reshape(self.nodes[p]["shape"])
@@ -331,9 +365,9 @@ class JacobianGraph(nx.DiGraph):
         for name in nx.topological_sort(self):
             data = self.nodes[name]
             if data["role"] == "constant":
-                if data["value"] is None:
+                if self.value(name) is None:
                     raise PointError(f"constant {name!r} has no value")
-                values[name] = data["value"]
+                values[name] = self.value(name)
             elif data["role"] in ("intermediate", "output"):
                 if data["evaluate"] is None:
                     raise GraphError(f"{data['role']} {name!r} has no evaluate callable")

@@ -16,7 +16,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,16 +29,27 @@ __all__ = ["one_layer", "mlp", "least_squares", "affine", "factorization", "chai
 
 
 class _Values:
-    """Seeded default values, or ``None`` everywhere when sizes are symbols."""
+    """Seeded default values, drawn lazily; ``None`` everywhere when sizes are symbols.
+
+    Each value has its own stream (the seed and the value's position), so values
+    do not depend on which are drawn first, and planning draws none.
+    """
 
     def __init__(self, seed: int, *sizes: Any) -> None:
         self.numeric = all(isinstance(s, int) for s in sizes)
-        self.rng = np.random.default_rng(seed)
+        self.seed, self.count = seed, 0
 
-    def normal(self, *shape: Any, fan_in: Any = 1) -> np.ndarray | None:
+    def normal(self, *shape: Any, fan_in: Any = 1) -> Callable[[], np.ndarray] | None:
         if not self.numeric:
             return None
-        return self.rng.standard_normal(shape) / np.sqrt(fan_in)
+        self.count += 1
+        stream = [self.seed, self.count]
+        return lambda: np.random.default_rng(stream).standard_normal(shape) / np.sqrt(fan_in)
+
+    def now(self, *shape: Any) -> np.ndarray | None:
+        """A value drawn at once (the fixed matrices that models expose)."""
+        make = self.normal(*shape)
+        return None if make is None else make()
 
 
 def one_layer(H: Any, N: Any, sigma: str = "tanh", v: str = "tanh", seed: int = 0) -> JacobianGraph:
@@ -74,6 +85,8 @@ def mlp(widths: Sequence[Any], activation: str = "tanh", seed: int = 0) -> Jacob
     >>> mlp([4, 3, 2]).parameters
     ['W1', 'W2']
     """
+    if isinstance(widths, str) or not isinstance(widths, Sequence):
+        raise GraphError(f"mlp needs a list of widths, got {widths!r}")
     if len(widths) < 2:
         raise GraphError(f"mlp needs at least two widths (input and output), got {list(widths)}")
     sizes = [as_size(s, name=f"width {i}") for i, s in enumerate(widths)]
@@ -101,7 +114,7 @@ def least_squares(m: Any, n: Any, seed: int = 0) -> JacobianGraph:
     """
     m, n = as_size(m, name="m"), as_size(n, name="n")
     values = _Values(seed, m, n)
-    A = values.normal(m, n)
+    A = values.now(m, n)
     g = JacobianGraph(name="least_squares", sizes={"m": m, "n": n})
     x = prim.parameter(g, "x", n, value=values.normal(n))
     b = prim.constant(g, "b", values.normal(m), shape=(m,))
@@ -119,7 +132,7 @@ def affine(p: Any, n: Any, seed: int = 0) -> JacobianGraph:
     """
     rows, n = as_size(p, name="p"), as_size(n, name="n")
     values = _Values(seed, rows, n)
-    B = values.normal(rows, n)
+    B = values.now(rows, n)
     g = JacobianGraph(name="affine", sizes={"p": rows, "n": n})
     x = prim.parameter(g, "x", n, value=values.normal(n))
     c = prim.constant(g, "c", values.normal(rows), shape=(rows,))
@@ -161,6 +174,8 @@ def chain(dims: Sequence[Any], seed: int = 0) -> JacobianGraph:
     >>> chain([30, 35, 15]).edges["v0", "v1"]["shape"]
     (35, 30)
     """
+    if isinstance(dims, str) or not isinstance(dims, Sequence):
+        raise GraphError(f"a chain needs a list of sizes, got {dims!r}")
     if len(dims) < 2:
         raise GraphError(f"a chain needs at least two sizes, got {list(dims)}")
     sizes = [as_size(d, name=f"dims[{i}]") for i, d in enumerate(dims)]

@@ -108,6 +108,7 @@ class Problem:
         check_cost(cost)
         if not isinstance(graph, JacobianGraph):
             raise PlanError(f"expected a JacobianGraph, got {type(graph).__name__}")
+        graph.validate()
         sub = graph.differentiated()
         position = {n: i for i, n in enumerate(graph.nodes)}
         nodes = list(nx.lexicographical_topological_sort(sub, key=position.get))
@@ -272,6 +273,9 @@ class Plan:
         expr = as_expression(self.formula)
         by_name = {str(s): s for s in self.graph.symbols()}
         by_name.update({str(s): s for s in expr.free_symbols})
+        for name, value in sizes.items():
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+                raise PlanError(f"size {name}={value!r} must be a positive integer")
         unknown = sorted(set(sizes) - set(by_name))
         missing = sorted({str(s) for s in expr.free_symbols} - set(sizes))
         if unknown or missing:
@@ -596,7 +600,11 @@ def compare(
     2       optimal   620     1.00
     """
     check_cost(cost)
+    if not isinstance(graph, JacobianGraph):
+        raise PlanError(f"expected a JacobianGraph, got {type(graph).__name__}")
     symbolic = graph.is_symbolic
+    if isinstance(orders, str):
+        orders = [orders]
     if orders is None:
         orders = ["input-first", "output-first"] + ([] if symbolic else ["optimal"])
     plans = [plan(graph, o, cost) for o in orders]
@@ -616,7 +624,9 @@ def compare(
     if symbolic:
         return table.drop(columns="vs_best")
     best = min(table["macs"])
-    table["vs_best"] = [round(m / best, 2) if best else 1.0 for m in table["macs"]]
+    table["vs_best"] = [
+        round(m / best, 2) if best else (1.0 if m == 0 else float("inf")) for m in table["macs"]
+    ]
     return table.drop(columns="leading_term")
 
 
@@ -659,6 +669,8 @@ def all_orders(graph: JacobianGraph, cost: str = "dense", limit: int = 10_000) -
     0  ((J3 J2) J1)   7875
     1  (J3 (J2 J1))  18000
     """
+    if isinstance(limit, bool) or not isinstance(limit, int | np.integer) or limit < 1:
+        raise PlanError(f"limit must be a positive integer, got {limit!r}")
     problem = Problem.of(graph, cost)
     if problem.chain is not None:
         count = _catalan(len(problem.intermediates))

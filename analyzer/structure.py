@@ -294,8 +294,10 @@ def _sum_diagonal_family(a: Block, b: Block) -> Any:
 def _sum_to_dense(a: Block, b: Block) -> np.ndarray:
     first, second = (a, b) if a.kind == "dense" else (b, a)
     out = to_dense(first).copy() if first.kind == "dense" else to_dense(first)
-    if second.kind in _DIAGONAL_FAMILY:
-        out[np.diag_indices(out.shape[0])] += np.diagonal(to_dense(second))
+    if second.kind == "identity":
+        out[np.diag_indices(out.shape[0])] += 1.0
+    elif second.kind in ("scalar", "diagonal"):
+        out[np.diag_indices(out.shape[0])] += second.data
     elif second.kind == "row-block":
         rows, width = second.data.shape
         out.reshape(rows, rows, width)[np.arange(rows), np.arange(rows)] += second.data
@@ -330,11 +332,16 @@ def sum_rule(a: str, b: str) -> SumRule:
         return SumRule("scalar", lambda s: 1, scalar_sum)
     if a == b == "row-block":
         return SumRule("row-block", lambda s: s[1], lambda x, y: x.data + y.data)
-    return SumRule(
-        "dense",
-        lambda s: min(pattern_size(a, s), pattern_size(b, s)),
-        _sum_to_dense,
-    )
+    return SumRule("dense", _dense_sum_adds(a, b), _sum_to_dense)
+
+
+def _dense_sum_adds(a: str, b: str) -> Callable[[Shape], Size]:
+    """Adds of a sum with a dense result: one per entry of the sparser operand's pattern."""
+    if a in _DIAGONAL_FAMILY or b in _DIAGONAL_FAMILY:
+        return lambda s: s[0]
+    if a == "row-block" or b == "row-block":
+        return lambda s: s[1]
+    return lambda s: s[0] * s[1]
 
 
 def multiply(left: Block, right: Block) -> Block:

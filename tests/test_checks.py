@@ -59,7 +59,7 @@ def test_check_selects_orders_and_costs():
 
 def test_library_finite_differences_match_closed_form():
     g = one_layer(5, 3)
-    point, x = g.point(), g.nodes["x"]["value"]
+    point, x = g.point(), g.value("x")
     u = point["W"] @ x
     z = point["w"] @ np.tanh(u)
     s = 1.0 - np.tanh(z) ** 2
@@ -126,7 +126,7 @@ def gated_network(seed: int = 4) -> JacobianGraph:
 
 
 def gated_closed_form(g):
-    point, x = g.point(), g.nodes["x"]["value"]
+    point, x = g.point(), g.value("x")
     W, b, a = point["W"], point["b"], point["a"]
     u = W @ x
     s = 1.0 / (1.0 + np.exp(-(u + b)))

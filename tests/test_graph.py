@@ -67,7 +67,7 @@ def test_matrix_variable_is_flattened():
     g.add_variable("W", role="parameter", shape=(2, 3), value=np.arange(6.0))
     assert g.variable_size("W") == 6
     assert g.nodes["W"]["shape"] == (2, 3)
-    assert g.nodes["W"]["value"].tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    assert g.value("W").tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
 
 
 def test_factor_shape_is_size_of_head_by_size_of_tail():
@@ -189,12 +189,12 @@ def test_point_defaults_dict_and_vector():
     g = one_layer(3, 2)
     default = g.point()
     assert set(default) == {"w", "W"}
-    np.testing.assert_array_equal(default["W"], g.nodes["W"]["value"])
+    np.testing.assert_array_equal(default["W"], g.value("W"))
 
     w = np.array([1.0, 2.0, 3.0])
     partial = g.point({"w": w})
     np.testing.assert_array_equal(partial["w"], w)
-    np.testing.assert_array_equal(partial["W"], g.nodes["W"]["value"])
+    np.testing.assert_array_equal(partial["W"], g.value("W"))
 
     vector = np.arange(3 + 6, dtype=float)
     split = g.point(vector)
@@ -256,7 +256,7 @@ def test_symbolic_graph_cannot_be_evaluated():
 def test_numeric_factors_of_one_layer():
     g = one_layer(3, 2)
     values = g.evaluate()
-    x, w = g.nodes["x"]["value"], values["w"]
+    x, w = g.value("x"), values["w"]
     u = values["W"] @ x
 
     row_block = g.factor("W", "u", values)

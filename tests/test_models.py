@@ -41,7 +41,7 @@ def one_layer_closed_form(g, at=None, sigma="tanh", v="tanh"):
     f_sigma, d_sigma = ACTIVATIONS[sigma]
     f_v, d_v = ACTIVATIONS[v]
     point = g.point(at)
-    x, w, W = g.nodes["x"]["value"], point["w"], point["W"]
+    x, w, W = g.value("x"), point["w"], point["W"]
     u = W @ x
     z = w @ f_v(u)
     value = f_sigma(z)
@@ -51,19 +51,19 @@ def one_layer_closed_form(g, at=None, sigma="tanh", v="tanh"):
 
 
 def least_squares_closed_form(g, at=None):
-    A, b, x = g.graph["A"], g.nodes["b"]["value"], g.point(at)["x"]
+    A, b, x = g.graph["A"], g.value("b"), g.point(at)["x"]
     r = A @ x - b
     return np.array([0.5 * r @ r]), (A.T @ r)[None, :]
 
 
 def affine_closed_form(g, at=None):
-    B, c, x = g.graph["B"], g.nodes["c"]["value"], g.point(at)["x"]
+    B, c, x = g.graph["B"], g.value("c"), g.point(at)["x"]
     return B @ x + c, B
 
 
 def factorization_closed_form(g, at=None):
     point = g.point(at)
-    M, P, Q = g.nodes["M"]["value"], point["P"], point["Q"]
+    M, P, Q = g.value("M"), point["P"], point["Q"]
     R = M - P @ Q
     value = 0.5 * np.sum(R * R)
     return np.array([value]), np.concatenate([(-R @ Q.T).ravel(), (-P.T @ R).ravel()])[None, :]
@@ -74,7 +74,7 @@ def mlp_closed_form(g, at=None, activation="tanh"):
     point = g.point(at)
     layers = len(g.parameters)
     W = [point[f"W{layer}"] for layer in range(1, layers + 1)]
-    a, u = [g.nodes["x"]["value"]], []
+    a, u = [g.value("x")], []
     for layer in range(layers):
         u.append(W[layer] @ a[-1])
         a.append(f(u[-1]))
@@ -183,8 +183,8 @@ def test_models_registry_names():
 
 def test_default_values_are_seeded():
     a, b, c = one_layer(3, 2, seed=5), one_layer(3, 2, seed=5), one_layer(3, 2, seed=6)
-    np.testing.assert_array_equal(a.nodes["W"]["value"], b.nodes["W"]["value"])
-    assert not np.allclose(a.nodes["W"]["value"], c.nodes["W"]["value"])
+    np.testing.assert_array_equal(a.value("W"), b.value("W"))
+    assert not np.allclose(a.value("W"), c.value("W"))
     J = [chain_closed_form(chain([3, 4, 2], seed=s))[1] for s in (0, 0, 1)]
     np.testing.assert_array_equal(J[0], J[1])
     assert not np.allclose(J[0], J[2])
@@ -192,8 +192,8 @@ def test_default_values_are_seeded():
 
 def test_symbolic_models_have_no_values():
     g = one_layer("H", "N")
-    assert g.nodes["W"]["value"] is None
-    assert g.nodes["x"]["value"] is None
+    assert g.value("W") is None
+    assert g.value("x") is None
     H, N = g.symbols()
     assert g.variable_size("W") == H * N
     assert least_squares("m", "n").graph["A"] is None
@@ -256,7 +256,7 @@ def test_sheet_q7_gradient_layout():
     H, N = 3, 2
     g = one_layer(H, N)
     grad = execute(plan(g, "backprop", "structured"), repeat=1).jacobian.ravel()
-    point, x = g.point(), g.nodes["x"]["value"]
+    point, x = g.point(), g.value("x")
     u = point["W"] @ x
     y = np.tanh(u)
     s = 1.0 - np.tanh(point["w"] @ y) ** 2

@@ -590,3 +590,38 @@ def test_mlp_symbolic_formula_matches_numeric():
             for widths in [(2, 3, 4, 2), (1, 5, 2, 3), (4, 1, 1, 4)]:
                 value = formula.subs(dict(zip((a, b, c, d), widths, strict=True)))
                 assert value == plan(mlp(list(widths)), order, cost).macs
+
+
+def test_square_row_block_is_diagonal_so_the_subset_dp_stays_exact():
+    # A row-block factor of width 1 is a diagonal matrix. Kept as "row-block", the sum
+    # rule typed (diagonal + row-block) as dense but (row-block·diagonal + row-block·row-block)
+    # as row-block, so the kinds left by an elimination depended on the order and the DP
+    # over subsets missed the optimum (found by review; 1402 against 1030 macs).
+    from analyzer import JacobianGraph
+
+    g = JacobianGraph(name="motif")
+    g.add_variable("p", 10, role="parameter")
+    for name in ("v", "q", "s"):
+        g.add_variable(name, 2, role="intermediate")
+    g.add_variable("o", 100, role="output")
+    g.add_factor("p", "v", "row-block")
+    g.add_factor("v", "s", "diagonal")
+    g.add_factor("v", "q", "row-block")
+    g.add_factor("q", "s", "diagonal")
+    g.add_factor("s", "o", "dense")
+    assert g.edges["v", "q"]["structure"] == "diagonal"
+    for cost in ("dense", "structured"):
+        assert plan(g, "optimal", cost).macs == all_orders(g, cost)["macs"].min()
+
+
+def test_symbolic_structured_merge_of_dense_and_identity_has_exact_adds():
+    import analyzer.primitives as prim
+    from analyzer import JacobianGraph
+
+    g = JacobianGraph()
+    x = prim.parameter(g, "x", "n")
+    r = prim.add(g, "r", prim.fixed_linear(g, "Ax", x, rows="n"), x)
+    prim.squared_norm(g, "f", r, output=True)
+    p = plan(g, "input-first", "structured")
+    assert str(p.formula) == "n**2"  # (1×n)·(n×n) after merging A + I (n adds)
+    assert str(p.adds_formula) == "n"
