@@ -34,12 +34,18 @@ ORDER_CHOICES = ", ".join(list(ORDERS) + list(ALIASES))
 
 
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are the project's own (one line, exit status 2)."""
+    """An argument parser whose errors are the project's own (one line, exit status 2).
+
+    Abbreviated options are off: ``--m`` is the size ``m``, not ``--model``.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
-        raise AnalyzerError(
-            f"{self.prog.removeprefix('analyzer').strip() or 'analyzer'}: {message}"
-        )
+        command = self.prog.removeprefix("analyzer").strip()
+        raise AnalyzerError(f"{command}: {message}" if command else message)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,14 +94,20 @@ def _parse_sizes(extra: Sequence[str], names: Sequence[str]) -> dict[str, list[i
     tokens = list(extra)
     while tokens:
         flag = tokens.pop(0)
-        if not flag.startswith("--") or not tokens:
+        if flag.startswith("--") and "=" in flag:
+            flag, value = flag.split("=", 1)
+        elif flag.startswith("--") and tokens:
+            value = tokens.pop(0)
+        else:
             raise AnalyzerError(
                 f"unexpected argument {flag!r}; sizes are --NAME VALUE with NAME in "
                 f"{', '.join(names)}"
             )
-        name, value = flag[2:], tokens.pop(0)
+        name = flag[2:]
         if name not in names:
             raise AnalyzerError(f"unknown size --{name}; this model's sizes: {', '.join(names)}")
+        if name in sizes:
+            raise AnalyzerError(f"size --{name} is given twice")
         try:
             sizes[name] = [int(v) for v in value.split(",")]
         except ValueError:
@@ -188,6 +200,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args, extra, argv)
     except AnalyzerError as error:
         print(f"analyzer: error: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("analyzer: error: not enough memory for these sizes", file=sys.stderr)
+        return 2
+    except (OverflowError, ValueError) as error:  # numpy's own limits, e.g. on huge sizes
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"analyzer: error: {reason}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("analyzer: interrupted; saved rows can be continued with --resume", file=sys.stderr)

@@ -107,21 +107,22 @@ def _positive(df: pd.DataFrame, column: str) -> None:
 
 def _asymptotic(
     g: pd.DataFrame, x: str, y: str, min_seconds: float, min_points: int
-) -> tuple[pd.DataFrame, str]:
-    """Rows of ``g`` inside the asymptotic range, and a note saying what was dropped."""
+) -> tuple[pd.DataFrame, str, bool]:
+    """Rows of ``g`` inside the asymptotic range, a note saying what was dropped, and
+    whether the range rule had to fall back on points below the floor."""
     if not _is_time(y):
-        return g, ""
+        return g, "", False
     kept = g[g[y] >= min_seconds]
     if kept[x].nunique() >= min_points:
         dropped = len(g) - len(kept)
         note = f"dropped {dropped} points with {y} < {min_seconds:g}" if dropped else ""
-        return kept, note
+        return kept, note, False
     largest = np.sort(g[x].unique())[-min_points:]
     note = (
         f"only {kept[x].nunique()} {x} values with {y} >= {min_seconds:g}; "
         f"used the {len(largest)} largest {x} values instead"
     )
-    return g[g[x].isin(largest)], note
+    return g[g[x].isin(largest)], note, True
 
 
 def _regress(xs: np.ndarray, ys: np.ndarray) -> tuple[float, float, float, float]:
@@ -174,9 +175,11 @@ def fit_exponents(
     The slope is the ordinary least-squares fit of ``log y`` on ``log x``; its 95%
     confidence interval uses the t distribution with ``n - 2`` degrees of freedom (NaN with
     2 points). The predicted exponent is the degree in ``x`` of the group's
-    ``leading_term`` (NaN without that column). The verdict is ``"pass"`` if
-    ``|slope - predicted| <= tolerance``, ``"fail"`` otherwise, and ``"n/a"`` when there is
-    no prediction or fewer than 2 points.
+    ``leading_term`` (NaN without that column). The verdict is ``"n/a"`` when there is no
+    prediction or fewer than 2 points; ``"inconclusive"`` when the data cannot decide: the
+    range rule fell back on points below ``min_seconds``, fewer than 3 distinct ``x``
+    values were fitted, or the 95% interval is wider than ``4 * tolerance``; otherwise
+    ``"pass"`` if ``|slope - predicted| <= tolerance`` and ``"fail"`` if not.
 
     Parameters
     ----------
@@ -238,11 +241,13 @@ def fit_exponents(
     for key, g in groups:
         if g[x].nunique() < 2:
             continue
-        used, note = _asymptotic(g, x, y, min_seconds, min_points)
+        used, note, fell_back = _asymptotic(g, x, y, min_seconds, min_points)
         slope, low, high, r2 = _regress(used[x].to_numpy(float), used[y].to_numpy(float))
         predicted, term_note = _predicted(g, x)
         if math.isnan(predicted) or len(used) < 2:
             verdict = "n/a"
+        elif fell_back or used[x].nunique() < 3 or not high - low <= 4 * tolerance:
+            verdict = "inconclusive"
         else:
             verdict = "pass" if abs(slope - predicted) <= tolerance else "fail"
         record = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))

@@ -27,7 +27,7 @@ from .errors import AnalyzerError
 from .executor import execute
 from .files import atomic_write_text, write_csv
 from .graph import JacobianGraph
-from .machine import Roofline, calibrate, machine_info
+from .machine import Roofline, blas_threads, calibrate, machine_info
 from .models import MODELS
 from .planner import canonical_order, check_cost, from_sequence, plan
 from .symbolic import leading_term
@@ -183,11 +183,15 @@ def load_sweep(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         raise AnalyzerError(f"no saved sweep in {folder}: {results.name} is missing")
     steps = folder / "steps.csv"
     settings = folder / "sweep.json"
-    return (
-        pd.read_csv(results),
-        pd.read_csv(steps) if steps.exists() else pd.DataFrame(columns=STEP_COLUMNS),
-        json.loads(settings.read_text()) if settings.exists() else {},
-    )
+    try:
+        return (
+            pd.read_csv(results),
+            pd.read_csv(steps) if steps.exists() else pd.DataFrame(columns=STEP_COLUMNS),
+            json.loads(settings.read_text()) if settings.exists() else {},
+        )
+    except (OSError, ValueError, pd.errors.ParserError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise AnalyzerError(f"cannot read the sweep saved in {folder}: {reason}") from None
 
 
 def sweep(
@@ -265,7 +269,16 @@ def sweep(
             saved_results, saved_steps, saved = load_sweep(out)
             mismatched = [
                 k
-                for k in ("model", "sizes", "orders", "costs", "grid", "repeat", "threads")
+                for k in (
+                    "model",
+                    "sizes",
+                    "orders",
+                    "costs",
+                    "grid",
+                    "repeat",
+                    "threads",
+                    "min_seconds",
+                )
                 if saved.get(k) != json.loads(json.dumps(settings[k]))
             ]
             if mismatched:
@@ -274,7 +287,11 @@ def sweep(
                     f"({', '.join(mismatched)})"
                 )
             rows = saved_results.to_dict("records")
-            step_rows = saved_steps.to_dict("records")
+            kept = {_config_key(r, sizes) for r in rows}
+            # steps.csv is written before results.csv: drop steps of a run without its row
+            step_rows = [r for r in saved_steps.to_dict("records") if _config_key(r, sizes) in kept]
+            if roofline is None and saved.get("roofline"):
+                roofline = Roofline.from_dict(saved["roofline"])
     done = {_config_key(r, sizes) for r in rows}
     limit = memory_limit if memory_limit is not None else available_memory() / 2
     work, plans = [], {}
@@ -294,6 +311,7 @@ def sweep(
             raise AnalyzerError(f"cannot write {out}: {error.strerror or error}") from None
     if roofline is None:
         roofline = calibrate(threads=threads)
+    settings["roofline"] = roofline.to_dict()
     symbolic = factory(**{s: s for s in sizes})
     measured: dict[tuple, tuple[dict, list[dict]]] = {}
     bar = tqdm(work, desc=f"sweep {name}", disable=None if progress else True, unit="run")
@@ -311,7 +329,8 @@ def sweep(
             _save(out, rows, step_rows, settings, sizes)
     results = _frame(rows, sizes, RESULT_COLUMNS)
     results.attrs["steps"] = step_rows
-    results.attrs["machine"] = machine_info()
+    with blas_threads(threads):
+        results.attrs["machine"] = machine_info()
     results.attrs["roofline"] = roofline.to_dict()
     results.attrs["settings"] = settings
     return results

@@ -181,7 +181,9 @@ def chain(dims: Sequence[Any], seed: int = 0) -> JacobianGraph:
     sizes = [as_size(d, name=f"dims[{i}]") for i, d in enumerate(dims)]
     numeric = all(isinstance(s, int) for s in sizes)
     g = JacobianGraph(name="chain", sizes={f"d{i}": s for i, s in enumerate(sizes)})
-    start = np.random.default_rng([seed, 0]).standard_normal(sizes[0]) if numeric else None
+    start = (
+        (lambda: np.random.default_rng([seed, 0]).standard_normal(sizes[0])) if numeric else None
+    )
     prim.parameter(g, "v0", sizes[0], value=start)
     for i in range(1, len(sizes)):
         last = i == len(sizes) - 1

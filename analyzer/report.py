@@ -889,7 +889,9 @@ def _reading(
     # fits
     if fits is not None and not fits.empty and "verdict" in fits.columns:
         counts = fits["verdict"].fillna("n/a").astype(str).value_counts()
-        summary = ", ".join(f"{counts[v]} {v}" for v in ("pass", "fail", "n/a") if v in counts)
+        summary = ", ".join(
+            f"{counts[v]} {v}" for v in ("pass", "fail", "inconclusive", "n/a") if v in counts
+        )
         text = f"**Fits**: {summary} (of {len(fits)})"
         failed = fits[fits["verdict"].astype(str) == "fail"]
         if len(failed):

@@ -58,7 +58,7 @@ class Outcome:
 
     @property
     def passed(self) -> bool:
-        """True when no verdict failed (``n/a`` verdicts do not count)."""
+        """True when no verdict failed (``inconclusive`` and ``n/a`` verdicts do not count)."""
         return bool(len(self.fits) == 0 or (self.fits["verdict"] != "fail").all())
 
     def summary(self) -> str:

@@ -180,3 +180,12 @@ def test_user_function_with_matrices_and_two_outputs():
                 reference = run.jacobian
             np.testing.assert_allclose(run.jacobian, reference, rtol=1e-10, atol=1e-14)
     assert check(g)["ok"].all()
+
+
+def test_check_is_relative_so_a_wrong_jacobian_with_small_entries_fails():
+    g = JacobianGraph(name="tiny")
+    P.parameter(g, "x", 3, value=[0.1, 0.2, 0.3])
+    g.add_variable("y", 3, role="output", evaluate=lambda v: 1e-7 * np.sin(v["x"]))
+    g.add_factor("x", "y", "diagonal", lambda v: -2e-7 * np.cos(v["x"]))  # wrong: ×(−2)
+    with pytest.raises(CheckError, match="disagree"):
+        check(g)

@@ -362,3 +362,31 @@ def test_python_m_analyzer_help():
     assert done.stdout.startswith("usage: analyzer")
     for command in ("plan", "compare", "sweep", "report", "run"):
         assert command in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["plan", "--model", "least-squares", "--m", "4", "--n", "3"], "least_squares (m=4, n=3)"),
+        (["compare", "--model", "factorization", "--k", "2", "--n", "3", "--m", "2"], "∂f/∂P"),
+        (["plan", "--model", "one-layer", "--H=4", "--N=3"], "one_layer (H=4, N=3)"),
+        (["compare", "--model", "affine", "--p", "3", "--n", "2"], "output-first"),
+    ],
+)
+def test_every_model_takes_its_sizes_without_option_abbreviation(capsys, argv, needle):
+    # argparse's abbreviations used to read --m as --model
+    assert main(argv) == 0
+    assert needle in capsys.readouterr().out
+
+
+def test_a_size_given_twice_is_bad_input(capsys):
+    line = error_line(capsys, ["plan", "--model", "one-layer", "--H", "4", "--H", "5", "--N", "3"])
+    assert "--H is given twice" in line
+
+
+def test_planning_huge_sizes_allocates_nothing(capsys):
+    # model values are drawn lazily, so planning needs no memory for them
+    argv = ["compare", "--model", "one-layer", "--H", "1000000", "--N", "1000000"]
+    assert main(argv) == 0
+    H = N = 10**6
+    assert str(H**3 * N + H**2 * N + H * N + H) in capsys.readouterr().out  # input-first

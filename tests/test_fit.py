@@ -197,3 +197,27 @@ def test_noise_free_power_law_is_recovered(exponent, c):
     fit = fit_exponents(df, y="value")
     assert abs(fit.slope.iloc[0] - exponent) <= 1e-9
     assert fit.verdict.iloc[0] == "n/a"
+
+
+def test_fallback_below_the_floor_is_inconclusive_not_pass_or_fail():
+    H = np.array([64, 128, 256, 512])
+    df = pd.DataFrame({"H": H, "seconds": 1e-9 * H**2.0, "leading_term": "H**3*N"})
+    fit = fit_exponents(df, x="H", min_seconds=1e-3)
+    assert fit["verdict"].tolist() == ["inconclusive"]  # every time is below 1 ms
+    assert "used the 3 largest" in fit["range_note"].iloc[0]
+
+
+def test_a_wide_confidence_interval_is_inconclusive():
+    H = np.array([100, 120, 140, 160])
+    noise = np.array([1.0, 1.6, 0.7, 1.5])  # a slope near 2 with a CI far wider than ±0.6
+    df = pd.DataFrame({"H": H, "seconds": 1e-6 * H**2.0 * noise, "leading_term": "H**2"})
+    fit = fit_exponents(df, x="H", min_seconds=1e-9).iloc[0]
+    assert fit["ci_high"] - fit["ci_low"] > 4 * 0.3
+    assert fit["verdict"] == "inconclusive"
+
+
+def test_two_points_above_the_floor_are_inconclusive():
+    df = pd.DataFrame({"H": [10, 20], "seconds": [1.0, 8.0], "leading_term": "H**3"})
+    fit = fit_exponents(df, x="H", min_seconds=1e-3, min_points=2).iloc[0]
+    assert fit["slope"] == pytest.approx(3.0)
+    assert fit["verdict"] == "inconclusive"

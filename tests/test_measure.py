@@ -435,3 +435,43 @@ def test_an_interrupted_sweep_leaves_complete_files_and_resumes(monkeypatch, tmp
     assert len(pd.read_csv(tmp_path / "results.csv")) == 6
     assert len(done.attrs["steps"]) == len(fresh.attrs["steps"])
     assert temp_files(tmp_path) == []
+
+
+def test_resume_drops_steps_without_their_result_row_and_reuses_the_saved_roofline(tmp_path):
+    grid = {"H": [2, 3], "N": [2]}
+    first = measure.sweep(
+        "one-layer",
+        grid,
+        orders=("input-first",),
+        repeat=1,
+        min_seconds=0,
+        roofline=Roofline(1e9, 1e10),
+        out=tmp_path,
+        progress=False,
+    )
+    results = pd.read_csv(tmp_path / "results.csv")
+    steps = pd.read_csv(tmp_path / "steps.csv")
+    # an interruption between writing steps.csv and results.csv: the last row is missing
+    results.iloc[:1].to_csv(tmp_path / "results.csv", index=False)
+    again = measure.sweep(
+        "one-layer",
+        grid,
+        orders=("input-first",),
+        repeat=1,
+        min_seconds=0,
+        out=tmp_path,
+        resume=True,
+        progress=False,
+    )
+    assert len(again.attrs["steps"]) == len(steps)  # no step is counted twice
+    assert again.attrs["roofline"] == first.attrs["roofline"]  # no new calibration
+    assert again["macs"].tolist() == first["macs"].tolist()
+
+
+def test_resume_from_a_damaged_folder_is_a_clear_error(tmp_path):
+    grid = {"H": [2], "N": [2]}
+    kwargs = dict(orders=("input-first",), repeat=1, min_seconds=0, progress=False)
+    measure.sweep("one-layer", grid, roofline=Roofline(1e9, 1e10), out=tmp_path, **kwargs)
+    (tmp_path / "sweep.json").write_text("{not json")
+    with pytest.raises(AnalyzerError, match="cannot read the sweep saved in"):
+        measure.sweep("one-layer", grid, out=tmp_path, resume=True, **kwargs)

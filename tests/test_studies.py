@@ -99,7 +99,7 @@ def test_fvr_fits_cover_both_sizes_and_both_measures(fvr):
         ("N", "macs"),
     }
     assert len(fits) == 2 * 3 * 4  # cost x order x (x, y)
-    assert set(fits["verdict"]) <= {"pass", "fail", "n/a"}
+    assert set(fits["verdict"]) <= {"pass", "fail", "inconclusive", "n/a"}
     saved = pd.read_csv(fvr[0] / "fits.csv")
     assert len(saved) == len(fits)
 
