@@ -115,6 +115,12 @@ def assemble(problem: Problem, final: dict[tuple[str, str], Block]) -> np.ndarra
     return np.block(rows)
 
 
+def _spread(seconds: list[float]) -> float:
+    """Interquartile range over median."""
+    q1, median, q3 = np.percentile(seconds, [25, 50, 75])
+    return float((q3 - q1) / median) if median > 0 else 0.0
+
+
 def execute(
     plan: Plan,
     repeat: int = 5,
@@ -124,6 +130,8 @@ def execute(
     min_seconds: float = 0.0,
     max_repeat: int = 1000,
     threads: int | None = 1,
+    max_spread: float | None = None,
+    max_seconds: float = 10.0,
 ) -> Execution:
     """Evaluate ``plan`` at a point, count its macs and time it.
 
@@ -141,6 +149,10 @@ def execute(
     threads : int or None
         BLAS threads during the run (default 1, for reliable timings); None
         leaves BLAS as it is.
+    max_spread : float or None
+        When given, keep repeating while the interquartile range exceeds this
+        fraction of the median (a noisy machine), until ``max_seconds`` of
+        timed runs or ``max_repeat`` runs.
     """
     if not isinstance(plan, Plan):
         raise PlanError(f"execute needs a Plan (from analyzer.plan), got {type(plan).__name__}")
@@ -163,7 +175,17 @@ def execute(
     with blas_threads(threads):
         for _ in range(warmup):
             _run_once(problem, plan.sequence, blocks)
-        while len(totals) < repeat or (sum(totals) < min_seconds and len(totals) < max_repeat):
+        while len(totals) < repeat or (
+            len(totals) < max_repeat
+            and (
+                sum(totals) < min_seconds
+                or (
+                    max_spread is not None
+                    and sum(totals) < max_seconds
+                    and _spread(totals) > max_spread
+                )
+            )
+        ):
             start = time.perf_counter()
             final, macs, adds, step_seconds = _run_once(problem, plan.sequence, blocks)
             totals.append(time.perf_counter() - start)

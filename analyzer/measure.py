@@ -33,6 +33,7 @@ from .planner import canonical_order, check_cost, from_sequence, plan
 from .symbolic import leading_term
 
 __all__ = [
+    "MAX_SPREAD",
     "RESULT_COLUMNS",
     "STEP_COLUMNS",
     "sweep",
@@ -42,6 +43,10 @@ __all__ = [
     "memory_needed",
     "load_sweep",
 ]
+
+#: A configuration whose interquartile range exceeds this fraction of its median is
+#: repeated more (within a time budget) before its median is kept.
+MAX_SPREAD = 0.1
 
 RESULT_COLUMNS = [
     "model",
@@ -56,6 +61,7 @@ RESULT_COLUMNS = [
     "seconds",
     "seconds_min",
     "seconds_iqr",
+    "spread",
     "repeats",
     "gflops",
     "roofline_seconds",
@@ -363,7 +369,15 @@ def _checked_plan(factory, numbers, order, cost, limit):
 def _measure(p, symbolic, repeat, min_seconds, warmup, threads, roofline):
     """Execute and time one plan; its row and its per-step records."""
     formula = from_sequence(symbolic, p.sequence, p.cost, order=p.order).formula
-    run = execute(p, repeat=repeat, warmup=warmup, min_seconds=min_seconds, threads=threads)
+    run = execute(
+        p,
+        repeat=repeat,
+        warmup=warmup,
+        min_seconds=min_seconds,
+        threads=threads,
+        max_spread=MAX_SPREAD,
+        max_seconds=max(10 * min_seconds, 2.0),
+    )
     step_macs = np.array([int(m) for m in p.steps["macs"]], dtype=float)
     step_bytes = np.array([int(b) for b in p.steps["bytes"]], dtype=float)
     step_written = np.array([int(b) for b in p.steps["bytes_written"]], dtype=float)
@@ -378,6 +392,7 @@ def _measure(p, symbolic, repeat, min_seconds, warmup, threads, roofline):
         "seconds": run.seconds,
         "seconds_min": run.seconds_min,
         "seconds_iqr": run.seconds_iqr,
+        "spread": run.seconds_iqr / run.seconds if run.seconds > 0 else float("nan"),
         "repeats": run.repeats,
         "gflops": run.gflops,
         "roofline_seconds": predicted,

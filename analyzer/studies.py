@@ -7,6 +7,7 @@ the optimal order gains over both ends.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ __all__ = [
     "mlp_widths",
     "random_chains",
     "FIT_RULE",
+    "REFERENCE_MACHINE",
     "MIN_SECONDS",
 ]
 
@@ -143,7 +145,13 @@ def _grid(sizes: Mapping[str, Any]) -> list[dict[str, Any]]:
     return along_h + along_n
 
 
-def _fvr_notes(results: pd.DataFrame) -> list[str]:
+#: Where the default sizes of forward_vs_reverse were chosen.
+REFERENCE_MACHINE = (
+    "the reference machine (a 2-core Intel Xeon VM, OpenBLAS 0.3.31, numpy 2.4, 2026-11-26)"
+)
+
+
+def _fvr_notes(results: pd.DataFrame, default_sizes: bool, quick: bool) -> list[str]:
     notes = []
     dense = results[(results["cost"] == "dense") & (results["sweep"] == "H")]
     if len(dense):
@@ -161,31 +169,46 @@ def _fvr_notes(results: pd.DataFrame) -> list[str]:
                 f"{rev['gflops']:.1f} GFLOP/s, bound by memory bandwidth "
                 f"({rev['bytes'] / rev['seconds'] / 1e9:.1f} GB/s achieved)."
             )
-    notes.append(
-        "**Cache regimes.** On this machine a vector-matrix product streams about 24 GB/s while "
-        "the matrix fits in the last-level cache share (up to about 75 MB) and about 15 GB/s "
-        "beyond 150 MB; in between it varies (21.6 GB/s at 134 MB, H = 512, N = 64, in a trial "
-        "run). A sweep that crosses that border sees output-first's time jump and fits a slope "
-        "in H well above 2 (2.7 was measured over H = 128..1024 at N = 64; 2.34 over "
-        "H = 512..1280, from the 134 MB point alone). The default sizes therefore keep the "
-        "dense H x HN Jacobian above 150 MB at every point (H >= 640 at N = 64; N >= 48 at "
-        "H = 640): the asymptotic, memory-bound regime. `--quick` keeps it below 75 MB (the "
-        "cache regime), which also gives clean slopes, at a higher bandwidth."
-    )
-    notes.append(
-        "**Why the N sweep stops near 1.3 GB.** At H = 512, N = 1024 the dense Jacobian is "
-        "2.1 GB; in trial runs output-first streamed it at 26 GB/s, against 14.5 GB/s at "
-        "N = 512 (1.1 GB), so doubling N added only 12% to the time and bent the fitted slope "
-        "in N to 0.83. The faster stream is likely the kernel backing that allocation with "
-        "huge pages (numpy asks for them on large arrays), which is up to the operating "
-        "system; the default N sweep stays at or below 1.3 GB, where the bandwidth was steady."
-    )
+    streams = results[(results["cost"] == "dense") & (results["order"] == "output-first")]
+    if len(streams):
+        rates = ", ".join(
+            f"{8 * r.H**2 * r.N / 1e6:.0f} MB at {8 * r.H**2 * r.N / r.seconds / 1e9:.1f} GB/s"
+            for r in streams.drop_duplicates(["H", "N"]).sort_values(["H", "N"]).itertuples()
+        )
+        notes.append(
+            "**Streaming in this run.** Dense output-first reads the H x HN Jacobian once; "
+            f"its size and the rate it was streamed at, per configuration: {rates}. A jump in "
+            "this rate between sizes bends the fitted slope (see the next note)."
+        )
+    if default_sizes:
+        notes.append(
+            f"**Why these default sizes** (observed on {REFERENCE_MACHINE} while choosing "
+            "them; other machines have other caches). A vector-matrix product streamed about "
+            "24 GB/s while the matrix fitted in the last-level cache share (up to about 75 MB) "
+            "and about 15 GB/s beyond 150 MB, with values in between near the border (21.6 GB/s "
+            "at 134 MB, H = 512, N = 64). A sweep that crosses that border sees output-first's "
+            "time jump and fits a slope in H well above 2 (2.7 over H = 128..1024 at N = 64; "
+            "2.34 over H = 512..1280, from the 134 MB point alone). The default sizes keep the "
+            "dense Jacobian above 150 MB at every point (H >= 640 at N = 64; N >= 48 at "
+            "H = 640): the asymptotic, memory-bound regime. At the other end, at H = 512, "
+            "N = 1024 (2.1 GB) output-first streamed at 26 GB/s against 14.5 GB/s at N = 512 "
+            "(1.1 GB), bending the slope in N to 0.83, likely because the kernel backed that "
+            "allocation with huge pages; the default N sweep stays at or below 1.3 GB. The "
+            "structured kernels take under a millisecond below H·N ≈ 10⁶ (per-call overhead "
+            "dominates) and run from cache up to H·N ≈ 4·10⁶, so the structured sweeps use "
+            "H·N from 4·10⁶ to 3.4·10⁷."
+        )
+    elif quick:
+        notes.append(
+            "**Quick sizes.** `--quick` keeps the dense Jacobian below about 75 MB (a cache "
+            "regime on the reference machine) and runs few repetitions; several fits rest on "
+            "times near the 1 ms floor, so read its verdicts as indicative: the default sizes "
+            "are the ones chosen for the asymptotic range."
+        )
     notes.append(
         "**Structured cost model.** Exploiting structure (diagonal and row-block factors) makes "
         "both orders Θ(HN): input-first 3HN + H, output-first HN + 3H macs. Their kernels are "
-        "elementwise and memory-bound, and take under a millisecond below H·N ≈ 10⁶, where "
-        "per-call overhead dominates, and run from cache up to H·N ≈ 4·10⁶ (32 MB arrays); "
-        "the structured sweeps therefore use H·N from 4·10⁶ to 3.4·10⁷."
+        "elementwise and memory-bound."
     )
     return notes
 
@@ -209,8 +232,11 @@ def forward_vs_reverse(
     folder = Path(out) if out is not None else Path("reports") / "forward_vs_reverse"
     mode = "quick" if quick else "full"
     repeat = repeat if repeat is not None else (3 if quick else 5)
+    default_sizes = sizes is None
     if sizes is None:
         sizes = {cost: grids[mode] for cost, grids in FORWARD_VS_REVERSE.items()}
+    if roofline is None and resume:
+        roofline = _saved_roofline(folder / "sweeps", sizes)
     if roofline is None:
         roofline = calibrate(threads=1)
     parts = []
@@ -245,7 +271,19 @@ def forward_vs_reverse(
             "while it runs (they equal the plan's), and timed."
         ),
     }
-    return finish(folder, results, ["H", "N"], meta, _fvr_notes(results))
+    notes = _fvr_notes(results, default_sizes and not quick, quick)
+    return finish(folder, results, ["H", "N"], meta, notes)
+
+
+def _saved_roofline(folder: Path, sizes: Mapping[str, Any]) -> Roofline | None:
+    """The roofline an interrupted run calibrated, so that resumed rows share it."""
+    for cost in sizes:
+        try:
+            saved = json.loads((folder / cost / "sweep.json").read_text())
+            return Roofline.from_dict(saved["roofline"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None
 
 
 # ----------------------------------------------------------------- mlp widths
