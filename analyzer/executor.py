@@ -74,31 +74,57 @@ def factor_blocks(problem: Problem, values: dict[str, np.ndarray]) -> dict[tuple
     return blocks
 
 
-def _run_once(problem: Problem, sequence, blocks) -> tuple[dict, int, int, list[float]]:
-    counted = {"macs": 0, "adds": 0}
-    step_seconds: list[float] = []
-    clock = time.perf_counter
+def _program(problem: Problem, sequence) -> tuple[list[tuple], dict, list]:
+    """The plan's eliminations as a flat list of products and sums over numbered slots.
 
-    def multiply(outer: Block, inner: Block, p, v, s) -> Block:
-        start = clock()
-        rule = product_rule(outer.kind, inner.kind)
-        shape = (outer.shape[0], inner.shape[1])
-        result = Block(rule.result, shape, rule.kernel(outer.data, inner.data, shape))
-        step_seconds.append(clock() - start)
-        counted["macs"] += rule.macs(outer.shape, inner.shape)
-        return result
+    Eliminating once on slot numbers (not on numbers) leaves the timed loop only the
+    kernels to run. Returns the operations ``(is_product, left, right, result)``, the
+    slot of each remaining factor, and the factor edge in each initial slot.
+    """
+    edges = [(t, h) for t, h, _ in problem.edges]
+    slots = {edge: i for i, edge in enumerate(edges)}
+    operations: list[tuple] = []
+    count = [len(edges)]
 
-    def merge(existing: Block, product: Block, p, s) -> Block:
-        start = clock()
-        result = add(existing, product)
-        step_seconds[-1] += clock() - start
-        counted["adds"] += sum_rule(existing.kind, product.kind).adds(existing.shape)
-        return result
+    def new_slot() -> int:
+        count[0] += 1
+        return count[0] - 1
 
-    state = problem.state(lambda t, h, k: blocks[t, h])
+    def multiply(outer: int, inner: int, p, v, s) -> int:
+        operations.append((True, outer, inner, new_slot()))
+        return operations[-1][3]
+
+    def merge(existing: int, product: int, p, s) -> int:
+        operations.append((False, existing, product, new_slot()))
+        return operations[-1][3]
+
+    state = problem.state(lambda t, h, k: slots[t, h])
     for v in sequence:
         state = eliminate(state, v, multiply, merge)
-    return final_factors(state), counted["macs"], counted["adds"], step_seconds
+    return operations, final_factors(state), edges
+
+
+def _run_once(program, blocks) -> tuple[dict, int, int, list[float]]:
+    """Run the program's kernels once: the final factors, counted macs and adds, step times."""
+    operations, final, edges = program
+    slots: list[Any] = [blocks[edge] for edge in edges] + [None] * len(operations)
+    macs = adds = 0
+    step_seconds: list[float] = []
+    clock = time.perf_counter
+    for is_product, left, right, result in operations:
+        a, b = slots[left], slots[right]
+        start = clock()
+        if is_product:
+            rule = product_rule(a.kind, b.kind)
+            shape = (a.shape[0], b.shape[1])
+            slots[result] = Block(rule.result, shape, rule.kernel(a.data, b.data, shape))
+            step_seconds.append(clock() - start)
+            macs += rule.macs(a.shape, b.shape)
+        else:  # a merge belongs to the product step just before it
+            slots[result] = add(a, b)
+            step_seconds[-1] += clock() - start
+            adds += sum_rule(a.kind, b.kind).adds(a.shape)
+    return {edge: slots[slot] for edge, slot in final.items()}, macs, adds, step_seconds
 
 
 def assemble(problem: Problem, final: dict[tuple[str, str], Block]) -> np.ndarray:
@@ -170,11 +196,12 @@ def execute(
     problem = Problem.of(graph, plan.cost)
     values = graph.evaluate(at)
     blocks = factor_blocks(problem, values)
+    program = _program(problem, plan.sequence)
     totals: list[float] = []
     steps: list[list[float]] = []
     with blas_threads(threads):
         for _ in range(warmup):
-            _run_once(problem, plan.sequence, blocks)
+            _run_once(program, blocks)
         while len(totals) < repeat or (
             len(totals) < max_repeat
             and (
@@ -186,8 +213,9 @@ def execute(
                 )
             )
         ):
+            final = None  # free the last run's results first, as a fresh run would
             start = time.perf_counter()
-            final, macs, adds, step_seconds = _run_once(problem, plan.sequence, blocks)
+            final, macs, adds, step_seconds = _run_once(program, blocks)
             totals.append(time.perf_counter() - start)
             steps.append(step_seconds)
     q1, median, q3 = np.percentile(totals, [25, 50, 75])
