@@ -302,3 +302,28 @@ def test_factor_numbers_of_the_wrong_size_are_rejected(kind, numbers):
     g = factor_returning(kind, 3, 3, numbers)
     with pytest.raises(GraphError, match="'a' -> 'b'"):
         execute(plan(g, "input-first", "structured"), repeat=1)
+
+
+def _one_layer_plan():
+    return plan(one_layer(3, 2), "input-first")
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: execute(_one_layer_plan(), at="abc"), "must be numbers"),
+        (lambda: execute(_one_layer_plan(), at={"w": [[1, 2], [3]]}), "must be numbers"),
+        (lambda: execute(_one_layer_plan(), at=object()), "must be numbers"),
+        (lambda: execute("plan"), "needs a Plan"),
+        (lambda: execute(_one_layer_plan(), repeat=True), "repeat must be a positive integer"),
+        (lambda: execute(_one_layer_plan(), min_seconds="x"), "min_seconds"),
+        (lambda: analyzer.all_orders(one_layer(3, 2), limit="10"), "limit must be"),
+        (lambda: analyzer.compare("x"), "expected a JacobianGraph"),
+        (lambda: analyzer.models.mlp(5), "list of widths"),
+        (lambda: plan(one_layer("H", "N"), "input-first").evaluate(H=-3, N=2), "H=-3"),
+        (lambda: analyzer.check(one_layer(3, 2), fd_tol="a"), "fd_tol"),
+    ],
+)
+def test_bad_arguments_are_the_projects_own_errors(call, message):
+    with pytest.raises(analyzer.AnalyzerError, match=message):
+        call()
