@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 
 from analyzer import models
 from analyzer import primitives as P
@@ -288,6 +289,24 @@ def central_differences(g, at=None, step=1e-6):
         down[j] -= h
         columns.append((g.function(up) - g.function(down)) / (2 * h))
     return np.stack(columns, axis=1)
+
+
+@st.composite
+def structured_chains(draw):
+    """Sizes and kinds of a chain whose factors have any structure the shapes allow."""
+    sizes, kinds = [draw(st.integers(1, 4))], []
+    for _ in range(draw(st.integers(1, 5))):
+        kind = draw(
+            st.sampled_from(["zero", "identity", "scalar", "diagonal", "row-block", "dense"])
+        )
+        if kind in DIAGONAL_FAMILY:
+            sizes.append(sizes[-1])
+        elif kind == "row-block":  # H × H·N: the new size divides the previous one
+            sizes.append(draw(st.sampled_from([d for d in range(1, 5) if sizes[-1] % d == 0])))
+        else:
+            sizes.append(draw(st.integers(1, 4)))
+        kinds.append(kind)
+    return sizes, kinds
 
 
 @pytest.fixture(params=sorted(CORE_MODELS))

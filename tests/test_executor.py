@@ -10,7 +10,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from conftest import central_differences
+from conftest import central_differences, structured_chains
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,6 +33,16 @@ def assert_same_jacobian(actual, expected):
 
 
 # ------------------------------------------------------------------ macs
+def assert_every_order_gives(g, expected):
+    """Every order under every cost model executes its planned macs and this Jacobian."""
+    for order in ORDERS:
+        for cost in COSTS:
+            p = plan(g, order, cost)
+            run = execute(p, repeat=1, warmup=0)
+            assert run.macs == p.macs
+            assert_same_jacobian(run.jacobian, expected)
+
+
 @pytest.mark.parametrize("cost", COSTS)
 @pytest.mark.parametrize("order", ORDERS)
 def test_executed_macs_equal_planned_macs(core_model, order, cost):
@@ -105,44 +115,17 @@ def test_chain_jacobian_is_the_product_of_its_factors(dims):
     expected = np.eye(dims[0])
     for J in chain_matrices(g):
         expected = J @ expected
-    for order in ORDERS:
-        for cost in COSTS:
-            p = plan(g, order, cost)
-            run = execute(p, repeat=1, warmup=0)
-            assert run.macs == p.macs
-            assert_same_jacobian(run.jacobian, expected)
-
-
-@st.composite
-def structured_chains(draw):
-    sizes, kinds = [draw(st.integers(1, 4))], []
-    for _ in range(draw(st.integers(1, 5))):
-        kind = draw(
-            st.sampled_from(["zero", "identity", "scalar", "diagonal", "row-block", "dense"])
-        )
-        if kind in DIAGONAL_FAMILY:
-            sizes.append(sizes[-1])
-        elif kind == "row-block":
-            sizes.append(draw(st.sampled_from([d for d in range(1, 5) if sizes[-1] % d == 0])))
-        else:
-            sizes.append(draw(st.integers(1, 4)))
-        kinds.append(kind)
-    return sizes, kinds, draw(st.integers(0, 2**16))
+    assert_every_order_gives(g, expected)
 
 
 @settings(max_examples=30, deadline=None)
-@given(spec=structured_chains())
-def test_structured_chain_jacobian_is_the_dense_product(naive, graphs, spec):
-    sizes, kinds, seed = spec
+@given(spec=structured_chains(), seed=st.integers(0, 2**16))
+def test_structured_chain_jacobian_is_the_dense_product(naive, graphs, spec, seed):
+    sizes, kinds = spec
     g = graphs.kinds_chain(sizes, kinds, seed=seed)
     expected = np.eye(sizes[0])
     for i in range(1, len(kinds) + 1):
         edge = g.edges[f"v{i - 1}", f"v{i}"]  # a square row-block is stored as diagonal
         data = edge["jacobian"]({}) if edge["jacobian"] else None
         expected = naive.dense(edge["structure"], (sizes[i], sizes[i - 1]), data) @ expected
-    for order in ORDERS:
-        for cost in COSTS:
-            p = plan(g, order, cost)
-            run = execute(p, repeat=1, warmup=0)
-            assert run.macs == p.macs
-            assert_same_jacobian(run.jacobian, expected)
+    assert_every_order_gives(g, expected)

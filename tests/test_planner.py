@@ -17,6 +17,7 @@ import networkx as nx
 import numpy as np
 import pytest
 import sympy
+from conftest import structured_chains
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -374,24 +375,6 @@ def test_symbolic_chain_formula():
 
 
 # ================================================================== structured chains
-@st.composite
-def structured_chains(draw):
-    """Sizes and kinds of a chain whose factors have any structure the shapes allow."""
-    sizes, kinds = [draw(st.integers(1, 4))], []
-    for _ in range(draw(st.integers(1, 5))):
-        kind = draw(
-            st.sampled_from(["zero", "identity", "scalar", "diagonal", "row-block", "dense"])
-        )
-        if kind in DIAGONAL_FAMILY:
-            sizes.append(sizes[-1])
-        elif kind == "row-block":  # H × H·N: the new size divides the previous one
-            sizes.append(draw(st.sampled_from([d for d in range(1, 5) if sizes[-1] % d == 0])))
-        else:
-            sizes.append(draw(st.integers(1, 4)))
-        kinds.append(kind)
-    return sizes, kinds
-
-
 def structured_bracketings(naive, sizes, kinds, i, j):
     """Every bracketing of J_j ⋯ J_i as ``(text, kind, macs)``, priced by the naive loop."""
     if i == j:
