@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["AnalyzerError", "GraphError", "CycleError", "PlanError", "PointError", "CheckError"]
+__all__ = [
+    "AnalyzerError",
+    "GraphError",
+    "CycleError",
+    "PlanError",
+    "PointError",
+    "CheckError",
+    "TraceError",
+]
 
 
 class AnalyzerError(ValueError):
@@ -27,3 +35,7 @@ class PointError(AnalyzerError):
 
 class CheckError(AnalyzerError):
     """Two computations of a Jacobian that must agree do not."""
+
+
+class TraceError(AnalyzerError):
+    """A function cannot be traced into a Jacobian graph (unsupported operation, branching)."""

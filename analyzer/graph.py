@@ -28,7 +28,7 @@ import numpy as np
 import sympy
 
 from .errors import CycleError, GraphError, PointError
-from .structure import KINDS, Block, row_block_width, stored_size
+from .structure import KINDS, Block, add, row_block_width, stored_size, sum_rule
 
 __all__ = ["ROLES", "JacobianGraph", "as_size"]
 
@@ -167,7 +167,23 @@ class JacobianGraph(nx.DiGraph):
             structure = "diagonal"
             if jacobian is not None:
                 jacobian = _raveled(jacobian)
+        if self.has_edge(tail, head):  # a second path tail -> head: the sum rule
+            structure, jacobian = self._summed(tail, head, structure, jacobian)
         self.add_edge(tail, head, structure=structure, shape=shape, jacobian=jacobian)
+
+    def _summed(self, tail: str, head: str, structure: str, jacobian: Callable | None):
+        """Kind and numbers of ``∂head/∂tail`` when an operation uses ``tail`` twice."""
+        data = self.edges[tail, head]
+        shape, old_kind, old_jacobian = tuple(data["shape"]), data["structure"], data["jacobian"]
+        kind = sum_rule(old_kind, structure).result
+        where = f"factor {tail!r} -> {head!r}"
+
+        def combined(values: Mapping[str, np.ndarray]) -> Any:
+            first = _block(old_kind, shape, old_jacobian, values, where)
+            second = _block(structure, shape, jacobian, values, where)
+            return add(first, second).data
+
+        return kind, combined
 
     # ------------------------------------------------------------- inspection
     def _with_role(self, role: str) -> list[str]:
@@ -384,27 +400,33 @@ class JacobianGraph(nx.DiGraph):
     def factor(self, tail: str, head: str, values: Mapping[str, np.ndarray]) -> Block:
         """The numeric factor ``∂head/∂tail`` at the given variable values."""
         data = self.edges[tail, head]
-        kind = data["structure"]
-        if kind in ("zero", "identity"):
-            numbers = None
-        else:
-            if data["jacobian"] is None:
-                raise GraphError(f"factor {tail!r} -> {head!r} has no jacobian callable")
-            numbers = data["jacobian"](values)
-        if kind not in ("zero", "identity"):
-            expected = stored_size(kind, data["shape"])
-            if np.size(numbers) != expected:
-                raise GraphError(
-                    f"factor {tail!r} -> {head!r} ({kind}, shape {data['shape']}) must give "
-                    f"{expected} numbers, its jacobian gave {np.size(numbers)}"
-                )
-        if kind == "scalar":
-            numbers = float(np.asarray(numbers).reshape(()))
-        elif kind == "diagonal":
-            numbers = np.asarray(numbers, dtype=float).reshape(data["shape"][0])
-        elif kind == "row-block":
-            rows = data["shape"][0]
-            numbers = np.asarray(numbers, dtype=float).reshape(rows, -1)
-        elif kind == "dense":
-            numbers = np.asarray(numbers, dtype=float).reshape(data["shape"])
-        return Block(kind, tuple(data["shape"]), numbers)
+        shape = tuple(data["shape"])
+        return _block(
+            data["structure"], shape, data["jacobian"], values, f"factor {tail!r} -> {head!r}"
+        )
+
+
+def _block(
+    kind: str, shape: tuple, jacobian: Callable | None, values: Mapping, where: str
+) -> Block:
+    """The block of ``kind`` whose stored numbers ``jacobian`` gives at ``values``."""
+    if kind in ("zero", "identity"):
+        return Block(kind, shape, None)
+    if jacobian is None:
+        raise GraphError(f"{where} has no jacobian callable")
+    numbers = jacobian(values)
+    expected = stored_size(kind, shape)
+    if np.size(numbers) != expected:
+        raise GraphError(
+            f"{where} ({kind}, shape {shape}) must give {expected} numbers, "
+            f"its jacobian gave {np.size(numbers)}"
+        )
+    if kind == "scalar":
+        numbers = float(np.asarray(numbers).reshape(()))
+    elif kind == "diagonal":
+        numbers = np.asarray(numbers, dtype=float).reshape(shape[0])
+    elif kind == "row-block":
+        numbers = np.asarray(numbers, dtype=float).reshape(shape[0], -1)
+    elif kind == "dense":
+        numbers = np.asarray(numbers, dtype=float).reshape(shape)
+    return Block(kind, shape, numbers)

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 import sympy
 
+import analyzer
 from analyzer import GraphError, PointError
 from analyzer import primitives as P
 from analyzer.graph import JacobianGraph, as_size
 from analyzer.models import factorization, least_squares, one_layer
+from conftest import central_differences
 
 
 def sine_graph() -> JacobianGraph:
@@ -270,3 +272,47 @@ def test_numeric_factors_of_one_layer():
     dense = g.factor("y", "z", values)
     assert (dense.kind, dense.shape) == ("dense", (1, 3))
     np.testing.assert_allclose(dense.dense(), w[None, :], rtol=1e-15)
+
+
+# ------------------------------------------------------------------ a variable used twice
+def test_add_of_a_variable_to_itself_has_jacobian_two_identity():
+    g = JacobianGraph()
+    P.parameter(g, "x", 3, value=np.array([0.5, -1.0, 2.0]))
+    P.add(g, "c", "x", "x", output=True)
+    expected = 2.0 * np.eye(3)
+    for cost in ("dense", "structured"):
+        for order in ("input-first", "output-first", "optimal"):
+            run = analyzer.execute(analyzer.plan(g, order, cost), repeat=1)
+            np.testing.assert_allclose(run.jacobian, expected, rtol=1e-12)
+    np.testing.assert_allclose(central_differences(g), expected, rtol=1e-7)
+
+
+def test_product_of_a_variable_with_itself_sums_both_factors():
+    """``y = x * x`` added as two factors ``diag(x)``: ∂y/∂x = 2 diag(x), then ``z = sin(y)``."""
+    g = JacobianGraph()
+    x0 = np.array([0.3, -1.2, 0.7, 2.0])
+    g.add_variable("x", 4, role="parameter", value=x0)
+    g.add_variable("y", 4, role="intermediate", evaluate=lambda v: v["x"] * v["x"])
+    g.add_factor("x", "y", "diagonal", lambda v: v["x"])
+    g.add_factor("x", "y", "diagonal", lambda v: v["x"])
+    g.add_variable("z", 4, role="output", evaluate=lambda v: np.sin(v["y"]))
+    g.add_factor("y", "z", "diagonal", lambda v: np.cos(v["y"]))
+    assert g.edges["x", "y"]["structure"] == "diagonal"
+    expected = np.diag(np.cos(x0**2) * 2 * x0)  # closed form
+    for cost in ("dense", "structured"):
+        for order in ("input-first", "output-first"):
+            run = analyzer.execute(analyzer.plan(g, order, cost), repeat=1)
+            np.testing.assert_allclose(run.jacobian, expected, rtol=1e-12)
+    np.testing.assert_allclose(central_differences(g), expected, rtol=1e-6)
+
+
+def test_a_dense_and_a_diagonal_path_between_two_variables_sum_to_dense():
+    g = JacobianGraph()
+    A = np.arange(9.0).reshape(3, 3) / 10
+    g.add_variable("x", 3, role="parameter", value=np.ones(3))
+    g.add_variable("y", 3, role="output", evaluate=lambda v: A @ v["x"] + 2 * v["x"])
+    g.add_factor("x", "y", "dense", lambda v: A)
+    g.add_factor("x", "y", "scalar", lambda v: 2.0)
+    assert g.edges["x", "y"]["structure"] == "dense"
+    run = analyzer.execute(analyzer.plan(g), repeat=1)
+    np.testing.assert_allclose(run.jacobian, A + 2 * np.eye(3))
