@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy
+from conftest import central_differences
 
 import analyzer
 from analyzer import GraphError, PointError
 from analyzer import primitives as P
 from analyzer.graph import JacobianGraph, as_size
 from analyzer.models import factorization, least_squares, one_layer
-from conftest import central_differences
 
 
 def sine_graph() -> JacobianGraph:
