@@ -10,6 +10,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +19,8 @@ import numpy as np
 from .errors import CheckError
 from .executor import execute
 from .graph import JacobianGraph
-from .planner import COST_MODELS, Table, plan
+from .planning import COST_MODELS, plan
+from .tables import Table
 
 __all__ = ["check", "finite_differences"]
 
@@ -45,7 +47,7 @@ def check(
     at: Any = None,
     *,
     orders: Sequence[str] = ("input-first", "output-first", "optimal"),
-    costs: Sequence[str] = COST_MODELS,
+    costs: Sequence[str] = tuple(COST_MODELS),
     rtol: float = 1e-10,
     fd_tol: float = 1e-6,
     strict: bool = True,
@@ -64,12 +66,19 @@ def check(
     ``strict`` (the default) a failure raises :class:`CheckError`.
     """
     for name, value in (("rtol", rtol), ("fd_tol", fd_tol), ("atol", atol)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise CheckError(f"{name} must be a non-negative number, got {value!r}")
-    if isinstance(orders, str):
-        orders = [orders]
-    if isinstance(costs, str):
-        costs = [costs]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise CheckError(f"{name} must be a finite non-negative number, got {value!r}")
+    if not isinstance(graph, JacobianGraph):
+        raise CheckError(f"check needs a JacobianGraph, got {type(graph).__name__}")
+    orders = [orders] if isinstance(orders, str) else list(orders)
+    costs = [costs] if isinstance(costs, str) else list(costs)
+    if not orders or not costs:
+        raise CheckError("check needs at least one order and one cost model")
     graph.validate()
     fd = finite_differences(graph, at)
     rows, reference = [], None

@@ -25,7 +25,7 @@ from pathlib import Path
 from . import studies
 from .errors import AnalyzerError
 from .measure import resolve_model, sweep
-from .planner import ALIASES, COST_MODELS, ORDERS, compare, plan
+from .planning import ALIASES, COST_MODELS, ORDERS, compare, plan
 from .report import render
 
 __all__ = ["main", "build_parser"]

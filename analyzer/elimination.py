@@ -1,40 +1,87 @@
-"""Vertex elimination on a graph of factors, shared by the planner and the executor.
+"""Vertex elimination in place, with step records that undo it; shared by planners and executor.
 
-A state holds, for every vertex, its incoming and outgoing factors:
+A :class:`State` holds, for every vertex, its incoming and outgoing factors:
 ``pred[v][p]`` is the factor on edge ``p -> v`` and ``succ[v][s]`` the factor on
 ``v -> s`` (the same object). Eliminating ``v`` replaces every path
 ``p -> v -> s`` by the product ``J(s, v) J(v, p)``, added onto ``p -> s`` when
 that edge exists. What a factor *is* (a structure kind, a numeric block, a
 label) is up to the caller, who passes ``multiply`` and ``add``.
 
+:func:`eliminate` changes the state in place and returns a :class:`Step`: the
+factors it consumed, and for each product the factor it replaced (if any) and
+the one it left. Its work grows with the factors it touches, not with the
+graph; :func:`undo` restores the state exactly (make/unmake moves for search).
+
 Examples
 --------
->>> state = initial_state(["a", "b", "c"], [("a", "b", "B"), ("b", "c", "C")])
->>> pred, succ = eliminate(state, "b", lambda out, inn, p, v, s: f"({out} {inn})", None)
->>> succ["a"]
-{'c': '(C B)'}
+>>> state = State.of(["a", "b", "c"], [("a", "b", "B"), ("b", "c", "C")])
+>>> step = eliminate(state, "b", lambda out, inn, p, v, s: f"({out} {inn})", None)
+>>> state.succ["a"], [f.result for f in step.fills]
+({'c': '(C B)'}, ['(C B)'])
+>>> undo(state, step)
+>>> state.succ["a"], state.succ["b"]
+({'b': 'B'}, {'c': 'C'})
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["State", "initial_state", "eliminate", "final_factors"]
-
-State = tuple[dict[Hashable, dict[Hashable, Any]], dict[Hashable, dict[Hashable, Any]]]
+__all__ = ["State", "Fill", "Step", "eliminate", "undo"]
 
 
-def initial_state(
-    nodes: Iterable[Hashable], edges: Iterable[tuple[Hashable, Hashable, Any]]
-) -> State:
-    """A state from vertices and ``(tail, head, factor)`` edges."""
-    pred: dict = {v: {} for v in nodes}
-    succ: dict = {v: {} for v in pred}
-    for tail, head, factor in edges:
-        succ[tail][head] = factor
-        pred[head][tail] = factor
-    return pred, succ
+@dataclass
+class State:
+    """Factors by vertex: ``pred[v]`` maps each predecessor to its factor, ``succ[v]`` likewise."""
+
+    pred: dict[Hashable, dict[Hashable, Any]]
+    succ: dict[Hashable, dict[Hashable, Any]]
+
+    @classmethod
+    def of(
+        cls, nodes: Iterable[Hashable], edges: Iterable[tuple[Hashable, Hashable, Any]]
+    ) -> State:
+        """A state from vertices and ``(tail, head, factor)`` edges."""
+        pred: dict = {v: {} for v in nodes}
+        succ: dict = {v: {} for v in pred}
+        for tail, head, factor in edges:
+            succ[tail][head] = factor
+            pred[head][tail] = factor
+        return cls(pred, succ)
+
+    def copy(self) -> State:
+        """An independent copy (the factors themselves are shared)."""
+        return State(
+            {v: dict(d) for v, d in self.pred.items()}, {v: dict(d) for v, d in self.succ.items()}
+        )
+
+    def factors(self) -> dict[tuple[Hashable, Hashable], Any]:
+        """The remaining edges as ``{(tail, head): factor}``."""
+        return {(t, h): f for t, heads in self.succ.items() for h, f in heads.items()}
+
+
+@dataclass
+class Fill:
+    """One product of an elimination: ``product = J(s, v) J(v, p)``; ``result`` is what edge
+    ``p -> s`` holds after it (``product``, or ``replaced + product`` when ``p -> s`` existed)."""
+
+    tail: Hashable
+    head: Hashable
+    product: Any
+    replaced: Any
+    result: Any
+
+
+@dataclass
+class Step:
+    """What eliminating ``vertex`` did: the factors it consumed and the fills it made."""
+
+    vertex: Hashable
+    inputs: dict[Hashable, Any]
+    outputs: dict[Hashable, Any]
+    fills: list[Fill] = field(default_factory=list)
 
 
 def eliminate(
@@ -42,32 +89,44 @@ def eliminate(
     v: Hashable,
     multiply: Callable[[Any, Any, Hashable, Hashable, Hashable], Any],
     add: Callable[[Any, Any, Hashable, Hashable], Any] | None,
-) -> State:
-    """The state after eliminating ``v``; the given state is left unchanged.
+) -> Step:
+    """Eliminate ``v`` from ``state`` in place; return the :class:`Step` (see :func:`undo`).
 
     ``multiply(J(s,v), J(v,p), p, v, s)`` returns the product's factor and
     ``add(existing, product, p, s)`` the sum's factor.
     """
-    pred, succ = state
-    preds, succs = pred[v], succ[v]
-    new_pred = {k: d for k, d in pred.items() if k != v}
-    new_succ = {k: d for k, d in succ.items() if k != v}
-    for p in preds:
-        new_succ[p] = {k: f for k, f in succ[p].items() if k != v}
-    for s in succs:
-        new_pred[s] = {k: f for k, f in pred[s].items() if k != v}
-    for p, inner in preds.items():
-        for s, outer in succs.items():
+    pred, succ = state.pred, state.succ
+    inputs, outputs = pred.pop(v), succ.pop(v)
+    for p in inputs:
+        del succ[p][v]
+    for s in outputs:
+        del pred[s][v]
+    step = Step(v, inputs, outputs)
+    for p, inner in inputs.items():
+        heads = succ[p]
+        for s, outer in outputs.items():
             product = multiply(outer, inner, p, v, s)
-            existing = new_succ[p].get(s)
-            if existing is not None:
-                product = add(existing, product, p, s)
-            new_succ[p][s] = product
-            new_pred[s][p] = product
-    return new_pred, new_succ
+            replaced = heads.get(s)
+            result = product if replaced is None else add(replaced, product, p, s)
+            heads[s] = result
+            pred[s][p] = result
+            step.fills.append(Fill(p, s, product, replaced, result))
+    return step
 
 
-def final_factors(state: State) -> dict[tuple[Hashable, Hashable], Any]:
-    """The remaining edges as ``{(tail, head): factor}``."""
-    _, succ = state
-    return {(t, h): f for t, heads in succ.items() for h, f in heads.items()}
+def undo(state: State, step: Step) -> None:
+    """Restore the state as it was before ``step`` (the last elimination not yet undone)."""
+    pred, succ = state.pred, state.succ
+    for fill in reversed(step.fills):
+        if fill.replaced is None:
+            del succ[fill.tail][fill.head]
+            del pred[fill.head][fill.tail]
+        else:
+            succ[fill.tail][fill.head] = fill.replaced
+            pred[fill.head][fill.tail] = fill.replaced
+    v = step.vertex
+    pred[v], succ[v] = step.inputs, step.outputs
+    for p, factor in step.inputs.items():
+        succ[p][v] = factor
+    for s, factor in step.outputs.items():
+        pred[s][v] = factor

@@ -2,13 +2,15 @@
 
 The numeric factors are built (and, under the dense cost model, materialised as
 full matrices) before the timed region; each repetition then runs exactly the
-plan's products, in the plan's order, and counts their macs with the same rule
-that priced them.
+plan's products, in the plan's order. Each kernel reports the multiply-adds it
+performed, counted from the arrays it touched (not from the plan), so executed
+macs equal planned macs only if the kernels did what the plan priced.
+A plan runs only on the graph it was made from: a graph changed since is refused.
 
 Examples
 --------
 >>> from analyzer.models import one_layer
->>> from analyzer.planner import plan
+>>> from analyzer.planning import plan
 >>> p = plan(one_layer(10, 5), "output-first")
 >>> run = execute(p, repeat=3)
 >>> run.macs == p.macs, run.jacobian.shape
@@ -23,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from .elimination import eliminate, final_factors
+from .blas import blas_threads
+from .elimination import eliminate
 from .errors import PlanError
-from .machine import blas_threads
-from .planner import Plan, Problem
-from .structure import Block, add, as_dense_block, product_rule, sum_rule
+from .planning import Plan, Problem
+from .structure import Block, add_counted, multiply_counted
 
 __all__ = ["Execution", "execute", "factor_blocks", "assemble"]
 
@@ -67,11 +69,10 @@ class Execution:
 
 def factor_blocks(problem: Problem, values: dict[str, np.ndarray]) -> dict[tuple[str, str], Block]:
     """The numeric factors of the differentiated graph, dense under the dense cost model."""
-    blocks = {}
-    for tail, head, _ in problem.edges:
-        block = problem.graph.factor(tail, head, values)
-        blocks[tail, head] = as_dense_block(block) if problem.cost == "dense" else block
-    return blocks
+    return {
+        (tail, head): problem.cost.materialise(problem.graph.factor(tail, head, values))
+        for tail, head, _ in problem.edges
+    }
 
 
 def _program(problem: Problem, sequence) -> tuple[list[tuple], dict, list]:
@@ -100,8 +101,8 @@ def _program(problem: Problem, sequence) -> tuple[list[tuple], dict, list]:
 
     state = problem.state(lambda t, h, k: slots[t, h])
     for v in sequence:
-        state = eliminate(state, v, multiply, merge)
-    return operations, final_factors(state), edges
+        eliminate(state, v, multiply, merge)
+    return operations, state.factors(), edges
 
 
 def _run_once(program, blocks) -> tuple[dict, int, int, list[float]]:
@@ -115,15 +116,13 @@ def _run_once(program, blocks) -> tuple[dict, int, int, list[float]]:
         a, b = slots[left], slots[right]
         start = clock()
         if is_product:
-            rule = product_rule(a.kind, b.kind)
-            shape = (a.shape[0], b.shape[1])
-            slots[result] = Block(rule.result, shape, rule.kernel(a.data, b.data, shape))
+            slots[result], counted = multiply_counted(a, b)
             step_seconds.append(clock() - start)
-            macs += rule.macs(a.shape, b.shape)
+            macs += counted
         else:  # a merge belongs to the product step just before it
-            slots[result] = add(a, b)
+            slots[result], counted = add_counted(a, b)
             step_seconds[-1] += clock() - start
-            adds += sum_rule(a.kind, b.kind).adds(a.shape)
+            adds += counted
     return {edge: slots[slot] for edge, slot in final.items()}, macs, adds, step_seconds
 
 
@@ -192,9 +191,43 @@ def execute(
             raise PlanError(f"{name} must be {kind} integer, got {value!r}")
     if isinstance(min_seconds, bool) or not isinstance(min_seconds, int | float) or min_seconds < 0:
         raise PlanError(f"min_seconds must be a non-negative number, got {min_seconds!r}")
-    graph = plan.graph
-    problem = Problem.of(graph, plan.cost)
-    values = graph.evaluate(at)
+    problem = plan.problem
+    problem.check_unchanged()
+    try:
+        return _execute(
+            plan,
+            problem,
+            at,
+            repeat,
+            warmup,
+            min_seconds,
+            max_repeat,
+            threads,
+            max_spread,
+            max_seconds,
+        )
+    except (MemoryError, ValueError) as error:
+        if not isinstance(error, MemoryError) and not _too_big(error):
+            raise
+        raise PlanError(
+            f"not enough memory to execute this plan (its factors store "
+            f"{plan.factor_elements} elements, its largest product "
+            f"{plan.largest_intermediate}); try smaller sizes or the structured cost model"
+        ) from None
+
+
+def _too_big(error: ValueError) -> bool:
+    """numpy's own refusal of an array larger than the address space."""
+    text = str(error)
+    return type(error) is ValueError and (
+        text.startswith("array is too big") or "Maximum allowed size exceeded" in text
+    )
+
+
+def _execute(
+    plan, problem, at, repeat, warmup, min_seconds, max_repeat, threads, max_spread, max_seconds
+) -> Execution:
+    values = problem.graph.evaluate(at)
     blocks = factor_blocks(problem, values)
     program = _program(problem, plan.sequence)
     totals: list[float] = []

@@ -19,8 +19,9 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import networkx as nx
@@ -28,7 +29,7 @@ import numpy as np
 import sympy
 
 from .errors import CycleError, GraphError, PointError
-from .structure import KINDS, Block, add, row_block_width, stored_size, sum_rule
+from .structure import KINDS, Block, add, kind_of, sum_rule
 
 __all__ = ["ROLES", "JacobianGraph", "as_size"]
 
@@ -60,10 +61,27 @@ def as_size(size: Any, *, name: str = "size") -> Any:
             if size.is_integer is not True:
                 raise GraphError(f"{name} must be a positive integer or a symbol, got {size}")
             return as_size(int(size), name=name)
-        if size.is_positive is False:
-            raise GraphError(f"{name} must be positive, got {size}")
+        size = size.subs(
+            {s: sympy.Symbol(str(s), positive=True, integer=True) for s in size.free_symbols}
+        )
+        if size.is_positive is not True or size.is_integer is not True:
+            raise GraphError(
+                f"{name} must be a positive integer for every positive integer value of its "
+                f"symbols, got {size}"
+            )
         return size
     raise GraphError(f"{name} must be a positive integer or a symbol name, got {size!r}")
+
+
+def _reachable(starts: list[str], neighbours: Callable[[str], Any]) -> set[str]:
+    """Every variable reachable from ``starts`` (included) along ``neighbours``."""
+    seen, stack = set(starts), list(starts)
+    while stack:
+        for n in neighbours(stack.pop()):
+            if n not in seen:
+                seen.add(n)
+                stack.append(n)
+    return seen
 
 
 def _floats(value: Any, what: str) -> np.ndarray:
@@ -100,8 +118,22 @@ class JacobianGraph(nx.DiGraph):
         shape: tuple | None = None,
         value: Any = None,
         evaluate: Callable[[Mapping[str, np.ndarray]], np.ndarray] | None = None,
+        dtype: Any = np.float64,
+        label: str | None = None,
     ) -> None:
-        """Add a variable; give ``size`` for a vector or ``shape`` for a matrix."""
+        """Add a variable; give ``size`` for a vector or ``shape`` for a matrix.
+
+        ``dtype`` (float64 by default) sets the bytes per element of its factors;
+        ``label`` says what made it (e.g. the numpy call of a traced operation).
+        """
+        if not isinstance(name, str) or not name:
+            raise GraphError(f"a variable name is a non-empty string, got {name!r}")
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise GraphError(f"variable {name!r}: {dtype!r} is not a numpy dtype") from None
+        if dtype.kind != "f":
+            raise GraphError(f"variable {name!r}: dtype must be a float type, got {dtype}")
         if role not in ROLES:
             raise GraphError(f"unknown role {role!r} for {name!r}; valid roles: {', '.join(ROLES)}")
         if name in self:
@@ -121,7 +153,17 @@ class JacobianGraph(nx.DiGraph):
             raise GraphError(f"{role} {name!r} is computed; give evaluate, not value")
         if value is not None and not callable(value):
             value = self._checked_value(name, value, shape, total)
-        self.add_node(name, size=total, role=role, shape=shape, value=value, evaluate=evaluate)
+        with self._unlocked():
+            self.add_node(
+                name,
+                size=total,
+                role=role,
+                shape=shape,
+                value=value,
+                evaluate=evaluate,
+                dtype=dtype,
+                label=label,
+            )
 
     @staticmethod
     def _checked_value(name: str, value: Any, shape: tuple, total: Any) -> np.ndarray:
@@ -157,11 +199,13 @@ class JacobianGraph(nx.DiGraph):
         for name in (tail, head):
             if name not in self:
                 raise GraphError(f"unknown variable {name!r} in factor {tail!r} -> {head!r}")
-        if structure not in KINDS:
+        if not isinstance(structure, str) or structure not in KINDS:
             raise GraphError(
                 f"unknown structure {structure!r} for factor {tail!r} -> {head!r}; "
                 f"valid kinds: {', '.join(KINDS)}"
             )
+        if tail == head:
+            raise GraphError(f"factor {tail!r} -> {head!r} would make a variable depend on itself")
         shape = (self.nodes[head]["size"], self.nodes[tail]["size"])
         if structure == "row-block" and shape[0] == shape[1]:
             structure = "diagonal"
@@ -169,7 +213,76 @@ class JacobianGraph(nx.DiGraph):
                 jacobian = _raveled(jacobian)
         if self.has_edge(tail, head):  # a second path tail -> head: the sum rule
             structure, jacobian = self._summed(tail, head, structure, jacobian)
-        self.add_edge(tail, head, structure=structure, shape=shape, jacobian=jacobian)
+        with self._unlocked():
+            self.add_edge(tail, head, structure=kind_of(structure), shape=shape, jacobian=jacobian)
+
+    # Raw networkx edits would bypass add_variable and add_factor: only they may add.
+    _building = False
+
+    @contextlib.contextmanager
+    def _unlocked(self) -> Iterator[None]:
+        self._building = True
+        try:
+            yield
+        finally:
+            self._building = False
+
+    def _guard(self) -> None:
+        if not self._building:
+            raise GraphError(
+                "add variables with add_variable(...) and factors with add_factor(...), "
+                "not with networkx's add_node/add_edge"
+            )
+
+    def add_node(self, node_for_adding: Any, **attr: Any) -> None:
+        self._guard()
+        super().add_node(node_for_adding, **attr)
+
+    def add_nodes_from(self, nodes_for_adding: Any, **attr: Any) -> None:
+        self._guard()
+        super().add_nodes_from(nodes_for_adding, **attr)
+
+    def add_edge(self, u_of_edge: Any, v_of_edge: Any, **attr: Any) -> None:
+        self._guard()
+        super().add_edge(u_of_edge, v_of_edge, **attr)
+
+    def add_edges_from(self, ebunch_to_add: Any, **attr: Any) -> None:
+        self._guard()
+        super().add_edges_from(ebunch_to_add, **attr)
+
+    def add_weighted_edges_from(self, ebunch_to_add: Any, weight: str = "weight", **attr) -> None:
+        self._guard()
+        super().add_weighted_edges_from(ebunch_to_add, weight, **attr)
+
+    def copy(self, as_view: bool = False) -> JacobianGraph:
+        """A copy sharing the callables (networkx's ``copy``, allowed to add)."""
+        if as_view:
+            return nx.graphviews.generic_graph_view(self)
+        graph = self.__class__()
+        graph.graph.update(self.graph)
+        with graph._unlocked():
+            graph.add_nodes_from((n, dict(d)) for n, d in self._node.items())
+            graph.add_edges_from(
+                (u, v, dict(d)) for u, nbrs in self._adj.items() for v, d in nbrs.items()
+            )
+        return graph
+
+    def fingerprint(self) -> int:
+        """A hash of what planning reads: variables, roles, sizes, dtypes, factors and callables.
+
+        A plan keeps the fingerprint of the graph it was made from, so running it
+        on a graph changed since is refused instead of silently wrong.
+        """
+        nodes = tuple(
+            (n, d["role"], d["size"], d["shape"], str(d["dtype"]), id(d["evaluate"]))
+            for n, d in self._node.items()
+        )
+        edges = tuple(
+            (u, v, str(d["structure"]), d["shape"], id(d["jacobian"]))
+            for u, nbrs in self._adj.items()
+            for v, d in nbrs.items()
+        )
+        return hash((nodes, edges))
 
     def _summed(self, tail: str, head: str, structure: str, jacobian: Callable | None):
         """Kind and numbers of ``∂head/∂tail`` when an operation uses ``tail`` twice."""
@@ -231,12 +344,8 @@ class JacobianGraph(nx.DiGraph):
         Constants, and variables computed from constants only, carry no derivative
         and are left out.
         """
-        from_parameters = set(self.parameters)
-        for p in self.parameters:
-            from_parameters |= nx.descendants(self, p)
-        to_outputs = set(self.outputs)
-        for o in self.outputs:
-            to_outputs |= nx.ancestors(self, o)
+        from_parameters = _reachable(self.parameters, self.successors)
+        to_outputs = _reachable(self.outputs, self.predecessors)
         return self.subgraph(from_parameters & to_outputs)
 
     def validate(self) -> JacobianGraph:
@@ -264,20 +373,14 @@ class JacobianGraph(nx.DiGraph):
                     f"factor {tail!r} -> {head!r} has shape {data['shape']}, "
                     f"expected (size {head}, size {tail}) = {expected}"
                 )
-            if (
-                data["structure"] in ("identity", "scalar", "diagonal")
-                and expected[0] != expected[1]
-            ):
+            if data["structure"] not in KINDS:
                 raise GraphError(
-                    f"factor {tail!r} -> {head!r} is {data['structure']} but not square: {expected}"
+                    f"factor {tail!r} -> {head!r} has unknown structure {data['structure']!r}; "
+                    f"valid kinds: {', '.join(KINDS)}"
                 )
-            if data["structure"] == "row-block":
-                width = row_block_width(expected)
-                if width * expected[0] != expected[1]:
-                    raise GraphError(
-                        f"row-block factor {tail!r} -> {head!r} needs shape (H, H*N), "
-                        f"got {expected}"
-                    )
+            reason = kind_of(data["structure"]).shape_error(expected)
+            if reason:
+                raise GraphError(f"factor {tail!r} -> {head!r}: {reason}")
         for name, data in self.nodes(data=True):
             role = data["role"]
             if role in ("parameter", "constant") and self.in_degree(name):
@@ -293,9 +396,9 @@ class JacobianGraph(nx.DiGraph):
         for name in self.nodes:
             if name not in reaches_output:
                 raise GraphError(f"variable {name!r} has no path to an output")
-        parameters = set(self.parameters)
+        from_parameters = _reachable(self.parameters, self.successors)
         for out in self.outputs:
-            if parameters.isdisjoint(nx.ancestors(self, out)):
+            if out not in from_parameters:
                 raise GraphError(f"output {out!r} depends on no parameter")
         return self
 
@@ -346,10 +449,12 @@ class JacobianGraph(nx.DiGraph):
             for p, value in point.items():
                 if value is None:
                     raise PointError(f"parameter {p!r} has no default value; give it in the point")
-                size = self.nodes[p]["size"]
-                if _floats(value, f"parameter {p!r}").size != size:
+                shape, size = self.nodes[p]["shape"], self.nodes[p]["size"]
+                given = _floats(value, f"parameter {p!r}")
+                if given.shape != tuple(shape) and given.shape != (size,):
                     raise PointError(
-                        f"parameter {p!r} has {np.size(value)} values, expected {size}"
+                        f"parameter {p!r} has shape {given.shape}, expected {tuple(shape)} "
+                        f"(or {size} values flattened row-major)"
                     )
         else:
             vector = _floats(at, "the point").ravel()
@@ -387,9 +492,13 @@ class JacobianGraph(nx.DiGraph):
             elif data["role"] in ("intermediate", "output"):
                 if data["evaluate"] is None:
                     raise GraphError(f"{data['role']} {name!r} has no evaluate callable")
-                values[name] = np.asarray(data["evaluate"](values), dtype=float).reshape(
-                    data["shape"]
-                )
+                value = _floats(data["evaluate"](values), f"the value of {name!r}")
+                if value.size != data["size"]:
+                    raise GraphError(
+                        f"{data['role']} {name!r} has size {data['size']}, its evaluate "
+                        f"callable gave {value.size} values (shape {value.shape})"
+                    )
+                values[name] = value.reshape(data["shape"])
         return values
 
     def function(self, at: Any = None) -> np.ndarray:
@@ -410,23 +519,25 @@ def _block(
     kind: str, shape: tuple, jacobian: Callable | None, values: Mapping, where: str
 ) -> Block:
     """The block of ``kind`` whose stored numbers ``jacobian`` gives at ``values``."""
-    if kind in ("zero", "identity"):
-        return Block(kind, shape, None)
+    if kind_of(kind).stored(shape) == 0:
+        return Block(kind_of(kind), shape, None)
     if jacobian is None:
         raise GraphError(f"{where} has no jacobian callable")
     numbers = jacobian(values)
-    expected = stored_size(kind, shape)
-    if np.size(numbers) != expected:
+    spec = kind_of(kind)
+    expected = spec.stored(shape)
+    try:
+        count = np.size(numbers)
+    except (TypeError, ValueError):
+        count = None
+    if count != expected:
         raise GraphError(
             f"{where} ({kind}, shape {shape}) must give {expected} numbers, "
-            f"its jacobian gave {np.size(numbers)}"
+            f"its jacobian gave {count if count is not None else type(numbers).__name__}"
         )
-    if kind == "scalar":
-        numbers = float(np.asarray(numbers).reshape(()))
-    elif kind == "diagonal":
-        numbers = np.asarray(numbers, dtype=float).reshape(shape[0])
-    elif kind == "row-block":
-        numbers = np.asarray(numbers, dtype=float).reshape(shape[0], -1)
-    elif kind == "dense":
-        numbers = np.asarray(numbers, dtype=float).reshape(shape)
-    return Block(kind, shape, numbers)
+    try:
+        return Block(spec, shape, spec.read(numbers, shape))
+    except (TypeError, ValueError) as error:
+        raise GraphError(
+            f"{where}: its jacobian gave numbers that are not floats: {error}"
+        ) from None

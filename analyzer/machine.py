@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import glob
 import numbers
@@ -11,41 +10,17 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_info
 
+from .blas import blas_threads
 from .errors import AnalyzerError
 
-__all__ = ["blas_threads", "machine_info", "Roofline", "calibrate", "roofline_seconds"]
-
-
-@contextlib.contextmanager
-def blas_threads(n: int | None = 1) -> Iterator[None]:
-    """Pin BLAS to ``n`` threads inside a ``with`` block, restoring the old setting after.
-
-    Parameters
-    ----------
-    n : int or None
-        Number of BLAS threads (at least 1); ``None`` leaves the setting as it is.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> with blas_threads(1):
-    ...     float((np.ones((4, 4)) @ np.ones((4, 4)))[0, 0])
-    4.0
-    """
-    if n is None:
-        yield
-        return
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise AnalyzerError(f"blas_threads: n must be a positive int or None, got {n!r}")
-    with threadpool_limits(limits=int(n), user_api="blas"):
-        yield
+__all__ = ["blas_threads", "machine_info", "Roofline", "calibrate"]
 
 
 def _read(path: str) -> str | None:
@@ -209,19 +184,6 @@ class Roofline:
                 f"Roofline.from_dict: need numbers under 'macs_per_second' and "
                 f"'bytes_per_second', got {data!r} ({exc!r})"
             ) from None
-
-
-def roofline_seconds(macs: Any, bytes: Any, roofline: Roofline) -> Any:
-    """Predicted seconds of a kernel under ``roofline``; same as ``roofline.seconds``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> r = Roofline(1e9, 1e10)
-    >>> roofline_seconds(np.array([1e9, 1e6]), np.array([1e9, 1e10]), r)
-    array([1., 1.])
-    """
-    return roofline.seconds(macs, bytes)
 
 
 def _median_time(fn: Callable[[], object], budget: float, min_repeats: int = 3) -> float:

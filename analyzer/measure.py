@@ -29,7 +29,7 @@ from .files import atomic_write_text, write_csv
 from .graph import JacobianGraph
 from .machine import Roofline, blas_threads, calibrate, machine_info
 from .models import MODELS
-from .planner import canonical_order, check_cost, from_sequence, plan
+from .planning import canonical_order, check_cost, from_sequence, plan
 from .symbolic import leading_term
 
 __all__ = [

@@ -23,7 +23,7 @@ from .fit import fit_exponents
 from .machine import Roofline, blas_threads, calibrate, machine_info
 from .measure import sweep
 from .models import chain, mlp
-from .planner import plan
+from .planning import plan
 from .report import write_report
 
 __all__ = [

@@ -22,7 +22,7 @@ from analyzer import (
 from analyzer import primitives as P
 from analyzer.graph import JacobianGraph
 from analyzer.models import affine, factorization, least_squares, mlp, one_layer
-from analyzer.planner import MAX_EXACT_INTERMEDIATES
+from analyzer.planning import MAX_EXACT_INTERMEDIATES
 
 
 @pytest.mark.parametrize(
@@ -80,11 +80,11 @@ def two_variables(tail_size, head_size) -> JacobianGraph:
 @pytest.mark.parametrize(
     ("kind", "tail_size", "head_size", "message"),
     [
-        ("diagonal", 3, 4, r"'a' -> 'b' is diagonal but not square: \(4, 3\)"),
-        ("identity", 5, 2, "is identity but not square"),
-        ("scalar", 2, 3, "is scalar but not square"),
-        ("row-block", 7, 3, r"row-block factor 'a' -> 'b' needs shape \(H, H\*N\), got \(3, 7\)"),
-        ("row-block", 2, 4, r"needs shape \(H, H\*N\), got \(4, 2\)"),
+        ("diagonal", 3, 4, "'a' -> 'b': diagonal factors are square, got 4×3"),
+        ("identity", 5, 2, "identity factors are square"),
+        ("scalar", 2, 3, "scalar factors are square"),
+        ("row-block", 7, 3, r"'a' -> 'b': row-block factors have shape \(H, H\*N\), got 3×7"),
+        ("row-block", 2, 4, r"have shape \(H, H\*N\), got 4×2"),
     ],
 )
 def test_factor_kind_that_does_not_fit_the_sizes(kind, tail_size, head_size, message):
@@ -257,7 +257,7 @@ def test_executing_a_symbolic_graph():
         ({"W": np.full((3, 2), np.nan)}, PointError, "'W' has NaN or infinite"),
         (np.ones(8), PointError, "point has 8 values, expected 9"),
         (np.ones(10), PointError, "point has 10 values, expected 9"),
-        ({"w": np.ones(2)}, PointError, "'w' has 2 values, expected 3"),
+        ({"w": np.ones(2)}, PointError, r"'w' has shape \(2,\), expected \(3,\)"),
         ({"x": np.ones(2)}, PointError, r"unknown parameter\(s\) x"),
     ],
 )

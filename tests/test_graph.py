@@ -47,7 +47,9 @@ def test_as_size_symbol_is_a_positive_integer_symbol():
         (None, "positive integer"),
         ("3x", "not a valid symbol name"),
         (sympy.Integer(-2), "positive integer"),
-        (-sympy.Symbol("H", positive=True), "must be positive"),
+        (-sympy.Symbol("H", positive=True), "positive integer for every"),
+        (sympy.Symbol("H") - 5, "positive integer for every"),  # H = 1 gives -4
+        (sympy.Symbol("H") / 2, "positive integer for every"),  # H = 1 gives 1/2
     ],
 )
 def test_as_size_rejects(size, message):
@@ -106,7 +108,7 @@ def test_building_errors(build, message):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda g: g.add_edge("y", "x", structure="dense", shape=(3, 3)), "cycle"),
+        (lambda g: g.add_factor("y", "x", "dense", lambda v: np.eye(3)), "cycle"),
         (lambda g: g.remove_nodes_from(["x", "y"]), "empty"),
     ],
 )

@@ -9,7 +9,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 from analyzer.errors import AnalyzerError
-from analyzer.machine import Roofline, blas_threads, calibrate, machine_info, roofline_seconds
+from analyzer.machine import Roofline, blas_threads, calibrate, machine_info
 
 R = Roofline(macs_per_second=1e9, bytes_per_second=1e10)
 
@@ -25,7 +25,7 @@ R = Roofline(macs_per_second=1e9, bytes_per_second=1e10)
 )
 def test_roofline_seconds(macs, nbytes, expected):
     assert R.seconds(macs, nbytes) == pytest.approx(expected)
-    assert roofline_seconds(macs, nbytes, R) == pytest.approx(expected)
+    assert R.seconds(macs, nbytes) == pytest.approx(expected)
     assert isinstance(R.seconds(macs, nbytes), float)
 
 

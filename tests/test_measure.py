@@ -27,7 +27,7 @@ from analyzer.measure import (
     resolve_model,
     sweep,
 )
-from analyzer.planner import plan
+from analyzer.planning import plan
 
 R = Roofline(1e9, 1e10)
 H_, N_ = sympy.symbols("H N")

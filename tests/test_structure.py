@@ -22,8 +22,8 @@ from analyzer.structure import (
     Block,
     add,
     as_dense_block,
+    kind_of,
     multiply,
-    pattern_size,
     product_rule,
     row_block_width,
     stored_size,
@@ -246,7 +246,7 @@ def test_sum_kind_is_symmetric(a, b):
 )
 def test_stored_and_pattern_sizes(naive, kind, shape, stored, nonzero):
     assert stored_size(kind, shape) == stored
-    assert pattern_size(kind, shape) == nonzero
+    assert kind_of(kind).nonzeros(shape) == nonzero
     ids = naive.pattern(kind, shape)
     assert int(np.count_nonzero(ids)) == nonzero
     assert len({int(i) for i in ids.ravel() if i > 0}) == stored
