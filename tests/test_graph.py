@@ -212,7 +212,7 @@ def test_point_defaults_dict_and_vector():
     ("at", "message"),
     [
         ({"v": np.ones(3)}, "unknown parameter"),
-        ({"w": np.ones(4)}, "has 4 values, expected 3"),
+        ({"w": np.ones(4)}, r"has shape \(4,\), expected \(3,\)"),
         (np.ones(8), "point has 8 values, expected 9"),
         ({"w": np.array([1.0, np.nan, 0.0])}, "NaN or infinite"),
         (np.full(9, np.inf), "NaN or infinite"),
