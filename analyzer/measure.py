@@ -159,13 +159,10 @@ def available_memory() -> int:
 
 
 def memory_needed(p) -> int:
-    """Peak bytes of executing a plan, estimated: its factors plus twice the largest result."""
-    graph = p.graph
-    stored = 0
-    for _, _, data in graph.differentiated().edges(data=True):
-        rows, cols = data["shape"]
-        stored += rows * cols if p.cost == "dense" else max(rows, cols)
-    return 8 * (stored + 2 * int(p.largest_intermediate))
+    """Peak bytes of executing a plan, estimated: its factors as the cost model stores them
+    (the same stored sizes the planner prices) plus twice the largest result."""
+    itemsize = max(p.problem.itemsizes.values(), default=8)
+    return itemsize * (int(p.factor_elements) + 2 * int(p.largest_intermediate))
 
 
 def _gib(n: float) -> str:

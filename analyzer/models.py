@@ -36,6 +36,8 @@ class _Values:
     """
 
     def __init__(self, seed: int, *sizes: Any) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+            raise GraphError(f"seed must be a non-negative integer, got {seed!r}")
         self.numeric = all(isinstance(s, int) for s in sizes)
         self.seed, self.count = seed, 0
 
@@ -179,6 +181,7 @@ def chain(dims: Sequence[Any], seed: int = 0) -> JacobianGraph:
     if len(dims) < 2:
         raise GraphError(f"a chain needs at least two sizes, got {list(dims)}")
     sizes = [as_size(d, name=f"dims[{i}]") for i, d in enumerate(dims)]
+    _Values(seed)
     numeric = all(isinstance(s, int) for s in sizes)
     g = JacobianGraph(name="chain", sizes={f"d{i}": s for i, s in enumerate(sizes)})
     start = (
