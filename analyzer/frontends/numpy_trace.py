@@ -129,7 +129,8 @@ class _Trace:
                 raise TraceError(f"{label}: a traced value cannot be used as an index or axis")
         plain = [o.value if t else o for o, t in zip(operands, traced, strict=True)]
         try:
-            value = np.asarray(rule.forward(*plain, **params))
+            with np.errstate(all="ignore"):  # NaN and infinities are reported below
+                value = np.asarray(rule.forward(*plain, **params))
         except (ValueError, TypeError, IndexError) as error:
             raise TraceError(f"{label} failed: {error}") from None
         if value.dtype.kind in "fc" and not np.all(np.isfinite(value)):
@@ -653,10 +654,11 @@ def _build(
             if v in recorded:
                 stack += [tail for tail, _, _ in recorded[v].factors]
     consumed = {tail for v in live if v in recorded for tail, _, _ in recorded[v].factors}
-    # a returned variable becomes an output itself when nothing else reads it
+    # a returned variable becomes an output itself when nothing else reads it (nor
+    # another output: a variable returned twice gets an output variable each time)
     as_output: dict[str, str] = {}
     for v in returned:
-        if v in recorded and v not in consumed and v not in as_output.values():
+        if v in recorded and v not in consumed and returned.count(v) == 1:
             as_output[v] = v
         else:
             as_output[run.fresh("output")] = v
