@@ -16,7 +16,7 @@ Examples
 >>> import numpy as np
 >>> rule = RULES["tanh"]
 >>> x = np.array([0.0, 1.0])
->>> site = Site(shapes=((2,),), traced=(True,), constants=(None,), params={}, out_shape=(2,))
+>>> site = Site(shapes=((2,),), traced=(True,), params={}, out_shape=(2,))
 >>> (factor,) = rule.factors(site)
 >>> factor.kind, factor.numbers(np.tanh(x), x).round(3).tolist()
 ('diagonal', [1.0, 0.42])
@@ -35,6 +35,7 @@ from ..errors import TraceError
 
 __all__ = [
     "BROADCAST",
+    "MATMUL",
     "CONDITIONS",
     "NOT_DIFFERENTIABLE",
     "RULES",
@@ -42,6 +43,9 @@ __all__ = [
     "Factor",
     "Rule",
     "Site",
+    "elementwise",
+    "reduction",
+    "structural",
 ]
 
 #: Kind of ``∂out/∂x`` when an elementwise operation broadcasts ``x`` to a larger shape.
@@ -63,7 +67,6 @@ CONDITIONS = frozenset(
         "isnan",
         "isinf",
         "isfinite",
-        "sign",
     }
 )
 
@@ -76,14 +79,13 @@ NOT_DIFFERENTIABLE = {
 
 
 class Site(NamedTuple):
-    """One traced call as its rule sees it while tracing (shapes and constants, no values).
+    """One traced call as its rule sees it while tracing: shapes, never values.
 
-    ``constants[i]`` is operand ``i``'s value when it is a constant, ``None`` when traced.
+    ``traced[i]`` says whether operand ``i`` is traced (else it is a constant).
     """
 
     shapes: tuple[tuple[int, ...], ...]
     traced: tuple[bool, ...]
-    constants: tuple[Any, ...]
     params: Mapping[str, Any]
     out_shape: tuple[int, ...]
 

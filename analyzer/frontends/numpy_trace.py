@@ -138,7 +138,6 @@ class _Trace:
         site = Site(
             shapes=tuple(np.shape(p) for p in plain),
             traced=traced,
-            constants=tuple(None if t else p for p, t in zip(plain, traced, strict=True)),
             params=params,
             out_shape=value.shape,
         )
@@ -183,6 +182,24 @@ def _holds_tracer(value: Any) -> bool:
     return False
 
 
+def _operator(ufunc: np.ufunc, reflected: bool = False) -> Callable:
+    """A Python operator method of :class:`TracedArray`: the ufunc, through numpy's dispatch."""
+
+    def method(self: TracedArray, other: Any) -> Any:
+        return self._binary(ufunc, other, reflected)
+
+    return method
+
+
+def _comparison(symbol: str) -> Callable:
+    """A comparison method of :class:`TracedArray`: refused, its only use is a branch."""
+
+    def method(self: TracedArray, other: Any) -> Any:
+        raise _branching(f"{self.name} {symbol} {self.trace.show(other)}")
+
+    return method
+
+
 class TracedArray:
     """An array whose operations are recorded as variables of a Jacobian graph.
 
@@ -191,6 +208,17 @@ class TracedArray:
     ``len()``, and takes part in numpy's dispatch (``__array_ufunc__``,
     ``__array_function__``) and Python's operators. Branching on it raises a
     :class:`~analyzer.errors.TraceError`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> def f(x):
+    ...     print(repr(x), repr(x.T), x.ndim)
+    ...     return np.sin(x).sum()
+    >>> g = trace(f, np.ones((2, 3)))
+    TracedArray('x', shape=(2, 3)) TracedArray('transpose_1', shape=(3, 2)) 2
+    >>> g.intermediates, g.outputs, g.nodes["sum_3"]["label"]  # transpose_1 unused: left out
+    (['sin_2'], ['sum_3'], 'sin_2.sum()')
     """
 
     __slots__ = ("trace", "name", "value")
@@ -338,53 +366,22 @@ class TracedArray:
         inputs = (other, self) if reflected else (self, other)
         return self.__array_ufunc__(ufunc, "__call__", *inputs)
 
-    def __add__(self, other: Any) -> Any:
-        return self._binary(np.add, other)
-
-    def __radd__(self, other: Any) -> Any:
-        return self._binary(np.add, other, True)
-
-    def __sub__(self, other: Any) -> Any:
-        return self._binary(np.subtract, other)
-
-    def __rsub__(self, other: Any) -> Any:
-        return self._binary(np.subtract, other, True)
-
-    def __mul__(self, other: Any) -> Any:
-        return self._binary(np.multiply, other)
-
-    def __rmul__(self, other: Any) -> Any:
-        return self._binary(np.multiply, other, True)
-
-    def __truediv__(self, other: Any) -> Any:
-        return self._binary(np.divide, other)
-
-    def __rtruediv__(self, other: Any) -> Any:
-        return self._binary(np.divide, other, True)
-
-    def __floordiv__(self, other: Any) -> Any:
-        return self._binary(np.floor_divide, other)
-
-    def __rfloordiv__(self, other: Any) -> Any:
-        return self._binary(np.floor_divide, other, True)
-
-    def __mod__(self, other: Any) -> Any:
-        return self._binary(np.remainder, other)
-
-    def __rmod__(self, other: Any) -> Any:
-        return self._binary(np.remainder, other, True)
-
-    def __pow__(self, other: Any) -> Any:
-        return self._binary(np.power, other)
-
-    def __rpow__(self, other: Any) -> Any:
-        return self._binary(np.power, other, True)
-
-    def __matmul__(self, other: Any) -> Any:
-        return self._binary(np.matmul, other)
-
-    def __rmatmul__(self, other: Any) -> Any:
-        return self._binary(np.matmul, other, True)
+    __add__ = _operator(np.add)
+    __radd__ = _operator(np.add, reflected=True)
+    __sub__ = _operator(np.subtract)
+    __rsub__ = _operator(np.subtract, reflected=True)
+    __mul__ = _operator(np.multiply)
+    __rmul__ = _operator(np.multiply, reflected=True)
+    __truediv__ = _operator(np.divide)
+    __rtruediv__ = _operator(np.divide, reflected=True)
+    __floordiv__ = _operator(np.floor_divide)  # refused by the ufunc dispatch, with the others
+    __rfloordiv__ = _operator(np.floor_divide, reflected=True)
+    __mod__ = _operator(np.remainder)
+    __rmod__ = _operator(np.remainder, reflected=True)
+    __pow__ = _operator(np.power)
+    __rpow__ = _operator(np.power, reflected=True)
+    __matmul__ = _operator(np.matmul)
+    __rmatmul__ = _operator(np.matmul, reflected=True)
 
     def __neg__(self) -> Any:
         return self.__array_ufunc__(np.negative, "__call__", self)
@@ -396,26 +393,12 @@ class TracedArray:
         return self.trace.apply("absolute", (self,), {}, f"abs({self.name})")
 
     # ------------------------------------------------------------ refused: branching
-    def _compare(self, symbol: str, other: Any) -> Any:
-        raise _branching(f"{self.name} {symbol} {self.trace.show(other)}")
-
-    def __lt__(self, other: Any) -> Any:
-        return self._compare("<", other)
-
-    def __le__(self, other: Any) -> Any:
-        return self._compare("<=", other)
-
-    def __gt__(self, other: Any) -> Any:
-        return self._compare(">", other)
-
-    def __ge__(self, other: Any) -> Any:
-        return self._compare(">=", other)
-
-    def __eq__(self, other: Any) -> Any:
-        return self._compare("==", other)
-
-    def __ne__(self, other: Any) -> Any:
-        return self._compare("!=", other)
+    __lt__ = _comparison("<")
+    __le__ = _comparison("<=")
+    __gt__ = _comparison(">")
+    __ge__ = _comparison(">=")
+    __eq__ = _comparison("==")  # type: ignore[assignment]
+    __ne__ = _comparison("!=")  # type: ignore[assignment]
 
     def __bool__(self) -> bool:
         raise _branching(f"bool({self.name})")
