@@ -19,6 +19,7 @@ from .errors import (
     TraceError,
 )
 from .executor import Execution, execute
+from .frontends import trace
 from .graph import JacobianGraph
 from .models import chain
 from .planning import (
@@ -87,4 +88,5 @@ __all__ = [
     "report",
     "structure",
     "studies",
+    "trace",
 ]
