@@ -57,6 +57,18 @@ class State:
             {v: dict(d) for v, d in self.pred.items()}, {v: dict(d) for v, d in self.succ.items()}
         )
 
+    def copy_for(self, v: Hashable) -> State:
+        """A copy to eliminate ``v`` in: it shares every table that eliminating ``v`` leaves alone.
+
+        Much cheaper than :meth:`copy` in a search that branches on many states.
+        """
+        pred, succ = dict(self.pred), dict(self.succ)
+        for p in pred[v]:
+            succ[p] = dict(succ[p])
+        for s in succ[v]:
+            pred[s] = dict(pred[s])
+        return State(pred, succ)
+
     def factors(self) -> dict[tuple[Hashable, Hashable], Any]:
         """The remaining edges as ``{(tail, head): factor}``."""
         return {(t, h): f for t, heads in self.succ.items() for h, f in heads.items()}

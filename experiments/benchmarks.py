@@ -4,7 +4,9 @@ Prints, with BLAS pinned to one thread:
 - the optimal plan of a random 1000-factor chain (interval DP, vectorised);
 - the interval DP at 200 factors against numpy's own pure-Python matrix-chain DP;
 - the exact optimum (subset DP) of a DAG with 16 intermediate variables;
-- ``execute`` against the same products written by hand in numpy, at H = N = 256.
+- ``execute`` against the same products written by hand in numpy, at H = N = 256;
+- input-first on random sparse DAGs of 1,000 and 4,000 intermediates, and printing the plan;
+- tracing a 100-layer numpy MLP (width 64, batch 32).
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from types import SimpleNamespace
 import numpy as np
 
 import analyzer
+from analyzer.blas import blas_threads
 from analyzer.executor import factor_blocks
-from analyzer.machine import blas_threads
-from analyzer.planner import Problem, chain_optimum
+from analyzer.graph import JacobianGraph
+from analyzer.planning import Problem, chain_optimum
 
 
 def best_of(fn, repeat: int) -> float:
@@ -107,6 +110,51 @@ def _hand_written(order: str, cost: str, J: dict):
     )
 
 
+def sparse_dag(intermediates: int, seed: int = 1) -> JacobianGraph:
+    """A random sparse DAG: each vertex (size 2) reads one or two earlier ones."""
+    rng = np.random.default_rng(seed)
+    g = JacobianGraph(name="sparse-dag")
+    g.add_variable("p", 2, role="parameter", value=np.ones(2))
+    names = ["p"]
+    for i in range(intermediates):
+        name = f"v{i}"
+        g.add_variable(name, 2, role="intermediate", evaluate=lambda v: np.zeros(2))
+        for tail in {names[int(j)] for j in rng.integers(0, len(names), rng.integers(1, 3))}:
+            g.add_factor(tail, name, "dense", lambda v: np.eye(2))
+        names.append(name)
+    g.add_variable("out", 1, role="output", evaluate=lambda v: np.zeros(1))
+    for tail in [n for n in names if g.out_degree(n) == 0]:
+        g.add_factor(tail, "out", "dense", lambda v: np.ones((1, 2)))
+    return g
+
+
+def scale(repeat: int) -> None:
+    for n in (1000, 4000):
+        graph = sparse_dag(n)
+        seconds = best_of(lambda graph=graph: analyzer.plan(graph, "input-first"), repeat)
+        print(
+            f"input-first plan, random sparse DAG, {n} intermediates, "
+            f"{graph.number_of_edges()} factors: {seconds:.3f} s"
+        )
+    p = analyzer.plan(sparse_dag(1000), "input-first")
+    seconds = best_of(lambda: str(p), repeat)
+    print(f"print the plan of a 1,000-intermediate DAG: {seconds:.3f} s ({len(str(p))} characters)")
+
+
+def tracing(repeat: int) -> None:
+    rng = np.random.default_rng(0)
+    weights = [rng.standard_normal((64, 64)) / 8 for _ in range(100)]
+    batch = rng.standard_normal((32, 64))
+
+    def network(X, *Ws):
+        for W in Ws:
+            X = np.tanh(X @ W)
+        return X.sum()
+
+    seconds = best_of(lambda: analyzer.trace(network, batch, *weights), repeat)
+    print(f"trace a 100-layer numpy MLP (width 64, batch 32): {seconds:.3f} s")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -114,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     repeat = 3 if args.quick else 7
     with blas_threads(1):
         chains(repeat)
+        scale(repeat)
+        tracing(repeat)
         dag(max(1, repeat // 3))
         overhead(repeat, 128 if args.quick else 256)
     return 0

@@ -407,6 +407,11 @@ def test_undo_restores_the_state_exactly(seed, size):
         undo(state, step)
     assert state.pred == before.pred
     assert state.succ == before.succ
+    # a copy made to eliminate one vertex leaves the original untouched
+    v = order[0]
+    copy = state.copy_for(v)
+    eliminate(copy, v, lambda o, i, p, v, s: "x", lambda e, q, p, s: "y")
+    assert state.pred == before.pred and state.succ == before.succ
 
 
 def test_input_first_planning_touches_only_what_it_eliminates():

@@ -56,7 +56,7 @@ def subset_search(problem: Problem, budget: Budget) -> SearchRecord:
         next_layer = {}
         for target, (cost, mask, i) in best.items():
             parent[target] = (mask, i)
-            state = layer[mask][1].copy()
+            state = layer[mask][1].copy_for(names[i])
             eliminate(state, names[i], pricer.multiply_kinds, pricer.add_kinds)
             next_layer[target] = (cost, state)
         states += len(next_layer)
