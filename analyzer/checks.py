@@ -11,7 +11,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -75,6 +75,9 @@ def check(
             raise CheckError(f"{name} must be a finite non-negative number, got {value!r}")
     if not isinstance(graph, JacobianGraph):
         raise CheckError(f"check needs a JacobianGraph, got {type(graph).__name__}")
+    for name, value in (("orders", orders), ("costs", costs)):
+        if not isinstance(value, str | Sequence | Iterator):
+            raise CheckError(f"{name} is a name or a list of names, got {value!r}")
     orders = [orders] if isinstance(orders, str) else list(orders)
     costs = [costs] if isinstance(costs, str) else list(costs)
     if not orders or not costs:

@@ -51,7 +51,13 @@ class _Values:
     def now(self, *shape: Any) -> np.ndarray | None:
         """A value drawn at once (the fixed matrices that models expose)."""
         make = self.normal(*shape)
-        return None if make is None else make()
+        if make is None:
+            return None
+        try:
+            return make()
+        except (MemoryError, ValueError):
+            shown = "×".join(map(str, shape))
+            raise GraphError(f"not enough memory to draw a {shown} matrix") from None
 
 
 def one_layer(H: Any, N: Any, sigma: str = "tanh", v: str = "tanh", seed: int = 0) -> JacobianGraph:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -69,8 +69,8 @@ def from_sequence(
     H**2*N + H**2 + 2*H
     """
     problem = Problem.of(graph, cost)
-    if isinstance(sequence, str):
-        raise PlanError(f"a sequence is a list of variable names, got the string {sequence!r}")
+    if isinstance(sequence, str) or not isinstance(sequence, Sequence | Iterator):
+        raise PlanError(f"a sequence is a list of variable names, got {sequence!r}")
     sequence = list(sequence)
     if len(sequence) != len(problem.intermediates) or set(sequence) != set(problem.intermediates):
         raise PlanError(
@@ -106,6 +106,8 @@ def compare(
         orders = [orders]
     if orders is None:
         orders = ["input-first", "output-first"] + ([] if symbolic else ["optimal"])
+    if not isinstance(orders, Sequence | Iterator):
+        raise PlanError(f"orders is a list of order names, got {orders!r}")
     orders = list(orders)
     if not orders:
         raise PlanError(f"give at least one order; valid orders: {', '.join(ORDERS)}")
