@@ -1,4 +1,4 @@
-"""BLAS thread pinning, below both the executor and the timing code."""
+"""Process resources: BLAS thread pinning and available memory (below executor and timing)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from threadpoolctl import threadpool_limits
 
 from .errors import AnalyzerError
 
-__all__ = ["blas_threads"]
+__all__ = ["blas_threads", "available_memory"]
 
 
 @contextlib.contextmanager
@@ -36,3 +36,15 @@ def blas_threads(n: int | None = 1) -> Iterator[None]:
         raise AnalyzerError(f"blas_threads: n must be a positive int or None, got {n!r}")
     with threadpool_limits(limits=int(n), user_api="blas"):
         yield
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (MemAvailable), or 4 GiB when unreadable."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 4 * 2**30

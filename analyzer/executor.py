@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .blas import blas_threads
+from .blas import available_memory, blas_threads
 from .elimination import eliminate
 from .errors import PlanError
 from .planning import Plan, Problem
@@ -191,8 +191,33 @@ def execute(
             raise PlanError(f"{name} must be {kind} integer, got {value!r}")
     if isinstance(min_seconds, bool) or not isinstance(min_seconds, int | float) or min_seconds < 0:
         raise PlanError(f"min_seconds must be a non-negative number, got {min_seconds!r}")
+    for name, value in (("max_seconds", max_seconds), ("min_seconds", min_seconds)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            raise PlanError(f"{name} must be a non-negative number, got {value!r}")
+    if max_spread is not None and (
+        isinstance(max_spread, bool)
+        or not isinstance(max_spread, int | float)
+        or not max_spread > 0
+    ):
+        raise PlanError(f"max_spread must be a positive number or None, got {max_spread!r}")
+    if repeat > max_repeat:
+        raise PlanError(f"repeat ({repeat}) must not exceed max_repeat ({max_repeat})")
     problem = plan.problem
     problem.check_unchanged()
+    if sorted(plan.sequence) != sorted(problem.intermediates) or len(set(plan.sequence)) != len(
+        plan.sequence
+    ):
+        raise PlanError(
+            "this plan's sequence does not eliminate each intermediate variable once; "
+            "make plans with analyzer.plan or analyzer.from_sequence"
+        )
+    problem.graph._require_numeric()
+    needed = 8 * (int(plan.factor_elements) + 2 * int(plan.largest_intermediate))
+    if needed > available_memory():
+        raise PlanError(
+            f"not enough memory to execute this plan: its factors and largest products need "
+            f"about {needed / 2**30:.3g} GiB; try smaller sizes or the structured cost model"
+        )
     try:
         return _execute(
             plan,

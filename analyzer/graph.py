@@ -84,8 +84,17 @@ def _reachable(starts: list[str], neighbours: Callable[[str], Any]) -> set[str]:
     return seen
 
 
+def _complex(value: Any) -> bool:
+    try:
+        return bool(np.iscomplexobj(value))
+    except (TypeError, ValueError):  # ragged or not numbers: the float conversion says so
+        return False
+
+
 def _floats(value: Any, what: str) -> np.ndarray:
     """``value`` as a float array, or a PointError naming what it was meant to be."""
+    if _complex(value):
+        raise PointError(f"{what} must be real numbers, got complex values")
     try:
         return np.asarray(value, dtype=float)
     except (TypeError, ValueError) as error:
@@ -486,9 +495,12 @@ class JacobianGraph(nx.DiGraph):
         for name in nx.topological_sort(self):
             data = self.nodes[name]
             if data["role"] == "constant":
-                if self.value(name) is None:
+                value = self.value(name)
+                if value is None:
                     raise PointError(f"constant {name!r} has no value")
-                values[name] = self.value(name)
+                if not np.all(np.isfinite(_floats(value, f"constant {name!r}"))):
+                    raise PointError(f"constant {name!r} has NaN or infinite values")
+                values[name] = value
             elif data["role"] in ("intermediate", "output"):
                 if data["evaluate"] is None:
                     raise GraphError(f"{data['role']} {name!r} has no evaluate callable")
@@ -535,9 +547,15 @@ def _block(
             f"{where} ({kind}, shape {shape}) must give {expected} numbers, "
             f"its jacobian gave {count if count is not None else type(numbers).__name__}"
         )
+    if _complex(numbers):
+        raise GraphError(f"{where}: its jacobian gave complex numbers")
     try:
-        return Block(spec, shape, spec.read(numbers, shape))
+        block = Block(spec, shape, spec.read(numbers, shape))
+        finite = block.data is None or bool(np.all(np.isfinite(block.data)))
     except (TypeError, ValueError) as error:
         raise GraphError(
             f"{where}: its jacobian gave numbers that are not floats: {error}"
         ) from None
+    if block.data is not None and not finite:
+        raise GraphError(f"{where}: its jacobian gave NaN or infinite numbers at this point")
+    return block

@@ -84,6 +84,8 @@ Shape = tuple[Size, Size]
 KINDS: dict[str, Kind] = {}
 #: Rules already looked up, by (product or sum, kind, kind); cleared by every registration.
 _LOOKUP: dict[tuple[str, str, str], Any] = {}
+#: Bumped by every registration, so that a plan priced under other rules is not executed.
+VERSION = 0
 
 
 # ----------------------------------------------------------------------------- kinds
@@ -101,6 +103,15 @@ class Kind(str):
 
     def __new__(cls) -> Kind:
         return super().__new__(cls, cls.name)
+
+    def __reduce__(self):  # copies and pickles are the registered kind of this name
+        return (kind_of, (self.name,))
+
+    def __deepcopy__(self, memo: dict) -> Kind:
+        return self
+
+    def __copy__(self) -> Kind:
+        return self
 
     def shape_error(self, shape: Shape) -> str | None:
         """Why a factor of this kind cannot have ``shape`` (``None`` when it can)."""
@@ -224,11 +235,20 @@ class _Dense(Kind):
 
 def register_kind(kind: Kind) -> Kind:
     """Register a kind instance under its name (replacing one of the same name)."""
-    if not isinstance(kind, Kind) or not kind.name:
-        raise AnalyzerError(f"a kind is a named Kind instance, got {kind!r}")
+    if not isinstance(kind, Kind) or not isinstance(kind.name, str) or not kind.name:
+        raise AnalyzerError(f"a kind is a Kind instance with a non-empty str name, got {kind!r}")
+    if kind.name == "*":
+        raise AnalyzerError("'*' is the wildcard of pair rules, not a kind name")
     KINDS[kind.name] = kind
-    _LOOKUP.clear()
+    _changed()
     return kind
+
+
+def _changed() -> None:
+    """Forget looked-up rules and bump :data:`VERSION` (plans made before are refused)."""
+    global VERSION
+    _LOOKUP.clear()
+    VERSION += 1
 
 
 ZERO, IDENTITY, SCALAR, DIAGONAL, ROW_BLOCK, DENSE = (
@@ -243,13 +263,15 @@ def kind_of(kind: str) -> Kind:
     >>> kind_of("diagonal").stored((4, 4))
     4
     """
-    found = KINDS.get(kind) if isinstance(kind, str) else None
+    found = KINDS.get(str(kind)) if isinstance(kind, str) else None
     if found is None:
         raise AnalyzerError(f"unknown structure kind {kind!r}; valid kinds: {', '.join(KINDS)}")
     return found
 
 
 def _differ(a: Size, b: Size) -> bool:
+    if isinstance(a, int | np.integer) and isinstance(b, int | np.integer):
+        return a != b
     return bool(sympy.simplify(sympy.sympify(a) - b) != 0)
 
 
@@ -265,19 +287,38 @@ def exact_quotient(a: Size, b: Size) -> Size | None:
     >>> exact_quotient(12, 4), exact_quotient(H * N, H), exact_quotient(N, H)
     (3, N, None)
     """
-    if isinstance(a, int | np.integer) and isinstance(b, int | np.integer):
-        return int(a) // int(b) if int(b) > 0 and int(a) % int(b) == 0 else None
-    a, b = sympy.expand(sympy.sympify(a)), sympy.expand(sympy.sympify(b))
+    a, b = _as_int(a), _as_int(b)
+    if isinstance(a, int) and isinstance(b, int):
+        return a // b if b > 0 and a % b == 0 else None
+    try:
+        a, b = sympy.expand(sympy.sympify(a)), sympy.expand(sympy.sympify(b))
+    except (sympy.SympifyError, TypeError):
+        return None
     symbols = sorted(a.free_symbols | b.free_symbols, key=str)
+    if not symbols or b == 0:
+        return None
     try:
         quotient, remainder = sympy.div(
             sympy.Poly(a, *symbols, domain="ZZ"), sympy.Poly(b, *symbols, domain="ZZ")
         )
     except (sympy.PolynomialError, sympy.CoercionFailed):
         return None
-    if not remainder.is_zero or quotient.is_zero:
+    if not remainder.is_zero or quotient.is_zero or quotient.domain != sympy.ZZ:
+        return None
+    if not all(c.is_integer for c in quotient.coeffs()):
         return None
     return quotient.as_expr()
+
+
+def _as_int(value: Size) -> Size:
+    """A Python int for integer values (int, numpy or sympy integers), else ``value``."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, sympy.Integer):
+        return int(value)
+    return value
 
 
 def row_block_width(shape: Shape) -> Size:
@@ -398,15 +439,16 @@ def register_product(
 
     ``left`` or ``right`` may be ``"*"`` (any kind): an exact pair wins over a
     wildcard, and of two wildcards the higher ``priority`` wins (zero absorbs
-    before identity passes through, identity before a scalar scales). ``result`` is the result's
-    kind name (or a function of the :class:`Operands`), ``macs(operands)`` the
+    before identity passes through). ``result`` is the result's kind name (or a
+    function of the :class:`Operands` that reads only their kinds), ``macs(operands)`` the
     price, and ``kernel(left_data, right_data, operands)`` returns the result's
     stored numbers and the multiply-adds it performed, counted from the arrays
     it touched. ``aliases`` marks a kernel that returns an operand unchanged
     (nothing read or written).
     """
+    _check_rule(left, right, macs, kernel)
     _PRODUCTS[left, right] = _Entry(result, macs, kernel, aliases, priority)
-    _LOOKUP.clear()
+    _changed()
 
 
 def register_sum(
@@ -423,8 +465,11 @@ def register_sum(
     ``kernel(a_block, b_block, operands)`` returns the sum's stored numbers and
     the additions it performed.
     """
+    _check_rule(a, b, adds, kernel)
     _SUMS[a, b] = _Entry(result, adds, kernel, aliases)
-    if (b, a) not in _SUMS:
+    _MIRRORS.discard((a, b))
+    if (b, a) not in _SUMS or (b, a) in _MIRRORS:
+        _MIRRORS.add((b, a))
         swapped_result = result if isinstance(result, str) else lambda o: result(o.swapped())
         _SUMS[b, a] = _Entry(
             swapped_result,
@@ -432,7 +477,22 @@ def register_sum(
             lambda x, y, o: kernel(y, x, o.swapped()),
             aliases,
         )
-    _LOOKUP.clear()
+    _changed()
+
+
+#: Sum entries made by registering the other argument order (replaced when it is re-registered).
+_MIRRORS: set[tuple[str, str]] = set()
+
+
+def _check_rule(a: str, b: str, price: Any, kernel: Any) -> None:
+    for name in (a, b):
+        if name != "*" and not (isinstance(name, str) and name in KINDS):
+            raise AnalyzerError(
+                f"a pair rule names registered kinds or '*'; got {name!r}; valid kinds: "
+                f"{', '.join(KINDS)}"
+            )
+    if not callable(price) or not callable(kernel):
+        raise AnalyzerError("a pair rule needs a callable price and a callable kernel")
 
 
 @dataclass(frozen=True)
@@ -610,14 +670,18 @@ register_product(
     "*", "identity", lambda o: o.left, lambda o: 0, lambda x, y, o: (x, 0), aliases=True,
     priority=1,
 )  # fmt: skip
-register_product(
-    "scalar", "*", lambda o: o.right, lambda o: o.right.stored(o.right_shape),
-    lambda c, y, o: (c * y, int(np.size(y))),
-)  # fmt: skip
-register_product(
-    "*", "scalar", lambda o: o.left, lambda o: o.left.stored(o.left_shape),
-    lambda x, c, o: (x * c, int(np.size(x))),
-)  # fmt: skip
+# A scalar scales the stored numbers of the built-in kinds (linear in their matrix); a new
+# kind gets the dense fallback until it registers its own scalar rules.
+for _kind in ("scalar", "diagonal", "row-block", "dense"):
+    register_product(
+        "scalar", _kind, _kind, lambda o: o.right.stored(o.right_shape),
+        lambda c, y, o: (c * y, int(np.size(y))),
+    )  # fmt: skip
+    if _kind != "scalar":
+        register_product(
+            _kind, "scalar", _kind, lambda o: o.left.stored(o.left_shape),
+            lambda x, c, o: (x * c, int(np.size(x))),
+        )  # fmt: skip
 register_product(
     "dense", "dense", "dense", lambda o: o.m * o.k * o.n,
     lambda x, y, o: (x @ y, x.shape[0] * x.shape[1] * y.shape[1]),
@@ -660,9 +724,19 @@ register_product("row-block", "row-block", "row-block", lambda o: o.n, _row_bloc
 
 
 # ----------------------------------------------------------------------------- sums
+def _sparser_second(a: Kind, b: Kind, shape: Shape) -> bool:
+    """Whether ``b`` is the operand added onto a copy of ``a`` (the same choice in both orders)."""
+    if a.name == "dense" or b.name == "dense":
+        return a.name == "dense"
+    ka, kb = sympy.sympify(a.nonzeros(shape)), sympy.sympify(b.nonzeros(shape))
+    if ka != kb and (ka - kb).is_number:
+        return bool(ka > kb)
+    return a.name <= b.name
+
+
 def _dense_sum_adds(o: Operands) -> Size:
     """Adds of :func:`_dense_sum`: one per entry of the operand added onto the other's copy."""
-    second = o.right if o.left.name == "dense" else o.left
+    second = o.right if _sparser_second(o.left, o.right, o.shape) else o.left
     if second.name in _DIAGONAL_FAMILY:
         return o.m
     if second.name == "row-block":
@@ -671,9 +745,9 @@ def _dense_sum_adds(o: Operands) -> Size:
 
 
 def _dense_sum(a: Block, b: Block, o: Operands) -> tuple[np.ndarray, int]:
-    """Dense result: the denser operand copied, the sparser one added on its pattern."""
-    first, second = (a, b) if a.kind == "dense" else (b, a)
-    out = to_dense(first).copy() if first.kind == "dense" else to_dense(first)
+    """Dense result: a copy of one operand, the other added on its pattern (never in place)."""
+    first, second = (a, b) if _sparser_second(o.left, o.right, o.shape) else (b, a)
+    out = np.array(to_dense(first), dtype=float, copy=True)
     if second.kind == "identity":
         out[np.diag_indices(out.shape[0])] += 1.0
         return out, out.shape[0]

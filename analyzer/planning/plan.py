@@ -235,14 +235,14 @@ class Plan:
     @property
     def bracketing(self) -> str:
         """The products as nested brackets when short enough to read (see the module docstring)."""
-        graph = self.problem.graph
-        if self.problem.chain is not None:
+        problem = self.problem
+        if problem.chain is not None:
             roots = [("", f.expr) for f in self.final.values()]
         else:
             roots = [
                 (f"∂{out}/∂{par} = ", self.final[par, out].expr)
-                for out in graph.outputs
-                for par in graph.parameters
+                for out in problem.outputs
+                for par in problem.parameters
                 if (par, out) in self.final
             ]
         lengths, tree = _rendered_lengths([expr for _, expr in roots])

@@ -7,6 +7,7 @@ from typing import Any
 
 import networkx as nx
 
+from .. import structure
 from ..elimination import State
 from ..errors import PlanError
 from ..graph import JacobianGraph
@@ -36,6 +37,9 @@ class Problem:
     sizes: dict[str, Any]
     itemsizes: dict[str, int]
     fingerprint: int
+    parameters: list[str]
+    outputs: list[str]
+    rules: int  # the rule table's version (analyzer.structure.VERSION) when planned
 
     @classmethod
     def of(cls, graph: JacobianGraph, cost: str | CostModel = "dense") -> Problem:
@@ -65,7 +69,7 @@ class Problem:
         itemsizes = {n: graph.nodes[n]["dtype"].itemsize for n in nodes}
         return cls(
             graph, model, nodes, intermediates, edges, labels, chain, sizes, itemsizes,
-            graph.fingerprint(),
+            graph.fingerprint(), graph.parameters, graph.outputs, structure.VERSION,
         )  # fmt: skip
 
     @property
@@ -83,6 +87,11 @@ class Problem:
 
     def check_unchanged(self) -> None:
         """A clear error when the graph changed since this problem was read from it."""
+        if self.rules != structure.VERSION:
+            raise PlanError(
+                "structure kinds or pair rules were registered since this plan was made; "
+                "plan it again"
+            )
         if self.graph.fingerprint() != self.fingerprint:
             raise PlanError(
                 "the graph changed since this plan was made (variables, factors or sizes were "

@@ -31,11 +31,7 @@ def subset_search(problem: Problem, budget: Budget) -> SearchRecord:
     names = problem.intermediates
     n = len(names)
     if n > MAX_EXACT_INTERMEDIATES:
-        raise PlanError(
-            f"the exact optimum needs a DP over 2^{n} subsets of the {n} intermediate "
-            f"variables; at most {MAX_EXACT_INTERMEDIATES} are supported. "
-            "Use order='input-first' or 'output-first', or a smaller graph"
-        )
+        raise _OutOfTime(f"{n} intermediates, over the subset DP's {MAX_EXACT_INTERMEDIATES}")
     pricer = problem.pricer()
     objective = budget.objective
     layer = {0: (0, problem.state())}
@@ -45,7 +41,7 @@ def subset_search(problem: Problem, budget: Budget) -> SearchRecord:
         best: dict[int, tuple[object, int, int]] = {}
         for mask, (cost, state) in layer.items():
             if budget.expired():
-                raise _OutOfTime
+                raise _OutOfTime(f"time limit of {budget.time_limit} s")
             for i in range(n):
                 if mask >> i & 1:
                     continue
@@ -81,8 +77,10 @@ def subset_search(problem: Problem, budget: Budget) -> SearchRecord:
 def optimal(problem: Problem, budget: Budget) -> SearchRecord:
     """The proven optimum: the interval DP on chains, the subset DP on other graphs.
 
-    When the time limit runs out first, the cheaper end (input-first or
-    output-first) is returned, marked not proven.
+    When the time limit runs out first, or the graph has more than
+    :data:`MAX_EXACT_INTERMEDIATES` intermediates and is not a chain, the cheaper
+    end (input-first or output-first) is returned, marked not proven, with the
+    reason in ``search.tried["stopped"]``.
     """
     if problem.symbolic:
         raise PlanError(
@@ -93,7 +91,7 @@ def optimal(problem: Problem, budget: Budget) -> SearchRecord:
         return chain_search(problem, budget)
     try:
         return subset_search(problem, budget)
-    except _OutOfTime:
+    except _OutOfTime as reason:
         pricer = problem.pricer()
         ends = [input_first(problem, budget), output_first(problem, budget)]
         costs = []
@@ -104,7 +102,7 @@ def optimal(problem: Problem, budget: Budget) -> SearchRecord:
                 eliminate(state, v, pricer.multiply_kinds, pricer.add_kinds)
             costs.append(total)
         best = ends[costs.index(min(costs))]
-        best.strategy = "optimal (out of time)"
-        best.tried = {"stopped after seconds": budget.time_limit}
+        best.strategy = "optimal (stopped: better end)"
+        best.tried = {"stopped": str(reason)}
         best.seconds = budget.elapsed()
         return best
