@@ -182,9 +182,18 @@ def test_predicted_exponent(term, x, expected):
     assert predicted_exponent(term, x) == expected
 
 
-def test_predicted_exponent_rejects_non_polynomials():
-    with pytest.raises(AnalyzerError, match="not a polynomial"):
-        predicted_exponent("log(H)", "H")
+@pytest.mark.parametrize(
+    ("term", "match"),
+    [
+        ("log(H)", "cannot read 'log\\(H\\)'"),
+        ("H**(", "cannot read 'H\\*\\*\\('"),  # a raw IndexError/TokenError before
+        ("1/H", "not a polynomial in H"),
+        ("Max(H, N)", "not a polynomial in H"),
+    ],
+)
+def test_predicted_exponent_rejects_non_polynomials(term, match):
+    with pytest.raises(AnalyzerError, match=match):
+        predicted_exponent(term, "H")
 
 
 @settings(max_examples=50, deadline=None)
