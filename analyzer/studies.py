@@ -44,8 +44,10 @@ FIT_RULE = (
     f"whose median time is at least {MIN_SECONDS * 1e3:g} ms (below that, the per-call overhead "
     "of Python and numpy dominates); when fewer than 3 points qualify, the 3 largest sizes are "
     "used and the range note says so. The 95% interval uses Student's t with n-2 degrees of "
-    "freedom. The predicted exponent is the degree of the order's exact cost polynomial's "
-    "leading term in the swept size; a fit passes when |slope - predicted| <= 0.3."
+    "freedom. The predicted slope is the same least-squares fit of the exact multiply-add "
+    "counts (the order's cost polynomial at each fitted configuration); the asymptotic "
+    "prediction, shown beside it, is the degree of the polynomial's leading term in the swept "
+    "size. A fit passes when |slope - predicted| <= 0.3."
 )
 
 
@@ -77,6 +79,7 @@ class Outcome:
                     "ci_low",
                     "ci_high",
                     "predicted",
+                    "predicted_asymptotic",
                     "verdict",
                 )
                 if c in self.fits
@@ -94,15 +97,15 @@ def finish(
     notes: Sequence[str] = (),
 ) -> Outcome:
     """Fit exponents (time and macs) along each swept size and write the report."""
+    sizes = results.attrs.get("settings", {}).get("sizes", list(xs))
     fits = []
     for x in xs:
         for y in ("seconds", "macs"):
-            fits.append(fit_exponents(results, x=x, y=y, min_seconds=MIN_SECONDS))
+            fits.append(fit_exponents(results, x=x, y=y, min_seconds=MIN_SECONDS, sizes=sizes))
     fit_table = pd.concat(fits, ignore_index=True) if fits else None
     machine = {**results.attrs.get("machine", machine_info())}
     machine["roofline"] = results.attrs.get("roofline")
     steps = pd.DataFrame(results.attrs.get("steps", []))
-    sizes = results.attrs.get("settings", {}).get("sizes", list(xs))
     full_meta = {
         "fit_rule": FIT_RULE,
         "sizes": sizes,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 import sympy
@@ -475,3 +476,25 @@ def test_resume_from_a_damaged_folder_is_a_clear_error(tmp_path):
     (tmp_path / "sweep.json").write_text("{not json")
     with pytest.raises(AnalyzerError, match="cannot read the sweep saved in"):
         measure.sweep("one-layer", grid, out=tmp_path, resume=True, **kwargs)
+
+
+# ---------------------------------------------------------------- predictions from exact counts
+def bottleneck(c):
+    """The issue's example: a narrow third layer swept in c."""
+    return models.mlp([1000, 100, c, 100])
+
+
+def test_a_bottleneck_sweep_predicts_the_slope_of_its_exact_counts():
+    from analyzer.fit import fit_exponents
+
+    c = [2, 4, 8, 16, 32, 64]
+    df = sweep(bottleneck, {"c": c}, orders=("output-first",), cost="structured", **FAST)
+    assert df["leading_term"].unique().tolist() == ["20100*c"]
+    macs = df["macs"].to_numpy(float)
+    u, v = np.log(np.array(c, float)), np.log(macs)
+    by_hand = ((u - u.mean()) * (v - v.mean())).sum() / ((u - u.mean()) ** 2).sum()
+    fit = fit_exponents(df, x="c", y="macs").iloc[0]
+    assert fit["slope"] == pytest.approx(by_hand)
+    assert fit["predicted"] == pytest.approx(by_hand) and by_hand < 0.1
+    assert fit["predicted_asymptotic"] == 1
+    assert fit["verdict"] == "pass"  # was "fail": a slope of 0.03 against a predicted 1
