@@ -17,9 +17,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import analyzer.cli as cli
 import analyzer.measure as measure
 import analyzer.studies as studies
 from analyzer.cli import build_parser, main
+from analyzer.errors import AnalyzerError
 from analyzer.machine import Roofline
 from analyzer.studies import Outcome
 
@@ -390,3 +392,34 @@ def test_planning_huge_sizes_allocates_nothing(capsys):
     assert main(argv) == 0
     H = N = 10**6
     assert str(H**3 * N + H**2 * N + H * N + H) in capsys.readouterr().out  # input-first
+
+
+# ---------------------------------------------------------------- bugs are not bad input
+@pytest.mark.parametrize(
+    "error", [ValueError("a library bug"), OverflowError("int too large"), ZeroDivisionError()]
+)
+def test_a_library_bug_shows_its_traceback_and_exits_1(monkeypatch, capsys, error):
+    def broken(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(cli, "compare", broken)
+    assert main(["compare", *SIZES]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):")
+    assert type(error).__name__ in err and "in broken" in err
+    assert "analyzer: error:" not in err
+    assert err.splitlines()[-1].startswith("analyzer: internal error")
+
+
+def test_bad_input_errors_stay_one_line_and_memory_errors_too(monkeypatch, capsys):
+    def refuse(*args, **kwargs):
+        raise AnalyzerError("first line\nsecond line")
+
+    monkeypatch.setattr(cli, "compare", refuse)
+    assert error_line(capsys, ["compare", *SIZES]) == "analyzer: error: first line"
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(cli, "compare", exhausted)
+    assert "not enough memory" in error_line(capsys, ["compare", *SIZES])
