@@ -30,7 +30,7 @@ from .graph import JacobianGraph
 from .machine import Roofline, blas_threads, calibrate, machine_info
 from .models import MODELS
 from .planner import canonical_order, check_cost, from_sequence, plan
-from .symbolic import leading_term
+from .symbolic import evaluate, leading_term, size_symbols
 
 __all__ = [
     "MAX_SPREAD",
@@ -218,9 +218,18 @@ def sweep(
 ) -> pd.DataFrame:
     """Plan, execute and time each order at each configuration of sizes.
 
+    The exact cost polynomials (``formula`` and ``leading_term``) come from calling the
+    model's factory once more with each size as a symbol (a positive integer sympy symbol
+    named after the size) and pricing each executed order on that graph. A factory that
+    takes numbers only (one that calls ``rng.standard_normal(n)``, say) is fine: when the
+    symbolic call raises, or its graph does not give the same macs as the numeric one, those
+    two columns are left empty and fits predict from the exact ``macs`` instead (see
+    :func:`analyzer.fit.fit_exponents`).
+
     Parameters
     ----------
-    model : a name from :data:`analyzer.models.MODELS` or a factory taking the sizes.
+    model : a name from :data:`analyzer.models.MODELS` or a factory taking the sizes
+        (numbers; symbols too if it can, see above).
     grid : dict of size lists (their product) or a list of size dicts (see
         :func:`normalize_grid`).
     orders, cost : orders and cost model(s) to run.
@@ -237,9 +246,9 @@ def sweep(
     Returns
     -------
     DataFrame, one row per configuration, cost and order: the sizes, planned
-    macs, ``formula`` and ``leading_term`` (the exact polynomial of that
-    elimination order in the size symbols), estimated ``bytes`` moved, measured
-    seconds (median, min, IQR, repeats), achieved GFLOP/s (2·macs/s), the
+    macs, ``formula`` and ``leading_term`` (the exact polynomial of that elimination
+    order in the size symbols; empty when the factory takes numbers only), estimated
+    ``bytes`` moved, measured seconds (median, min, IQR, repeats), achieved GFLOP/s (2·macs/s), the
     roofline's predicted seconds and the ratio measured / predicted. ``attrs``
     holds ``steps`` (one record per product step), ``machine`` and ``roofline``.
     """
@@ -318,14 +327,14 @@ def sweep(
     if roofline is None:
         roofline = calibrate(threads=threads)
     settings["roofline"] = roofline.to_dict()
-    symbolic = factory(**{s: s for s in sizes})
+    symbolic = _symbolic_graph(factory, sizes)
     measured: dict[tuple, tuple[dict, list[dict]]] = {}
     bar = tqdm(work, desc=f"sweep {name}", disable=None if progress else True, unit="run")
     for config, numbers, c, order, same in bar:
         bar.set_postfix_str(", ".join(f"{k}={v}" for k, v in numbers.items()) + f" {order}")
         if same not in measured:
             measured[same] = _measure(
-                plans[same], symbolic, repeat, min_seconds, warmup, threads, roofline
+                plans[same], symbolic, numbers, repeat, min_seconds, warmup, threads, roofline
             )
         row, steps = measured[same]
         base = {"model": name, "cost": c, "order": order, "sweep": config["sweep"], **numbers}
@@ -366,9 +375,35 @@ def _checked_plan(factory, numbers, order, cost, limit):
     return p
 
 
-def _measure(p, symbolic, repeat, min_seconds, warmup, threads, roofline):
+def _symbolic_graph(factory: Callable[..., JacobianGraph], sizes: Sequence[str]):
+    """The model at symbolic sizes (positive integer symbols), or None when its factory
+    takes numbers only (e.g. it draws ``rng.standard_normal(n)``)."""
+    try:
+        return factory(**{s: size_symbols(s)[0] for s in sizes})
+    except Exception:  # any failure means: this factory builds numeric graphs only
+        return None
+
+
+def _formula(symbolic, p, numbers: Mapping[str, int]) -> str:
+    """The exact macs polynomial of the plan's elimination order ("" when unknown).
+
+    It is kept only when it gives the plan's macs at the configuration's sizes, so that a
+    factory whose symbolic graph is not its numeric one never yields a wrong formula.
+    """
+    if symbolic is None:
+        return ""
+    try:
+        formula = from_sequence(symbolic, p.sequence, p.cost, order=p.order).formula
+        if evaluate(formula, numbers) != p.macs:
+            return ""
+    except AnalyzerError:
+        return ""
+    return str(formula)
+
+
+def _measure(p, symbolic, numbers, repeat, min_seconds, warmup, threads, roofline):
     """Execute and time one plan; its row and its per-step records."""
-    formula = from_sequence(symbolic, p.sequence, p.cost, order=p.order).formula
+    formula = _formula(symbolic, p, numbers)
     run = execute(
         p,
         repeat=repeat,
@@ -385,8 +420,8 @@ def _measure(p, symbolic, repeat, min_seconds, warmup, threads, roofline):
     predicted = float(np.sum(predicted_steps))
     row = {
         "macs": p.macs,
-        "formula": str(formula),
-        "leading_term": str(leading_term(formula)),
+        "formula": formula,
+        "leading_term": str(leading_term(formula)) if formula else "",
         "bytes": int(p.bytes),
         "largest_intermediate": int(p.largest_intermediate),
         "seconds": run.seconds,
