@@ -15,7 +15,9 @@ from __future__ import annotations
 import inspect
 import itertools
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
@@ -181,8 +183,42 @@ def _config_key(row: Mapping[str, Any], sizes: Sequence[str]) -> tuple:
     )
 
 
+def _saved_keys(records: list[dict], sizes: Sequence[str], path: Path) -> list[tuple]:
+    """The configuration key of each saved row, refusing a file that cannot give them."""
+    keys = []
+    for line, record in enumerate(records, start=2):
+        missing = [c for c in ("sweep", "cost", "order", *sizes) if c not in record]
+        if missing:
+            raise AnalyzerError(
+                f"cannot resume from {path}: it has no column {', '.join(map(repr, missing))}"
+            )
+        for s in sizes:
+            value = record[s]
+            if not _is_count(value):
+                raise AnalyzerError(
+                    f"cannot resume from {path}: line {line} has size {s}={value!r}, "
+                    "not a positive integer"
+                )
+            record[s] = int(value)
+        keys.append(_config_key(record, sizes))
+    return keys
+
+
+def _is_count(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        return False
+    return math.isfinite(value) and float(value).is_integer() and value > 0
+
+
 def load_sweep(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Results, steps and settings saved by :func:`sweep` in ``folder``."""
+    """Results, steps and settings saved by :func:`sweep` in ``folder``.
+
+    Raises
+    ------
+    AnalyzerError
+        No ``results.csv``, a file that cannot be read, or a ``sweep.json`` that is not a
+        JSON object.
+    """
     folder = Path(folder)
     results = folder / "results.csv"
     if not results.exists():
@@ -190,7 +226,7 @@ def load_sweep(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     steps = folder / "steps.csv"
     settings = folder / "sweep.json"
     try:
-        return (
+        loaded = (
             pd.read_csv(results),
             pd.read_csv(steps) if steps.exists() else pd.DataFrame(columns=STEP_COLUMNS),
             json.loads(settings.read_text()) if settings.exists() else {},
@@ -198,6 +234,12 @@ def load_sweep(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     except (OSError, ValueError, pd.errors.ParserError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise AnalyzerError(f"cannot read the sweep saved in {folder}: {reason}") from None
+    if not isinstance(loaded[2], dict):
+        raise AnalyzerError(
+            f"cannot read the sweep saved in {folder}: {settings.name} holds a JSON "
+            f"{type(loaded[2]).__name__}, not an object"
+        )
+    return loaded
 
 
 def sweep(
@@ -302,10 +344,16 @@ def sweep(
                     f"({', '.join(mismatched)})"
                 )
             rows = saved_results.to_dict("records")
-            kept = {_config_key(r, sizes) for r in rows}
+            kept = set(_saved_keys(rows, sizes, out / "results.csv"))
             # steps.csv is written before results.csv: drop steps of a run without its row
-            step_rows = [r for r in saved_steps.to_dict("records") if _config_key(r, sizes) in kept]
+            step_rows = saved_steps.to_dict("records")
+            step_keys = _saved_keys(step_rows, sizes, out / "steps.csv")
+            step_rows = [r for r, key in zip(step_rows, step_keys, strict=True) if key in kept]
             if roofline is None and saved.get("roofline"):
+                if not isinstance(saved["roofline"], Mapping):
+                    raise AnalyzerError(
+                        f"cannot resume from {out}: the roofline in sweep.json is not an object"
+                    )
                 roofline = Roofline.from_dict(saved["roofline"])
     done = {_config_key(r, sizes) for r in rows}
     limit = memory_limit if memory_limit is not None else available_memory() / 2

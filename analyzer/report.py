@@ -130,6 +130,21 @@ def _size_names(results: pd.DataFrame, meta: Mapping[str, Any] | None, func: str
     return list(sizes)
 
 
+def _numeric(results: pd.DataFrame, columns: Iterable[str], func: str) -> None:
+    """Refuse a column of ``results`` that holds a value other than a number (or nothing)."""
+    for c in columns:
+        if c not in results.columns:
+            continue
+        values = results[c]
+        coerced = pd.to_numeric(values, errors="coerce")
+        bad = values.notna() & coerced.isna()
+        if bad.any():
+            raise AnalyzerError(
+                f"{func}: results column {c!r} must hold numbers; it holds {int(bad.sum())} "
+                f"other value(s), the first {values[bad].iloc[0]!r}"
+            )
+
+
 def _positive(df: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
     """Rows whose ``columns`` are all finite and positive (what a log axis can show)."""
     keep = pd.Series(True, index=df.index)
@@ -1064,6 +1079,7 @@ def _build(
         raise AnalyzerError(
             f"{func}: cannot tell which columns are sizes: give meta['sizes'] or a 'sweep' column"
         )
+    _numeric(results, [*sizes, "macs"], func)
     if fits is not None and fits.empty:
         fits = None
     several = "model" in results.columns and results["model"].nunique() > 1
@@ -1231,6 +1247,7 @@ def write_report(
         raise AnalyzerError(
             f"{func}: cannot tell which columns are sizes: give meta['sizes'] or a 'sweep' column"
         )
+    _numeric(results, [*_size_names(results, meta, func), "macs"], func)
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise AnalyzerError(f"{func}: {folder} exists and is not a folder")

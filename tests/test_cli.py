@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -423,3 +424,58 @@ def test_bad_input_errors_stay_one_line_and_memory_errors_too(monkeypatch, capsy
 
     monkeypatch.setattr(cli, "compare", exhausted)
     assert "not enough memory" in error_line(capsys, ["compare", *SIZES])
+
+
+# ---------------------------------------------------------------- damaged folders: exit 2
+@pytest.fixture
+def copy_of_swept(swept, tmp_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(swept[0], folder)
+    return folder
+
+
+def resume_argv(folder):
+    return ["sweep", "--H", "4,8", "--N", "3", "--out", str(folder), "--repeat", "1", "--resume"]
+
+
+@pytest.mark.parametrize(
+    ("column", "value"), [("H", "abc"), ("N", "three"), ("macs", "many")], ids=str
+)
+def test_report_of_a_non_numeric_column_is_bad_input(copy_of_swept, capsys, column, value):
+    results = pd.read_csv(copy_of_swept / "results.csv")
+    results[column] = value  # a raw IndexError before
+    results.to_csv(copy_of_swept / "results.csv", index=False)
+    line = error_line(capsys, ["report", str(copy_of_swept)])
+    assert f"results column '{column}' must hold numbers" in line and repr(value) in line
+
+
+@pytest.mark.parametrize(
+    ("damage", "needles"),
+    [
+        (lambda f: _drop_column(f / "results.csv", "N"), ["results.csv", "no column 'N'"]),
+        (lambda f: _drop_column(f / "steps.csv", "H"), ["steps.csv", "no column 'H'"]),
+        (lambda f: _set_column(f / "results.csv", "H", "x"), ["results.csv", "H='x'"]),
+        (lambda f: _set_column(f / "results.csv", "N", 2.5), ["N=2.5", "positive integer"]),
+        (lambda f: (f / "sweep.json").write_text("[1, 2]"), ["sweep.json", "JSON list"]),
+        (lambda f: (f / "sweep.json").write_text("3"), ["sweep.json", "JSON int"]),
+    ],
+)
+def test_resume_from_a_damaged_folder_is_bad_input(
+    copy_of_swept, monkeypatch, capsys, damage, needles
+):
+    monkeypatch.setattr(measure, "execute", forbid_execute)
+    monkeypatch.setattr(measure, "calibrate", fixed_roofline)
+    damage(copy_of_swept)
+    line = error_line(capsys, resume_argv(copy_of_swept))
+    for needle in needles:
+        assert needle in line
+
+
+def _drop_column(path, column):
+    pd.read_csv(path).drop(columns=column).to_csv(path, index=False)
+
+
+def _set_column(path, column, value):
+    frame = pd.read_csv(path)
+    frame[column] = value
+    frame.to_csv(path, index=False)
