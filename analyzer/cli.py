@@ -147,6 +147,9 @@ def _run(args: argparse.Namespace, extra: list[str], argv: Sequence[str]) -> int
     command = "analyzer " + " ".join(shlex.quote(a) for a in argv)
     if args.command in ("report", "run") and extra:
         raise AnalyzerError(f"unexpected argument(s): {' '.join(extra)}")
+    out = getattr(args, "out", None)
+    if out is not None and not out.strip():
+        raise AnalyzerError(f"{args.command}: --out must name a folder, got {out!r}")
     if args.command == "plan":
         costs = _costs(args.cost)
         if len(costs) != 1:

@@ -183,6 +183,15 @@ def _config_key(row: Mapping[str, Any], sizes: Sequence[str]) -> tuple:
     )
 
 
+def _folder(out: str | Path) -> Path:
+    """An output folder, refusing an empty or blank name (it would mean the current folder)."""
+    if isinstance(out, str) and not out.strip():
+        raise AnalyzerError(f"an output folder must be named, got {out!r}")
+    if not isinstance(out, str | Path):
+        raise AnalyzerError(f"an output folder is a path, got {out!r}")
+    return Path(out)
+
+
 def _saved_keys(records: list[dict], sizes: Sequence[str], path: Path) -> list[tuple]:
     """The configuration key of each saved row, refusing a file that cannot give them."""
     keys = []
@@ -282,7 +291,8 @@ def sweep(
     memory_limit : bytes a configuration may use; default half of the memory
         available. A configuration over it is refused with its size named.
     out : folder to save ``results.csv``, ``steps.csv`` and ``sweep.json`` to,
-        atomically, after every configuration.
+        atomically, after every configuration (not blank; a folder holding a
+        ``results.csv`` that sweep did not make, without ``sweep.json``, is refused).
     resume : continue from the rows saved in ``out`` (same settings only).
 
     Returns
@@ -321,7 +331,12 @@ def sweep(
     rows: list[dict] = []
     step_rows: list[dict] = []
     if out is not None:
-        out = Path(out)
+        out = _folder(out)
+        if not resume and (out / "results.csv").exists() and not (out / "sweep.json").exists():
+            raise AnalyzerError(
+                f"{out} holds results that sweep did not make (results.csv without sweep.json); "
+                "choose another folder for this sweep"
+            )
         if resume and (out / "results.csv").exists():
             saved_results, saved_steps, saved = load_sweep(out)
             mismatched = [

@@ -479,3 +479,38 @@ def _set_column(path, column, value):
     frame = pd.read_csv(path)
     frame[column] = value
     frame.to_csv(path, index=False)
+
+
+# ---------------------------------------------------------------- folders accepted silently
+@pytest.mark.parametrize("out", ["", "  "])
+@pytest.mark.parametrize("command", ["sweep", "run"])
+def test_a_blank_out_is_refused(monkeypatch, tmp_path, capsys, out, command):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(measure, "execute", forbid_execute)
+    monkeypatch.setattr(measure, "calibrate", fixed_roofline)
+    monkeypatch.setattr(studies, "calibrate", fixed_roofline)
+    argv = ["sweep", "--H", "4,8", "--N", "3", "--repeat", "1"] if command == "sweep" else ["run"]
+    line = error_line(capsys, [*argv, "--out", out])
+    assert "--out must name a folder" in line
+    assert list(tmp_path.iterdir()) == []  # nothing written into the current folder
+
+
+@pytest.mark.parametrize("resume", [["--resume"], []])
+def test_run_into_a_sweep_folder_is_refused(copy_of_swept, monkeypatch, capsys, resume):
+    monkeypatch.setattr(measure, "execute", forbid_execute)
+    monkeypatch.setattr(studies, "calibrate", fixed_roofline)
+    before = {p.name: p.read_bytes() for p in copy_of_swept.iterdir()}
+    line = error_line(capsys, ["run", "--quick", *resume, "--out", str(copy_of_swept)])
+    assert str(copy_of_swept) in line and "analyzer sweep" in line and "overwrite" in line
+    assert {p.name: p.read_bytes() for p in copy_of_swept.iterdir()} == before
+
+
+def test_sweep_into_a_folder_of_other_results_is_refused(copy_of_swept, monkeypatch, capsys):
+    monkeypatch.setattr(measure, "execute", forbid_execute)
+    monkeypatch.setattr(measure, "calibrate", fixed_roofline)
+    (copy_of_swept / "sweep.json").unlink()  # as in a folder made by 'analyzer run'
+    before = (copy_of_swept / "results.csv").read_bytes()
+    argv = ["sweep", "--H", "4,8", "--N", "3", "--out", str(copy_of_swept), "--repeat", "1"]
+    line = error_line(capsys, argv)
+    assert str(copy_of_swept) in line and "sweep did not make" in line
+    assert (copy_of_swept / "results.csv").read_bytes() == before

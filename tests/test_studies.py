@@ -326,3 +326,17 @@ def test_forward_vs_reverse_script_bad_input(monkeypatch, capsys):
     monkeypatch.setattr(script, "forward_vs_reverse", refuse)
     assert script.main([]) == 2
     assert capsys.readouterr().err.strip() == "forward_vs_reverse: error: H=99999: too big"
+
+
+def test_fvr_refuses_a_folder_of_another_experiment(tmp_path, monkeypatch):
+    monkeypatch.setattr(measure, "execute", forbid_execute)
+    (tmp_path / "results.csv").write_text("case,macs\na,1\n")
+    (tmp_path / "meta.json").write_text('{"name": "mlp_widths"}')
+    with pytest.raises(AnalyzerError, match="holds the results of 'mlp_widths'"):
+        forward_vs_reverse(out=tmp_path, resume=True, sizes=TINY, progress=False, roofline=R)
+    (tmp_path / "meta.json").unlink()
+    with pytest.raises(AnalyzerError, match="results of another run"):
+        forward_vs_reverse(out=tmp_path, sizes=TINY, progress=False, roofline=R)
+    assert (tmp_path / "results.csv").read_text() == "case,macs\na,1\n"
+    with pytest.raises(AnalyzerError, match="must be named"):
+        forward_vs_reverse(out=" ", sizes=TINY, progress=False, roofline=R)
