@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -146,6 +147,9 @@ def _run(args: argparse.Namespace, extra: list[str], argv: Sequence[str]) -> int
     command = "analyzer " + " ".join(shlex.quote(a) for a in argv)
     if args.command in ("report", "run") and extra:
         raise AnalyzerError(f"unexpected argument(s): {' '.join(extra)}")
+    out = getattr(args, "out", None)
+    if out is not None and not out.strip():
+        raise AnalyzerError(f"{args.command}: --out must name a folder, got {out!r}")
     if args.command == "plan":
         costs = _costs(args.cost)
         if len(costs) != 1:
@@ -192,25 +196,31 @@ def _run(args: argparse.Namespace, extra: list[str], argv: Sequence[str]) -> int
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; return its exit status (0 ok, 1 a failed verdict, 2 bad input)."""
+    """Run the command; return its exit status.
+
+    0: done. 1: a verdict failed under ``--check``, or a bug in the library (its traceback
+    is printed on stderr). 2: bad input (an :class:`~analyzer.errors.AnalyzerError`) or not
+    enough memory, as one stderr line ``analyzer: error: ...``. 130: interrupted.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
         args, extra = parser.parse_known_args(argv)
         return _run(args, extra, argv)
     except AnalyzerError as error:
-        print(f"analyzer: error: {str(error).splitlines()[0]}", file=sys.stderr)
+        lines = str(error).splitlines()
+        print(f"analyzer: error: {lines[0] if lines else type(error).__name__}", file=sys.stderr)
         return 2
     except MemoryError:
         print("analyzer: error: not enough memory for these sizes", file=sys.stderr)
         return 2
-    except (OverflowError, ValueError) as error:  # numpy's own limits, e.g. on huge sizes
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        print(f"analyzer: error: {reason}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("analyzer: interrupted; saved rows can be continued with --resume", file=sys.stderr)
         return 130
+    except Exception:  # any other exception is a bug: show where it happened
+        traceback.print_exc()
+        print("analyzer: internal error (a bug in analyzer, not in your input)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

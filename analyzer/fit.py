@@ -9,11 +9,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import sympy
 from scipy import stats
 
 from .errors import AnalyzerError
-from .symbolic import as_expression, size_names
+from .symbolic import as_expression, degree_in, evaluate, leading_term, log_value, size_names
 
 __all__ = ["fit_exponents", "predicted_exponent", "FIT_COLUMNS"]
 
@@ -24,6 +23,8 @@ FIT_COLUMNS = (
     "ci_high",
     "r2",
     "predicted",
+    "predicted_asymptotic",
+    "predicted_from",
     "tolerance",
     "verdict",
     "n_points",
@@ -34,14 +35,21 @@ FIT_COLUMNS = (
 
 
 def predicted_exponent(leading_term: str, x: str) -> int:
-    """Degree in the size ``x`` of a leading term such as ``"H**3*N"``.
+    """Degree in the size ``x`` of a leading term such as ``"H**3*N"`` (the asymptotic slope).
+
+    The text is read by :func:`analyzer.symbolic.degree_in`, never evaluated.
 
     Parameters
     ----------
     leading_term : str
-        A polynomial in size symbols that sympy can parse.
+        A polynomial in size symbols.
     x : str
         The swept size.
+
+    Raises
+    ------
+    AnalyzerError
+        The text cannot be read as a polynomial, or is not a polynomial in ``x``.
 
     Examples
     --------
@@ -50,30 +58,32 @@ def predicted_exponent(leading_term: str, x: str) -> int:
     >>> predicted_exponent("H**2*N", "M")  # a size the term does not contain
     0
     """
-    try:
-        return _degree(str(leading_term), str(x))
-    except (sympy.SympifyError, sympy.PolynomialError, TypeError, SyntaxError) as exc:
-        raise AnalyzerError(
-            f"leading_term {leading_term!r} is not a polynomial in {x!r}: {exc}"
-        ) from None
+    return _degree(str(leading_term), str(x))
 
 
 @functools.lru_cache(maxsize=256)
 def _degree(term: str, x: str) -> int:
-    return int(sympy.degree(as_expression(term), gen=sympy.Symbol(x)))
+    return degree_in(term, x)
 
 
 def _is_time(y: str) -> bool:
     return y == "seconds" or y.startswith("seconds_") or y.endswith("_seconds")
 
 
-def _sizes(df: pd.DataFrame, x: str) -> list[str]:
-    """Size columns: the symbols of the leading terms that are columns, except ``x``."""
-    if "leading_term" not in df:
+def _texts(g: pd.DataFrame, column: str) -> list[str]:
+    """The non-empty texts of a column (formula or leading_term), in order of appearance."""
+    if column not in g:
         return []
+    values = g[column].dropna().astype(str).str.strip()
+    return list(dict.fromkeys(v for v in values if v))
+
+
+def _sizes(df: pd.DataFrame, x: str) -> list[str]:
+    """Size columns: the symbols of the formulas and leading terms that are columns, but ``x``."""
     names: set[str] = set()
-    for term in df["leading_term"].dropna().unique():
-        names.update(size_names(str(term)))
+    for column in ("formula", "leading_term"):
+        for text in _texts(df, column):
+            names.update(size_names(text))
     return sorted(name for name in names if name in df.columns and name != x)
 
 
@@ -138,16 +148,83 @@ def _regress(xs: np.ndarray, ys: np.ndarray) -> tuple[float, float, float, float
     return slope, low, high, float(res.rvalue) ** 2
 
 
-def _predicted(g: pd.DataFrame, x: str) -> tuple[float, str]:
-    if "leading_term" not in g:
-        return math.nan, ""
-    terms = g["leading_term"].dropna().astype(str).unique()
-    degrees = {predicted_exponent(term, x) for term in terms}
+@functools.lru_cache(maxsize=1024)
+def _expression(text: str):
+    return as_expression(text)
+
+
+def _read(column: str, what, *args):
+    """``what(*args)``, with a bad text's error naming its column."""
+    try:
+        return what(*args)
+    except AnalyzerError as error:
+        raise AnalyzerError(f"fit_exponents: column {column}: {error}") from None
+
+
+def _formula_degree(formula: str, x: str) -> int:
+    return degree_in(leading_term(_expression(formula)), x)
+
+
+def _asymptotic_degree(g: pd.DataFrame, x: str) -> tuple[float, str]:
+    """Degree in ``x`` of the group's leading terms (of its formulas when there are none)."""
+    terms = _texts(g, "leading_term")
+    if terms:
+        degrees = {_read("leading_term", predicted_exponent, t, x) for t in terms}
+    else:
+        formulas = _texts(g, "formula")
+        degrees = {_read("formula", _formula_degree, f, x) for f in formulas}
+        terms = formulas
     if len(degrees) == 1:
         return float(degrees.pop()), ""
     if degrees:
-        return math.nan, f"leading_term differs within the group: {', '.join(sorted(terms))}"
+        return math.nan, f"leading terms differ within the group: {', '.join(sorted(terms))}"
     return math.nan, ""
+
+
+def _exact_counts(used: pd.DataFrame) -> tuple[np.ndarray, str]:
+    """Log of each fitted row's exact macs, and where they come from ("" when unavailable).
+
+    A row's exact count is its ``formula`` evaluated at the row's sizes; a row without a
+    formula (or whose formula names a size that is not a column) uses its ``macs`` value.
+    """
+    logs, sources = [], set()
+    columns = set(map(str, used.columns))
+    for _, row in used.iterrows():
+        text = row.get("formula")
+        text = "" if text is None or (isinstance(text, float) and math.isnan(text)) else str(text)
+        value = math.nan
+        if text.strip():
+            expr = _read("formula", _expression, text.strip())
+            names = {str(s) for s in expr.free_symbols}
+            if names <= columns:
+                sizes = {name: row[name] for name in names}
+                value = log_value(_read("formula", evaluate, expr, sizes))
+                if not math.isnan(value):
+                    sources.add("formula")
+        if math.isnan(value) and "macs" in columns:
+            try:
+                value = log_value(as_expression(row["macs"]))
+            except AnalyzerError:
+                value = math.nan
+            sources.add("macs")
+        if math.isnan(value):
+            return np.array([]), ""
+        logs.append(value)
+    return np.array(logs), "+".join(sorted(sources))
+
+
+def _predicted(g: pd.DataFrame, used: pd.DataFrame, x: str) -> tuple[float, float, str, str]:
+    """Predicted slope, asymptotic degree, where the prediction came from, and a note."""
+    asymptotic, note = _asymptotic_degree(g, x)
+    logs, source = _exact_counts(used)
+    if source and np.unique(used[x]).size >= 2:
+        slope = float(stats.linregress(np.log(used[x].to_numpy(float)), logs).slope)
+        if abs(slope - round(slope)) < 1e-9:
+            slope = float(round(slope))
+        return slope, asymptotic, source, note
+    if not math.isnan(asymptotic):
+        return asymptotic, asymptotic, "leading_term", note
+    return math.nan, math.nan, "", note
 
 
 def fit_exponents(
@@ -158,6 +235,7 @@ def fit_exponents(
     tolerance: float = 0.3,
     min_seconds: float = 1e-3,
     min_points: int = 3,
+    sizes: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Fit ``y ~ c * x**slope`` per group in log-log space and check the predicted exponent.
 
@@ -174,18 +252,32 @@ def fit_exponents(
 
     The slope is the ordinary least-squares fit of ``log y`` on ``log x``; its 95%
     confidence interval uses the t distribution with ``n - 2`` degrees of freedom (NaN with
-    2 points). The predicted exponent is the degree in ``x`` of the group's
-    ``leading_term`` (NaN without that column). The verdict is ``"n/a"`` when there is no
-    prediction or fewer than 2 points; ``"inconclusive"`` when the data cannot decide: the
-    range rule fell back on points below ``min_seconds``, fewer than 3 distinct ``x``
-    values were fitted, or the 95% interval is wider than ``4 * tolerance``; otherwise
+    2 points).
+
+    Predictions. ``predicted`` is the slope the verdict checks: the least-squares slope of
+    ``log f`` on ``log x`` over the same rows that are fitted, where ``f`` is the exact count
+    of multiply-adds of each row: its ``formula`` (the exact cost polynomial of its
+    elimination order) evaluated at the row's sizes, or, for a row without a formula, its
+    exact ``macs``. At sizes where lower-order terms still weigh, this slope differs from the
+    asymptotic degree, and it is the one the measurements can be held to. When no exact
+    counts are available, ``predicted`` is the asymptotic degree. ``predicted_asymptotic`` is
+    the degree in ``x`` of the group's ``leading_term`` (of its formula's leading term when
+    there is no ``leading_term``); NaN when there is none or it differs within the group.
+    ``predicted_from`` says which was used: ``"formula"``, ``"macs"``, ``"formula+macs"``,
+    ``"leading_term"`` or ``""`` (no prediction). Texts are read by
+    :func:`analyzer.symbolic.parse_expression`, never evaluated.
+
+    The verdict is ``"n/a"`` when there is no prediction or fewer than 2 points;
+    ``"inconclusive"`` when the data cannot decide: the range rule fell back on points below
+    ``min_seconds``, fewer than 3 distinct ``x`` values were fitted, or the 95% interval is
+    wider than ``4 * tolerance``; otherwise
     ``"pass"`` if ``|slope - predicted| <= tolerance`` and ``"fail"`` if not.
 
     Parameters
     ----------
     df : pandas.DataFrame
-        Measurements, with columns ``x``, ``y`` and optionally ``leading_term``, ``sweep``,
-        the ``by`` columns and other size columns.
+        Measurements, with columns ``x``, ``y`` and optionally ``formula``, ``macs``,
+        ``leading_term``, ``sweep``, the ``by`` columns and other size columns.
     x, y : str
         The swept size column and the measured column.
     by : sequence of str
@@ -196,32 +288,37 @@ def fit_exponents(
         Smallest time kept by the asymptotic range rule.
     min_points : int
         Fewest distinct ``x`` values the asymptotic range rule keeps (at least 2).
+    sizes : sequence of str, optional
+        The size columns shown with their fixed value; default: the size names of
+        ``formula`` and ``leading_term`` that are columns of ``df``.
 
     Returns
     -------
     pandas.DataFrame
         One row per group: the ``by`` columns, ``x`` and ``y`` (the column names), the other
-        size columns (the symbols of ``leading_term`` that are columns of ``df``) with their
-        value if constant within the group (NaN otherwise), then
-        ``slope, ci_low, ci_high, r2, predicted, tolerance, verdict, n_points, x_min, x_max,
+        size columns (see ``sizes``) with their value if constant within the group (NaN
+        otherwise), then the :data:`FIT_COLUMNS` ``slope, ci_low, ci_high, r2, predicted,
+        predicted_asymptotic, predicted_from, tolerance, verdict, n_points, x_min, x_max,
         range_note`` (``n_points``, ``x_min`` and ``x_max`` describe the range used).
 
     Raises
     ------
     AnalyzerError
         Empty frame, missing ``x`` or ``y`` column, non-positive ``x`` or ``y`` values,
-        ``tolerance <= 0`` or ``min_points < 2``.
+        ``tolerance <= 0``, ``min_points < 2``, or a ``formula``/``leading_term`` text that is
+        not a polynomial.
 
     Examples
     --------
     >>> import pandas as pd
-    >>> df = pd.DataFrame({"order": "input-first", "H": [64, 128, 256], "N": 8,
-    ...                    "macs": [64**3 * 8, 128**3 * 8, 256**3 * 8],
+    >>> h = pd.Series([4, 8, 16])
+    >>> df = pd.DataFrame({"order": "input-first", "H": h, "N": 2,
+    ...                    "seconds": 1e-9 * h**3, "formula": "H**3*N + H**2*N + H*N + H",
     ...                    "leading_term": "H**3*N"})
-    >>> fit = fit_exponents(df, x="H", y="macs")
-    >>> fit[["order", "x", "y", "N", "slope", "predicted", "verdict", "n_points"]]
-             order  x     y  N  slope  predicted verdict  n_points
-    0  input-first  H  macs  8    3.0        3.0    pass         3
+    >>> fit = fit_exponents(df, x="H", min_seconds=0)
+    >>> fit[["x", "N", "slope", "predicted", "predicted_asymptotic", "verdict"]].round(2)
+       x  N  slope  predicted  predicted_asymptotic verdict
+    0  H  2    3.0       2.83                   3.0    pass
     """
     _check(df, x, y, tolerance, min_points)
     if "sweep" in df.columns:
@@ -234,7 +331,8 @@ def fit_exponents(
     _positive(df, y)
     df = df.assign(**{x: pd.to_numeric(df[x]), y: pd.to_numeric(df[y])})
     keys = [column for column in (by if not isinstance(by, str) else [by]) if column in df]
-    sizes = [s for s in _sizes(df, x) if s not in keys and s not in ("x", "y")]
+    sizes = _sizes(df, x) if sizes is None else [s for s in sizes if s in df.columns and s != x]
+    sizes = [s for s in sizes if s not in keys and s not in ("x", "y")]
 
     groups = df.groupby(keys, dropna=False, sort=False) if keys else [((), df)]
     records = []
@@ -243,7 +341,7 @@ def fit_exponents(
             continue
         used, note, fell_back = _asymptotic(g, x, y, min_seconds, min_points)
         slope, low, high, r2 = _regress(used[x].to_numpy(float), used[y].to_numpy(float))
-        predicted, term_note = _predicted(g, x)
+        predicted, asymptotic, source, term_note = _predicted(g, used, x)
         if math.isnan(predicted) or len(used) < 2:
             verdict = "n/a"
         elif fell_back or used[x].nunique() < 3 or not high - low <= 4 * tolerance:
@@ -261,6 +359,8 @@ def fit_exponents(
             ci_high=high,
             r2=r2,
             predicted=predicted,
+            predicted_asymptotic=asymptotic,
+            predicted_from=source,
             tolerance=float(tolerance),
             verdict=verdict,
             n_points=len(used),

@@ -15,7 +15,9 @@ from __future__ import annotations
 import inspect
 import itertools
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .blas import available_memory
 from .errors import AnalyzerError
 from .executor import execute
 from .files import atomic_write_text, write_csv
@@ -30,7 +33,7 @@ from .graph import JacobianGraph
 from .machine import Roofline, blas_threads, calibrate, machine_info
 from .models import MODELS
 from .planning import canonical_order, check_cost, from_sequence, plan
-from .symbolic import leading_term
+from .symbolic import evaluate, leading_term, size_symbols
 
 __all__ = [
     "MAX_SPREAD",
@@ -146,18 +149,6 @@ def normalize_grid(grid: Any, sizes: Sequence[str]) -> list[dict[str, Any]]:
     return configs
 
 
-def available_memory() -> int:
-    """Bytes of memory available now (MemAvailable), or 4 GiB when unreadable."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 4 * 2**30
-
-
 def memory_needed(p) -> int:
     """Peak bytes of executing a plan, estimated: its factors as the cost model stores them
     (the same stored sizes the planner prices) plus twice the largest result."""
@@ -178,8 +169,51 @@ def _config_key(row: Mapping[str, Any], sizes: Sequence[str]) -> tuple:
     )
 
 
+def _folder(out: str | Path) -> Path:
+    """An output folder, refusing an empty or blank name (it would mean the current folder)."""
+    if isinstance(out, str) and not out.strip():
+        raise AnalyzerError(f"an output folder must be named, got {out!r}")
+    if not isinstance(out, str | Path):
+        raise AnalyzerError(f"an output folder is a path, got {out!r}")
+    return Path(out)
+
+
+def _saved_keys(records: list[dict], sizes: Sequence[str], path: Path) -> list[tuple]:
+    """The configuration key of each saved row, refusing a file that cannot give them."""
+    keys = []
+    for line, record in enumerate(records, start=2):
+        missing = [c for c in ("sweep", "cost", "order", *sizes) if c not in record]
+        if missing:
+            raise AnalyzerError(
+                f"cannot resume from {path}: it has no column {', '.join(map(repr, missing))}"
+            )
+        for s in sizes:
+            value = record[s]
+            if not _is_count(value):
+                raise AnalyzerError(
+                    f"cannot resume from {path}: line {line} has size {s}={value!r}, "
+                    "not a positive integer"
+                )
+            record[s] = int(value)
+        keys.append(_config_key(record, sizes))
+    return keys
+
+
+def _is_count(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        return False
+    return math.isfinite(value) and float(value).is_integer() and value > 0
+
+
 def load_sweep(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Results, steps and settings saved by :func:`sweep` in ``folder``."""
+    """Results, steps and settings saved by :func:`sweep` in ``folder``.
+
+    Raises
+    ------
+    AnalyzerError
+        No ``results.csv``, a file that cannot be read, or a ``sweep.json`` that is not a
+        JSON object.
+    """
     folder = Path(folder)
     results = folder / "results.csv"
     if not results.exists():
@@ -187,7 +221,7 @@ def load_sweep(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     steps = folder / "steps.csv"
     settings = folder / "sweep.json"
     try:
-        return (
+        loaded = (
             pd.read_csv(results),
             pd.read_csv(steps) if steps.exists() else pd.DataFrame(columns=STEP_COLUMNS),
             json.loads(settings.read_text()) if settings.exists() else {},
@@ -195,6 +229,12 @@ def load_sweep(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     except (OSError, ValueError, pd.errors.ParserError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise AnalyzerError(f"cannot read the sweep saved in {folder}: {reason}") from None
+    if not isinstance(loaded[2], dict):
+        raise AnalyzerError(
+            f"cannot read the sweep saved in {folder}: {settings.name} holds a JSON "
+            f"{type(loaded[2]).__name__}, not an object"
+        )
+    return loaded
 
 
 def sweep(
@@ -215,9 +255,18 @@ def sweep(
 ) -> pd.DataFrame:
     """Plan, execute and time each order at each configuration of sizes.
 
+    The exact cost polynomials (``formula`` and ``leading_term``) come from calling the
+    model's factory once more with each size as a symbol (a positive integer sympy symbol
+    named after the size) and pricing each executed order on that graph. A factory that
+    takes numbers only (one that calls ``rng.standard_normal(n)``, say) is fine: when the
+    symbolic call raises, or its graph does not give the same macs as the numeric one, those
+    two columns are left empty and fits predict from the exact ``macs`` instead (see
+    :func:`analyzer.fit.fit_exponents`).
+
     Parameters
     ----------
-    model : a name from :data:`analyzer.models.MODELS` or a factory taking the sizes.
+    model : a name from :data:`analyzer.models.MODELS` or a factory taking the sizes
+        (numbers; symbols too if it can, see above).
     grid : dict of size lists (their product) or a list of size dicts (see
         :func:`normalize_grid`).
     orders, cost : orders and cost model(s) to run.
@@ -228,15 +277,16 @@ def sweep(
     memory_limit : bytes a configuration may use; default half of the memory
         available. A configuration over it is refused with its size named.
     out : folder to save ``results.csv``, ``steps.csv`` and ``sweep.json`` to,
-        atomically, after every configuration.
+        atomically, after every configuration (not blank; a folder holding a
+        ``results.csv`` that sweep did not make, without ``sweep.json``, is refused).
     resume : continue from the rows saved in ``out`` (same settings only).
 
     Returns
     -------
     DataFrame, one row per configuration, cost and order: the sizes, planned
-    macs, ``formula`` and ``leading_term`` (the exact polynomial of that
-    elimination order in the size symbols), estimated ``bytes`` moved, measured
-    seconds (median, min, IQR, repeats), achieved GFLOP/s (2·macs/s), the
+    macs, ``formula`` and ``leading_term`` (the exact polynomial of that elimination
+    order in the size symbols; empty when the factory takes numbers only), estimated
+    ``bytes`` moved, measured seconds (median, min, IQR, repeats), achieved GFLOP/s (2·macs/s), the
     roofline's predicted seconds and the ratio measured / predicted. ``attrs``
     holds ``steps`` (one record per product step), ``machine`` and ``roofline``.
     """
@@ -267,7 +317,12 @@ def sweep(
     rows: list[dict] = []
     step_rows: list[dict] = []
     if out is not None:
-        out = Path(out)
+        out = _folder(out)
+        if not resume and (out / "results.csv").exists() and not (out / "sweep.json").exists():
+            raise AnalyzerError(
+                f"{out} holds results that sweep did not make (results.csv without sweep.json); "
+                "choose another folder for this sweep"
+            )
         if resume and (out / "results.csv").exists():
             saved_results, saved_steps, saved = load_sweep(out)
             mismatched = [
@@ -290,10 +345,16 @@ def sweep(
                     f"({', '.join(mismatched)})"
                 )
             rows = saved_results.to_dict("records")
-            kept = {_config_key(r, sizes) for r in rows}
+            kept = set(_saved_keys(rows, sizes, out / "results.csv"))
             # steps.csv is written before results.csv: drop steps of a run without its row
-            step_rows = [r for r in saved_steps.to_dict("records") if _config_key(r, sizes) in kept]
+            step_rows = saved_steps.to_dict("records")
+            step_keys = _saved_keys(step_rows, sizes, out / "steps.csv")
+            step_rows = [r for r, key in zip(step_rows, step_keys, strict=True) if key in kept]
             if roofline is None and saved.get("roofline"):
+                if not isinstance(saved["roofline"], Mapping):
+                    raise AnalyzerError(
+                        f"cannot resume from {out}: the roofline in sweep.json is not an object"
+                    )
                 roofline = Roofline.from_dict(saved["roofline"])
     done = {_config_key(r, sizes) for r in rows}
     limit = memory_limit if memory_limit is not None else available_memory() / 2
@@ -315,14 +376,14 @@ def sweep(
     if roofline is None:
         roofline = calibrate(threads=threads)
     settings["roofline"] = roofline.to_dict()
-    symbolic = factory(**{s: s for s in sizes})
+    symbolic = _symbolic_graph(factory, sizes)
     measured: dict[tuple, tuple[dict, list[dict]]] = {}
     bar = tqdm(work, desc=f"sweep {name}", disable=None if progress else True, unit="run")
     for config, numbers, c, order, same in bar:
         bar.set_postfix_str(", ".join(f"{k}={v}" for k, v in numbers.items()) + f" {order}")
         if same not in measured:
             measured[same] = _measure(
-                plans[same], symbolic, repeat, min_seconds, warmup, threads, roofline
+                plans[same], symbolic, numbers, repeat, min_seconds, warmup, threads, roofline
             )
         row, steps = measured[same]
         base = {"model": name, "cost": c, "order": order, "sweep": config["sweep"], **numbers}
@@ -363,9 +424,35 @@ def _checked_plan(factory, numbers, order, cost, limit):
     return p
 
 
-def _measure(p, symbolic, repeat, min_seconds, warmup, threads, roofline):
+def _symbolic_graph(factory: Callable[..., JacobianGraph], sizes: Sequence[str]):
+    """The model at symbolic sizes (positive integer symbols), or None when its factory
+    takes numbers only (e.g. it draws ``rng.standard_normal(n)``)."""
+    try:
+        return factory(**{s: size_symbols(s)[0] for s in sizes})
+    except Exception:  # any failure means: this factory builds numeric graphs only
+        return None
+
+
+def _formula(symbolic, p, numbers: Mapping[str, int]) -> str:
+    """The exact macs polynomial of the plan's elimination order ("" when unknown).
+
+    It is kept only when it gives the plan's macs at the configuration's sizes, so that a
+    factory whose symbolic graph is not its numeric one never yields a wrong formula.
+    """
+    if symbolic is None:
+        return ""
+    try:
+        formula = from_sequence(symbolic, p.sequence, p.cost, order=p.order).formula
+        if evaluate(formula, numbers) != p.macs:
+            return ""
+    except AnalyzerError:
+        return ""
+    return str(formula)
+
+
+def _measure(p, symbolic, numbers, repeat, min_seconds, warmup, threads, roofline):
     """Execute and time one plan; its row and its per-step records."""
-    formula = from_sequence(symbolic, p.sequence, p.cost, order=p.order).formula
+    formula = _formula(symbolic, p, numbers)
     run = execute(
         p,
         repeat=repeat,
@@ -382,8 +469,8 @@ def _measure(p, symbolic, repeat, min_seconds, warmup, threads, roofline):
     predicted = float(np.sum(predicted_steps))
     row = {
         "macs": p.macs,
-        "formula": str(formula),
-        "leading_term": str(leading_term(formula)),
+        "formula": formula,
+        "leading_term": str(leading_term(formula)) if formula else "",
         "bytes": int(p.bytes),
         "largest_intermediate": int(p.largest_intermediate),
         "seconds": run.seconds,

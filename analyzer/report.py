@@ -22,6 +22,7 @@ from matplotlib.ticker import NullFormatter
 from .errors import AnalyzerError
 from .files import atomic_write_text, save_figure, write_csv
 from .fit import FIT_COLUMNS
+from .symbolic import degree_in
 
 __all__ = ["plot_time", "plot_macs", "plot_roofline", "write_report", "render"]
 
@@ -41,6 +42,11 @@ _MODEL_LINESTYLES = ("-", ":", "-.", (0, (5, 1)))
 _TIME_Y = ("seconds", "time")  # fits whose `y` is one of these are fits of measured time
 _BIG_STEP_SECONDS = 1e-3
 _BAND = (0.5, 2.0)
+_PREDICTED_NOTE = (
+    "*predicted* is the slope the verdict checks: the least-squares slope of the exact "
+    "multiply-add counts (each order's cost polynomial) over the fitted sizes; *asymptotic* is "
+    "the degree of the leading term in the swept size, the slope only very large sizes reach."
+)
 _BULLET = re.compile(r"^\s*[-*] ")
 _CSS = """
 body { font-family: system-ui, sans-serif; max-width: 70rem; margin: 2rem auto;
@@ -122,6 +128,21 @@ def _size_names(results: pd.DataFrame, meta: Mapping[str, Any] | None, func: str
             f"valid choices: {[str(c) for c in results.columns]}"
         )
     return list(sizes)
+
+
+def _numeric(results: pd.DataFrame, columns: Iterable[str], func: str) -> None:
+    """Refuse a column of ``results`` that holds a value other than a number (or nothing)."""
+    for c in columns:
+        if c not in results.columns:
+            continue
+        values = results[c]
+        coerced = pd.to_numeric(values, errors="coerce")
+        bad = values.notna() & coerced.isna()
+        if bad.any():
+            raise AnalyzerError(
+                f"{func}: results column {c!r} must hold numbers; it holds {int(bad.sum())} "
+                f"other value(s), the first {values[bad].iloc[0]!r}"
+            )
 
 
 def _positive(df: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
@@ -229,19 +250,13 @@ def _power(x: str, p: float) -> str:
 
 
 def _exponent(term: Any, x: str) -> float | None:
-    """Exponent of ``x`` in a monomial like ``H**3*N`` or ``2*H**2*N``; None if unclear."""
-    if not isinstance(term, str) or not term.strip() or re.search(r"(?<!e)[+]|\s-", term):
+    """Degree in ``x`` of a leading term's text (read, never evaluated); None if unreadable."""
+    if not isinstance(term, str) or not term.strip():
         return None
-    power = 0.0
-    for factor in re.split(r"(?<!\*)\*(?!\*)", term.replace(" ", "")):
-        m = re.fullmatch(r"\(?([A-Za-z_]\w*)\)?(?:\*\*\(?(\d+(?:\.\d+)?)\)?)?", factor)
-        if m is None:
-            if re.fullmatch(r"[\d.]+(?:/[\d.]+)?", factor):
-                continue  # a numeric coefficient
-            return None
-        if m.group(1) == x:
-            power += float(m.group(2) or 1)
-    return power
+    try:
+        return float(degree_in(term, x))
+    except AnalyzerError:
+        return None
 
 
 def _finite(value: Any) -> float | None:
@@ -321,7 +336,9 @@ def plot_time(
     (``y`` in ``seconds``/``time`` when the column exists) is found gets the fitted line over
     ``[x_min, x_max]``, labelled ``"input-first: slope 2.93 [2.85, 3.01]"``, and a dashed
     reference line of the predicted slope through the series' last point, labelled
-    ``"predicted H^3"``. Without a fit, the predicted slope is read from ``leading_term``.
+    ``"predicted H^3"`` (``"predicted H^2.83, asymptotically H^3"`` when the fit's exact-count
+    prediction differs from its ``predicted_asymptotic``). Without a fit, the predicted slope
+    is the degree in ``x`` of ``leading_term``.
 
     Parameters
     ----------
@@ -380,10 +397,11 @@ def plot_time(
         handles.append(ax.errorbar(xs, ys, yerr=yerr, label=label, capsize=2, lw=1, **style))
         color = style["color"]
         fit = _fit_for(fits, mdl, cost, order, x)
-        predicted = None
+        predicted = asymptotic = None
         if fit is not None:
             slope = _finite(fit.get("slope"))
             predicted = _finite(fit.get("predicted"))
+            asymptotic = _finite(fit.get("predicted_asymptotic"))
             if slope is not None:
                 lo = _finite(fit.get("x_min")) or xs.min()
                 hi = _finite(fit.get("x_max")) or xs.max()
@@ -402,6 +420,8 @@ def plot_time(
         if predicted is not None:
             line = np.geomspace(xs.min(), xs.max(), 50)
             text = f"predicted {_power(x, predicted)}"
+            if asymptotic is not None and _power(x, asymptotic) != _power(x, predicted):
+                text += f", asymptotically {_power(x, asymptotic)}"
             if text in labels:
                 text += f" ({label})"
             labels.add(text)
@@ -691,6 +711,8 @@ def _verdict_table(fits: pd.DataFrame, sizes: list[str], several_models: bool) -
         row["slope [CI]"] = text
         if "predicted" in fits.columns:
             row["predicted"] = _cell(_finite(f["predicted"]))
+        if "predicted_asymptotic" in fits.columns:
+            row["asymptotic"] = _cell(_finite(f["predicted_asymptotic"]))
         if "tolerance" in fits.columns:
             tol = _finite(f["tolerance"])
             row["tolerance"] = "" if tol is None else f"±{tol:g}"
@@ -1057,6 +1079,7 @@ def _build(
         raise AnalyzerError(
             f"{func}: cannot tell which columns are sizes: give meta['sizes'] or a 'sweep' column"
         )
+    _numeric(results, [*sizes, "macs"], func)
     if fits is not None and fits.empty:
         fits = None
     several = "model" in results.columns and results["model"].nunique() > 1
@@ -1123,6 +1146,8 @@ def _build(
         doc.markdown("No fits were given.")
     else:
         doc.table(_verdict_table(fits, sizes, several))
+        if "predicted_asymptotic" in fits.columns:
+            doc.markdown(_PREDICTED_NOTE)
     if meta.get("fit_rule"):
         doc.markdown(f"**Fit rule.** {meta['fit_rule']}")
     doc.heading(2, "Reading the numbers")
@@ -1222,6 +1247,7 @@ def write_report(
         raise AnalyzerError(
             f"{func}: cannot tell which columns are sizes: give meta['sizes'] or a 'sweep' column"
         )
+    _numeric(results, [*_size_names(results, meta, func), "macs"], func)
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise AnalyzerError(f"{func}: {folder} exists and is not a folder")

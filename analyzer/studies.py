@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .errors import AnalyzerError
 from .executor import execute
 from .files import atomic_write_text, save_figure, write_csv
 from .fit import fit_exponents
@@ -44,8 +45,10 @@ FIT_RULE = (
     f"whose median time is at least {MIN_SECONDS * 1e3:g} ms (below that, the per-call overhead "
     "of Python and numpy dominates); when fewer than 3 points qualify, the 3 largest sizes are "
     "used and the range note says so. The 95% interval uses Student's t with n-2 degrees of "
-    "freedom. The predicted exponent is the degree of the order's exact cost polynomial's "
-    "leading term in the swept size; a fit passes when |slope - predicted| <= 0.3."
+    "freedom. The predicted slope is the same least-squares fit of the exact multiply-add "
+    "counts (the order's cost polynomial at each fitted configuration); the asymptotic "
+    "prediction, shown beside it, is the degree of the polynomial's leading term in the swept "
+    "size. A fit passes when |slope - predicted| <= 0.3."
 )
 
 
@@ -77,6 +80,7 @@ class Outcome:
                     "ci_low",
                     "ci_high",
                     "predicted",
+                    "predicted_asymptotic",
                     "verdict",
                 )
                 if c in self.fits
@@ -94,15 +98,15 @@ def finish(
     notes: Sequence[str] = (),
 ) -> Outcome:
     """Fit exponents (time and macs) along each swept size and write the report."""
+    sizes = results.attrs.get("settings", {}).get("sizes", list(xs))
     fits = []
     for x in xs:
         for y in ("seconds", "macs"):
-            fits.append(fit_exponents(results, x=x, y=y, min_seconds=MIN_SECONDS))
+            fits.append(fit_exponents(results, x=x, y=y, min_seconds=MIN_SECONDS, sizes=sizes))
     fit_table = pd.concat(fits, ignore_index=True) if fits else None
     machine = {**results.attrs.get("machine", machine_info())}
     machine["roofline"] = results.attrs.get("roofline")
     steps = pd.DataFrame(results.attrs.get("steps", []))
-    sizes = results.attrs.get("settings", {}).get("sizes", list(xs))
     full_meta = {
         "fit_rule": FIT_RULE,
         "sizes": sizes,
@@ -231,10 +235,12 @@ def forward_vs_reverse(
     """The sheet's Q8/Q9: sweep H at fixed N and N at fixed H, both cost models, and fit.
 
     Writes ``reports/forward_vs_reverse/`` (or ``out``): results.csv, steps.csv,
-    fits.csv, plots, report.md and report.html. ``sizes`` replaces the default
-    sizes: ``{cost: {"H": [...], "N": n, "H_fixed": h, "N_values": [...]}}``.
+    fits.csv, plots, report.md and report.html. A blank ``out``, or a folder holding the
+    results of ``analyzer sweep`` or of another experiment, is refused (AnalyzerError).
+    ``sizes`` replaces the default sizes: ``{cost: {"H": [...], "N": n, "H_fixed": h,
+    "N_values": [...]}}``.
     """
-    folder = Path(out) if out is not None else Path("reports") / "forward_vs_reverse"
+    folder = _own_folder(out, "forward_vs_reverse")
     mode = "quick" if quick else "full"
     repeat = repeat if repeat is not None else (3 if quick else 5)
     default_sizes = sizes is None
@@ -278,6 +284,37 @@ def forward_vs_reverse(
     }
     notes = _fvr_notes(results, default_sizes and not quick, quick)
     return finish(folder, results, ["H", "N"], meta, notes)
+
+
+def _own_folder(out: str | Path | None, name: str) -> Path:
+    """The experiment's folder, refusing one that holds another experiment's results.
+
+    ``analyzer run`` writes ``results.csv``, ``fits.csv`` and the report at the top of its
+    folder: a folder made by ``analyzer sweep`` (it has ``sweep.json``) or by another
+    experiment (its ``meta.json`` names it) would lose its results.
+    """
+    if out is None:
+        return Path("reports") / name
+    if isinstance(out, str) and not out.strip():
+        raise AnalyzerError(f"an output folder must be named, got {out!r}")
+    folder = Path(out)
+    if (folder / "sweep.json").is_file():
+        raise AnalyzerError(
+            f"{folder} holds a sweep made by 'analyzer sweep' (sweep.json); {name} would "
+            "overwrite its results: choose another folder"
+        )
+    if (folder / "results.csv").is_file():
+        try:
+            made_by = json.loads((folder / "meta.json").read_text(encoding="utf-8")).get("name")
+        except (OSError, ValueError, AttributeError):
+            made_by = None
+        if made_by != name:
+            what = f"the results of {made_by!r}" if made_by else "results of another run"
+            raise AnalyzerError(
+                f"{folder} holds {what}, not of {name}; {name} would overwrite them: "
+                "choose another folder"
+            )
+    return folder
 
 
 def _saved_roofline(folder: Path, sizes: Mapping[str, Any]) -> Roofline | None:

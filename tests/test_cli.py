@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,9 +18,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import analyzer.cli as cli
 import analyzer.measure as measure
 import analyzer.studies as studies
 from analyzer.cli import build_parser, main
+from analyzer.errors import AnalyzerError
 from analyzer.machine import Roofline
 from analyzer.studies import Outcome
 
@@ -390,3 +393,124 @@ def test_planning_huge_sizes_allocates_nothing(capsys):
     assert main(argv) == 0
     H = N = 10**6
     assert str(H**3 * N + H**2 * N + H * N + H) in capsys.readouterr().out  # input-first
+
+
+# ---------------------------------------------------------------- bugs are not bad input
+@pytest.mark.parametrize(
+    "error", [ValueError("a library bug"), OverflowError("int too large"), ZeroDivisionError()]
+)
+def test_a_library_bug_shows_its_traceback_and_exits_1(monkeypatch, capsys, error):
+    def broken(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(cli, "compare", broken)
+    assert main(["compare", *SIZES]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):")
+    assert type(error).__name__ in err and "in broken" in err
+    assert "analyzer: error:" not in err
+    assert err.splitlines()[-1].startswith("analyzer: internal error")
+
+
+def test_bad_input_errors_stay_one_line_and_memory_errors_too(monkeypatch, capsys):
+    def refuse(*args, **kwargs):
+        raise AnalyzerError("first line\nsecond line")
+
+    monkeypatch.setattr(cli, "compare", refuse)
+    assert error_line(capsys, ["compare", *SIZES]) == "analyzer: error: first line"
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(cli, "compare", exhausted)
+    assert "not enough memory" in error_line(capsys, ["compare", *SIZES])
+
+
+# ---------------------------------------------------------------- damaged folders: exit 2
+@pytest.fixture
+def copy_of_swept(swept, tmp_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(swept[0], folder)
+    return folder
+
+
+def resume_argv(folder):
+    return ["sweep", "--H", "4,8", "--N", "3", "--out", str(folder), "--repeat", "1", "--resume"]
+
+
+@pytest.mark.parametrize(
+    ("column", "value"), [("H", "abc"), ("N", "three"), ("macs", "many")], ids=str
+)
+def test_report_of_a_non_numeric_column_is_bad_input(copy_of_swept, capsys, column, value):
+    results = pd.read_csv(copy_of_swept / "results.csv")
+    results[column] = value  # a raw IndexError before
+    results.to_csv(copy_of_swept / "results.csv", index=False)
+    line = error_line(capsys, ["report", str(copy_of_swept)])
+    assert f"results column '{column}' must hold numbers" in line and repr(value) in line
+
+
+@pytest.mark.parametrize(
+    ("damage", "needles"),
+    [
+        (lambda f: _drop_column(f / "results.csv", "N"), ["results.csv", "no column 'N'"]),
+        (lambda f: _drop_column(f / "steps.csv", "H"), ["steps.csv", "no column 'H'"]),
+        (lambda f: _set_column(f / "results.csv", "H", "x"), ["results.csv", "H='x'"]),
+        (lambda f: _set_column(f / "results.csv", "N", 2.5), ["N=2.5", "positive integer"]),
+        (lambda f: (f / "sweep.json").write_text("[1, 2]"), ["sweep.json", "JSON list"]),
+        (lambda f: (f / "sweep.json").write_text("3"), ["sweep.json", "JSON int"]),
+    ],
+)
+def test_resume_from_a_damaged_folder_is_bad_input(
+    copy_of_swept, monkeypatch, capsys, damage, needles
+):
+    monkeypatch.setattr(measure, "execute", forbid_execute)
+    monkeypatch.setattr(measure, "calibrate", fixed_roofline)
+    damage(copy_of_swept)
+    line = error_line(capsys, resume_argv(copy_of_swept))
+    for needle in needles:
+        assert needle in line
+
+
+def _drop_column(path, column):
+    pd.read_csv(path).drop(columns=column).to_csv(path, index=False)
+
+
+def _set_column(path, column, value):
+    frame = pd.read_csv(path)
+    frame[column] = value
+    frame.to_csv(path, index=False)
+
+
+# ---------------------------------------------------------------- folders accepted silently
+@pytest.mark.parametrize("out", ["", "  "])
+@pytest.mark.parametrize("command", ["sweep", "run"])
+def test_a_blank_out_is_refused(monkeypatch, tmp_path, capsys, out, command):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(measure, "execute", forbid_execute)
+    monkeypatch.setattr(measure, "calibrate", fixed_roofline)
+    monkeypatch.setattr(studies, "calibrate", fixed_roofline)
+    argv = ["sweep", "--H", "4,8", "--N", "3", "--repeat", "1"] if command == "sweep" else ["run"]
+    line = error_line(capsys, [*argv, "--out", out])
+    assert "--out must name a folder" in line
+    assert list(tmp_path.iterdir()) == []  # nothing written into the current folder
+
+
+@pytest.mark.parametrize("resume", [["--resume"], []])
+def test_run_into_a_sweep_folder_is_refused(copy_of_swept, monkeypatch, capsys, resume):
+    monkeypatch.setattr(measure, "execute", forbid_execute)
+    monkeypatch.setattr(studies, "calibrate", fixed_roofline)
+    before = {p.name: p.read_bytes() for p in copy_of_swept.iterdir()}
+    line = error_line(capsys, ["run", "--quick", *resume, "--out", str(copy_of_swept)])
+    assert str(copy_of_swept) in line and "analyzer sweep" in line and "overwrite" in line
+    assert {p.name: p.read_bytes() for p in copy_of_swept.iterdir()} == before
+
+
+def test_sweep_into_a_folder_of_other_results_is_refused(copy_of_swept, monkeypatch, capsys):
+    monkeypatch.setattr(measure, "execute", forbid_execute)
+    monkeypatch.setattr(measure, "calibrate", fixed_roofline)
+    (copy_of_swept / "sweep.json").unlink()  # as in a folder made by 'analyzer run'
+    before = (copy_of_swept / "results.csv").read_bytes()
+    argv = ["sweep", "--H", "4,8", "--N", "3", "--out", str(copy_of_swept), "--repeat", "1"]
+    line = error_line(capsys, argv)
+    assert str(copy_of_swept) in line and "sweep did not make" in line
+    assert (copy_of_swept / "results.csv").read_bytes() == before

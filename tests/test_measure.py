@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 import sympy
@@ -475,3 +476,71 @@ def test_resume_from_a_damaged_folder_is_a_clear_error(tmp_path):
     (tmp_path / "sweep.json").write_text("{not json")
     with pytest.raises(AnalyzerError, match="cannot read the sweep saved in"):
         measure.sweep("one-layer", grid, out=tmp_path, resume=True, **kwargs)
+
+
+# ---------------------------------------------------------------- predictions from exact counts
+def bottleneck(c):
+    """The issue's example: a narrow third layer swept in c."""
+    return models.mlp([1000, 100, c, 100])
+
+
+def test_a_bottleneck_sweep_predicts_the_slope_of_its_exact_counts():
+    from analyzer.fit import fit_exponents
+
+    c = [2, 4, 8, 16, 32, 64]
+    df = sweep(bottleneck, {"c": c}, orders=("output-first",), cost="structured", **FAST)
+    assert df["leading_term"].unique().tolist() == ["20100*c"]
+    macs = df["macs"].to_numpy(float)
+    u, v = np.log(np.array(c, float)), np.log(macs)
+    by_hand = ((u - u.mean()) * (v - v.mean())).sum() / ((u - u.mean()) ** 2).sum()
+    fit = fit_exponents(df, x="c", y="macs").iloc[0]
+    assert fit["slope"] == pytest.approx(by_hand)
+    assert fit["predicted"] == pytest.approx(by_hand) and by_hand < 0.1
+    assert fit["predicted_asymptotic"] == 1
+    assert fit["verdict"] == "pass"  # was "fail": a slope of 0.03 against a predicted 1
+
+
+# ---------------------------------------------------------------- a user's own model
+def two_layer(n):
+    """A model built the README's way: its values drawn at once, so its sizes are numbers."""
+    from analyzer.graph import JacobianGraph
+    from analyzer.primitives import activation, constant, linear, parameter, weighted_sum
+
+    g = JacobianGraph(name="two_layer")
+    rng = np.random.default_rng(0)
+    x = constant(g, "x", rng.standard_normal(n))
+    W1 = parameter(g, "W1", (n, n), value=rng.standard_normal((n, n)) / 5)
+    a = parameter(g, "a", n, value=rng.standard_normal(n))
+    h1 = activation(g, "h1", linear(g, "u1", W1, x), "tanh")
+    weighted_sum(g, "out", a, h1, output=True)
+    return g.validate()
+
+
+def test_a_numeric_only_factory_sweeps_and_fits_from_its_exact_counts(tmp_path):
+    from analyzer.fit import fit_exponents
+
+    with pytest.raises(TypeError):
+        two_layer("n")  # what sweep used to call, unguarded
+    n = [2, 4, 8]
+    df = sweep(two_layer, {"n": n}, orders=ORDER_NAMES, out=tmp_path, **FAST)
+    assert len(df) == 3 * 3
+    assert (df["formula"] == "").all() and (df["leading_term"] == "").all()
+    for order in ORDER_NAMES:
+        rows = df[df["order"] == order]
+        assert rows["macs"].tolist() == [plan(two_layer(k), order).macs for k in n]
+    fit = fit_exponents(df, x="n", y="macs").set_index("order")
+    assert (fit["predicted_from"] == "macs").all()
+    assert fit["predicted"].tolist() == pytest.approx(fit["slope"].tolist())
+    assert fit["predicted_asymptotic"].isna().all()
+    # what was saved reads back and resumes without running anything
+    again = sweep(two_layer, {"n": n}, orders=ORDER_NAMES, out=tmp_path, resume=True, **FAST)
+    assert again["macs"].tolist() == df["macs"].tolist()
+
+
+def test_a_symbolic_graph_that_is_not_the_numeric_one_gives_no_formula():
+    def doubled(H, N):  # numbers are doubled, symbols are not: the formula would be wrong
+        return models.one_layer(2 * H if isinstance(H, int) else H, N)
+
+    df = sweep(doubled, {"H": [2, 3], "N": [2]}, orders=("input-first",), **FAST)
+    assert (df["formula"] == "").all()
+    assert df["macs"].tolist() == [CLOSED["dense", "input-first"](2 * h, 2) for h in (2, 3)]

@@ -532,3 +532,38 @@ def test_roofline_rates_from_an_object_with_to_dict(tmp_path):
     assert "roofline: 5 GFLOP/s (flops = 2·macs; 2.5 G macs/s), 12 GB/s" in md
     saved = json.loads((tmp_path / "machine.json").read_text())
     assert saved == {"roofline": {"macs_per_second": 2.5e9, "bytes_per_second": 1.2e10}}
+
+
+# ----------------------------------------------------------------------------- predictions
+def exact_fits(tables) -> pd.DataFrame:
+    fits = make_fits()
+    fits["predicted"] = fits["predicted"].astype(float)
+    fits["predicted_asymptotic"] = fits["predicted"]
+    fits.loc[0, "predicted"] = 2.8345  # an exact-count slope at small sizes
+    return fits
+
+
+def test_verdict_table_shows_the_exact_and_the_asymptotic_prediction(tmp_path, tables):
+    md = write_report(tmp_path, **{**tables, "fits": exact_fits(tables)}).read_text()
+    lines = _table_lines(md, "Verdicts")
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert header.index("predicted") + 1 == header.index("asymptotic")
+    first = [c.strip() for c in lines[2].strip("|").split("|")]
+    assert first[header.index("predicted")] == "2.83"
+    assert first[header.index("asymptotic")] == "3"
+    assert "*predicted* is the slope the verdict checks" in md
+
+
+def test_plot_time_names_both_predictions_when_they_differ(tables):
+    fig, ax = plot_time(tables["results"], "H", "dense", exact_fits(tables))
+    labels = _legend(ax)
+    assert "predicted H^2.83, asymptotically H^3" in labels
+    assert "predicted H^2" in labels  # equal predictions: one name
+
+
+@pytest.mark.parametrize("term", ["__import__('os').getcwd() or H**3", "H**(", "log(H)"])
+def test_plot_time_skips_a_leading_term_it_cannot_read(tmp_path, monkeypatch, tables, term):
+    monkeypatch.chdir(tmp_path)
+    results = tables["results"].assign(leading_term=term)
+    fig, ax = plot_time(results, "H", "dense")
+    assert not any(label.startswith("predicted") for label in _legend(ax))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -105,7 +106,7 @@ def test_fvr_fits_cover_both_sizes_and_both_measures(fvr):
 
 
 def test_fvr_predicted_exponents(fvr):
-    fits = fvr[1].fits.set_index(["cost", "order", "x", "y"])["predicted"]
+    fits = fvr[1].fits.set_index(["cost", "order", "x", "y"])["predicted_asymptotic"]
     for y in ("seconds", "macs"):
         assert fits["dense", "input-first", "H", y] == 3
         assert fits["dense", "output-first", "H", y] == 2
@@ -114,6 +115,33 @@ def test_fvr_predicted_exponents(fvr):
             assert fits["dense", order, "N", y] == 1
             assert fits["structured", order, "H", y] == 1
             assert fits["structured", order, "N", y] == 1
+
+
+def least_squares_slope(xs, values) -> float:
+    u, v = np.log(np.asarray(xs, float)), np.log(np.asarray(values, float))
+    return float(((u - u.mean()) * (v - v.mean())).sum() / ((u - u.mean()) ** 2).sum())
+
+
+def test_fvr_predicted_slopes_are_those_of_the_exact_counts_at_the_swept_sizes(fvr):
+    fits = fvr[1].fits.set_index(["cost", "order", "x", "y"])
+    closed = {  # the sheet's polynomials, written out by hand
+        ("dense", "input-first"): lambda H, N: H**3 * N + H**2 * N + H * N + H,
+        ("dense", "output-first"): lambda H, N: H**2 * N + H**2 + 2 * H,
+        ("structured", "input-first"): lambda H, N: 3 * H * N + H,
+        ("structured", "output-first"): lambda H, N: H * N + 3 * H,
+    }
+    for (cost, order), f in closed.items():
+        sizes = TINY[cost]
+        along_h = [f(h, sizes["N"]) for h in sizes["H"]]
+        along_n = [f(sizes["H_fixed"], n) for n in sizes["N_values"]]
+        fit_h, fit_n = fits.loc[(cost, order, "H", "macs")], fits.loc[(cost, order, "N", "macs")]
+        assert fit_h["predicted"] == pytest.approx(least_squares_slope(sizes["H"], along_h))
+        assert fit_n["predicted"] == pytest.approx(least_squares_slope(sizes["N_values"], along_n))
+        assert fit_h["predicted_from"] == fit_n["predicted_from"] == "formula"
+    # at H <= 8, the lower terms weigh: the exact slope in H is well below 3, and passes
+    fit = fits.loc[("dense", "input-first", "H", "macs")]
+    assert fit["predicted"] < 2.9 and fit["verdict"] == "pass"
+    assert (fits.xs("seconds", level="y")["predicted_from"] == "formula").all()
 
 
 def test_fvr_macs_slopes_order_input_first_above_output_first(fvr):
@@ -298,3 +326,17 @@ def test_forward_vs_reverse_script_bad_input(monkeypatch, capsys):
     monkeypatch.setattr(script, "forward_vs_reverse", refuse)
     assert script.main([]) == 2
     assert capsys.readouterr().err.strip() == "forward_vs_reverse: error: H=99999: too big"
+
+
+def test_fvr_refuses_a_folder_of_another_experiment(tmp_path, monkeypatch):
+    monkeypatch.setattr(measure, "execute", forbid_execute)
+    (tmp_path / "results.csv").write_text("case,macs\na,1\n")
+    (tmp_path / "meta.json").write_text('{"name": "mlp_widths"}')
+    with pytest.raises(AnalyzerError, match="holds the results of 'mlp_widths'"):
+        forward_vs_reverse(out=tmp_path, resume=True, sizes=TINY, progress=False, roofline=R)
+    (tmp_path / "meta.json").unlink()
+    with pytest.raises(AnalyzerError, match="results of another run"):
+        forward_vs_reverse(out=tmp_path, sizes=TINY, progress=False, roofline=R)
+    assert (tmp_path / "results.csv").read_text() == "case,macs\na,1\n"
+    with pytest.raises(AnalyzerError, match="must be named"):
+        forward_vs_reverse(out=" ", sizes=TINY, progress=False, roofline=R)
