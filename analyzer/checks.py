@@ -59,7 +59,7 @@ def check(
     differences of the function to ``fd_tol``, both relative to the largest
     entry of the Jacobians compared (differences below ``atol`` always pass,
     so that an all-zero Jacobian can be checked), and every run's counted macs
-    must equal its plan's.
+    must equal its plan's (and its counted adds the plan's adds).
 
     Returns one row per (order, cost): macs planned and executed, the largest
     difference to the reference and to finite differences, and ``ok``. With
@@ -108,7 +108,10 @@ def check(
                     "executed_macs": run.macs,
                     "vs_reference": vs_reference,
                     "vs_finite_differences": vs_fd,
-                    "ok": run.macs == p.macs and vs_reference <= rtol and vs_fd <= fd_tol,
+                    "ok": run.macs == p.macs
+                    and run.adds == p.adds
+                    and vs_reference <= rtol
+                    and vs_fd <= fd_tol,
                 }
             )
     table = Table(rows)
