@@ -39,7 +39,7 @@ class Problem:
     fingerprint: int
     parameters: list[str]
     outputs: list[str]
-    rules: int  # the rule table's version (analyzer.structure.VERSION) when planned
+    rules: int  # the rule table's version (analyzer.structure.rules_version()) when planned
 
     @classmethod
     def of(cls, graph: JacobianGraph, cost: str | CostModel = "dense") -> Problem:
@@ -69,7 +69,7 @@ class Problem:
         itemsizes = {n: graph.nodes[n]["dtype"].itemsize for n in nodes}
         return cls(
             graph, model, nodes, intermediates, edges, labels, chain, sizes, itemsizes,
-            graph.fingerprint(), graph.parameters, graph.outputs, structure.VERSION,
+            graph.fingerprint(), graph.parameters, graph.outputs, structure.rules_version(),
         )  # fmt: skip
 
     @property
@@ -87,7 +87,7 @@ class Problem:
 
     def check_unchanged(self) -> None:
         """A clear error when the graph changed since this problem was read from it."""
-        if self.rules != structure.VERSION:
+        if self.rules != structure.rules_version():
             raise PlanError(
                 "structure kinds or pair rules were registered since this plan was made; "
                 "plan it again"

@@ -1,44 +1,9 @@
-"""Structure kinds of Jacobian factors, and the one rule table that prices, runs and types products.
+"""The structure-kind mechanism: Kind objects, their registry, pair rules and the block type.
 
-A factor is a :class:`Block`: a structure kind, a shape ``(rows, cols)`` and the
-numbers that the kind stores. A kind is a :class:`Kind` object registered by
-name in :data:`KINDS` (it validates shapes, counts stored and nonzero entries,
-reads the numbers a Jacobian callable gives and materialises itself); a kind is
-also a ``str`` equal to its name, so ``kind == "dense"`` reads naturally.
-
-Products and sums are registered pair rules (:func:`register_product`,
-:func:`register_sum`). The same rule entry prices a product (macs, elements
-read and written, the result's kind) and holds the kernel that executes it;
-each kernel also reports the multiply-adds it performed, counted from the
-arrays it touched. A pair with no rule falls back to dense, priced as a dense
-product. Adding a kind is one :class:`Kind` subclass and its pair rules.
-
-Kinds (``rows x cols``; stored numbers in brackets):
-
-========== ================================================ ==================
-kind       matrix                                           stored
-========== ================================================ ==================
-zero       0                                                nothing
-identity   I_n                                              nothing
-scalar     c I_n                                            c
-diagonal   diag(d)                                          d, length n
-row-block  H x HN, row i holds B[i, :] in columns iN..iN+N  B, shape (H, N)
-dense      any                                              the whole matrix
-========== ================================================ ==================
-
-``row-block`` generalises ``I_H ⊗ xᵀ``, the Jacobian of ``W x`` with respect to
-the row-major flattening of ``W`` (then ``B[i, :] = x``).
-
-Examples
---------
->>> import numpy as np
->>> rule = product_rule("diagonal", "row-block")
->>> rule.result, rule.macs((3, 3), (3, 6))
-('row-block', 6)
->>> d = Block("diagonal", (3, 3), np.array([1.0, 2.0, 3.0]))
->>> r = Block("row-block", (3, 6), np.ones((3, 2)))
->>> multiply(d, r).data.tolist()
-[[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]
+Nothing here knows a particular kind: the built-in kinds and their rules live in
+:mod:`analyzer.structure.basic` and the kinds of traced operations in their own
+modules. A pair with no registered rule falls back to a dense product (or sum),
+priced as one.
 """
 
 from __future__ import annotations
@@ -50,7 +15,7 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 import sympy
 
-from .errors import AnalyzerError
+from ..errors import AnalyzerError
 
 __all__ = [
     "KINDS",
@@ -73,8 +38,8 @@ __all__ = [
     "stored_size",
     "to_dense",
     "as_dense_block",
-    "row_block_width",
     "exact_quotient",
+    "rules_version",
 ]
 
 Size = Any  # an int, or a sympy expression when sizes are symbols
@@ -136,103 +101,6 @@ class Kind(str):
         return np.asarray(numbers, dtype=float).reshape(shape)
 
 
-class _Zero(Kind):
-    name = "zero"
-
-    def stored(self, shape):
-        return 0
-
-    def nonzeros(self, shape):
-        return 0
-
-    def to_dense(self, data, shape):
-        return np.zeros(shape)
-
-    def read(self, numbers, shape):
-        return None
-
-
-class _Identity(Kind):
-    name = "identity"
-    square = True
-
-    def stored(self, shape):
-        return 0
-
-    def nonzeros(self, shape):
-        return shape[0]
-
-    def to_dense(self, data, shape):
-        return np.eye(shape[0])
-
-    def read(self, numbers, shape):
-        return None
-
-
-class _Scalar(Kind):
-    name = "scalar"
-    square = True
-
-    def stored(self, shape):
-        return 1
-
-    def nonzeros(self, shape):
-        return shape[0]
-
-    def to_dense(self, data, shape):
-        return float(data) * np.eye(shape[0])
-
-    def read(self, numbers, shape):
-        return float(np.asarray(numbers, dtype=float).reshape(()))
-
-
-class _Diagonal(Kind):
-    name = "diagonal"
-    square = True
-
-    def stored(self, shape):
-        return shape[0]
-
-    def to_dense(self, data, shape):
-        return np.diag(np.asarray(data, dtype=float))
-
-    def read(self, numbers, shape):
-        return np.asarray(numbers, dtype=float).reshape(shape[0])
-
-
-class _RowBlock(Kind):
-    name = "row-block"
-
-    def shape_error(self, shape):
-        if exact_quotient(shape[1], shape[0]) is None:
-            return f"row-block factors have shape (H, H*N), got {_dims(shape)}"
-        return None
-
-    def stored(self, shape):
-        return shape[1]
-
-    def to_dense(self, data, shape):
-        rows, cols = shape
-        blocks = np.asarray(data, dtype=float)
-        width = blocks.shape[1]
-        out = np.zeros((rows, cols))
-        out.reshape(rows, rows, width)[np.arange(rows), np.arange(rows)] = blocks
-        return out
-
-    def read(self, numbers, shape):
-        return np.asarray(numbers, dtype=float).reshape(shape[0], -1)
-
-
-class _Dense(Kind):
-    name = "dense"
-
-    def stored(self, shape):
-        return shape[0] * shape[1]
-
-    def to_dense(self, data, shape):
-        return np.asarray(data, dtype=float).reshape(shape)
-
-
 def register_kind(kind: Kind) -> Kind:
     """Register a kind instance under its name (replacing one of the same name)."""
     if not isinstance(kind, Kind) or not isinstance(kind.name, str) or not kind.name:
@@ -249,12 +117,6 @@ def _changed() -> None:
     global VERSION
     _LOOKUP.clear()
     VERSION += 1
-
-
-ZERO, IDENTITY, SCALAR, DIAGONAL, ROW_BLOCK, DENSE = (
-    register_kind(k()) for k in (_Zero, _Identity, _Scalar, _Diagonal, _RowBlock, _Dense)
-)
-_DIAGONAL_FAMILY = ("identity", "scalar", "diagonal")
 
 
 def kind_of(kind: str) -> Kind:
@@ -321,18 +183,6 @@ def _as_int(value: Size) -> Size:
     return value
 
 
-def row_block_width(shape: Shape) -> Size:
-    """Width N of each row's block in a row-block factor of shape ``(H, H*N)``.
-
-    >>> row_block_width((4, 12))
-    3
-    """
-    width = exact_quotient(shape[1], shape[0])
-    if width is None:
-        raise AnalyzerError(f"row-block factors have shape (H, H*N), got {_dims(shape)}")
-    return width
-
-
 def stored_size(kind: str, shape: Shape) -> Size:
     """Number of values a factor of this kind and shape stores.
 
@@ -372,7 +222,7 @@ def as_dense_block(block: Block) -> Block:
     """The same factor, stored as a dense block (what the ``dense`` cost model executes)."""
     if block.kind == "dense":
         return block
-    return Block(DENSE, block.shape, to_dense(block))
+    return Block(kind_of("dense"), block.shape, to_dense(block))
 
 
 # ----------------------------------------------------------------------------- rules
@@ -650,147 +500,22 @@ def add(a: Block, b: Block) -> Block:
     return add_counted(a, b)[0]
 
 
-# ----------------------------------------------------------------------------- products
+def rules_version() -> int:
+    """A number that changes whenever a kind or a pair rule is registered."""
+    return VERSION
+
+
+# ----------------------------------------------------------------------------- fallbacks
 def _dense_fallback_kernel(x: Any, y: Any, o: Operands) -> tuple[np.ndarray, int]:
     left, right = o.left.to_dense(x, o.left_shape), o.right.to_dense(y, o.right_shape)
     return left @ right, left.shape[0] * left.shape[1] * right.shape[1]
 
 
+def _dense_sum_fallback_kernel(a: Block, b: Block, o: Operands) -> tuple[np.ndarray, int]:
+    out = np.array(to_dense(a), dtype=float, copy=True)
+    out += to_dense(b)
+    return out, out.size
+
+
 _DENSE_FALLBACK = _Entry("dense", lambda o: o.m * o.k * o.n, _dense_fallback_kernel)
-
-for _left, _right in (("zero", "*"), ("*", "zero")):
-    register_product(
-        _left, _right, "zero", lambda o: 0, lambda x, y, o: (None, 0), aliases=True, priority=2
-    )
-register_product(
-    "identity", "*", lambda o: o.right, lambda o: 0, lambda x, y, o: (y, 0), aliases=True,
-    priority=1,
-)  # fmt: skip
-register_product(
-    "*", "identity", lambda o: o.left, lambda o: 0, lambda x, y, o: (x, 0), aliases=True,
-    priority=1,
-)  # fmt: skip
-# A scalar scales the stored numbers of the built-in kinds (linear in their matrix); a new
-# kind gets the dense fallback until it registers its own scalar rules.
-for _kind in ("scalar", "diagonal", "row-block", "dense"):
-    register_product(
-        "scalar", _kind, _kind, lambda o: o.right.stored(o.right_shape),
-        lambda c, y, o: (c * y, int(np.size(y))),
-    )  # fmt: skip
-    if _kind != "scalar":
-        register_product(
-            _kind, "scalar", _kind, lambda o: o.left.stored(o.left_shape),
-            lambda x, c, o: (x * c, int(np.size(x))),
-        )  # fmt: skip
-register_product(
-    "dense", "dense", "dense", lambda o: o.m * o.k * o.n,
-    lambda x, y, o: (x @ y, x.shape[0] * x.shape[1] * y.shape[1]),
-)  # fmt: skip
-register_product(
-    "dense", "diagonal", "dense", lambda o: o.m * o.n, lambda x, d, o: (x * d[None, :], x.size)
-)
-register_product(
-    "diagonal", "dense", "dense", lambda o: o.m * o.n, lambda d, y, o: (d[:, None] * y, y.size)
-)
-register_product("diagonal", "diagonal", "diagonal", lambda o: o.m, lambda d, e, o: (d * e, d.size))
-
-
-def _dense_times_row_block(matrix: np.ndarray, blocks: np.ndarray, o) -> tuple[np.ndarray, int]:
-    out = (matrix[:, :, None] * blocks[None, :, :]).reshape(matrix.shape[0], -1)
-    return out, matrix.shape[0] * blocks.size
-
-
-def _row_block_times_dense(blocks: np.ndarray, matrix: np.ndarray, o) -> tuple[np.ndarray, int]:
-    rows, width = blocks.shape
-    out = np.einsum("ij,ijk->ik", blocks, matrix.reshape(rows, width, -1), optimize=False)
-    return out, blocks.size * matrix.shape[1]
-
-
-def _row_block_times_row_block(left: np.ndarray, right: np.ndarray, o) -> tuple[np.ndarray, int]:
-    rows, width = left.shape
-    return (left[:, :, None] * right.reshape(rows, width, -1)).reshape(rows, -1), right.size
-
-
-register_product("dense", "row-block", "dense", lambda o: o.m * o.n, _dense_times_row_block)
-register_product("row-block", "dense", "dense", lambda o: o.k * o.n, _row_block_times_dense)
-register_product(
-    "diagonal", "row-block", "row-block", lambda o: o.n, lambda d, r, o: (d[:, None] * r, r.size)
-)
-register_product(
-    "row-block", "diagonal", "row-block", lambda o: o.k,
-    lambda r, d, o: (r * d.reshape(r.shape), r.size),
-)  # fmt: skip
-register_product("row-block", "row-block", "row-block", lambda o: o.n, _row_block_times_row_block)
-
-
-# ----------------------------------------------------------------------------- sums
-def _sparser_second(a: Kind, b: Kind, shape: Shape) -> bool:
-    """Whether ``b`` is the operand added onto a copy of ``a`` (the same choice in both orders)."""
-    if a.name == "dense" or b.name == "dense":
-        return a.name == "dense"
-    ka, kb = sympy.sympify(a.nonzeros(shape)), sympy.sympify(b.nonzeros(shape))
-    if ka != kb and (ka - kb).is_number:
-        return bool(ka > kb)
-    return a.name <= b.name
-
-
-def _dense_sum_adds(o: Operands) -> Size:
-    """Adds of :func:`_dense_sum`: one per entry of the operand added onto the other's copy."""
-    second = o.right if _sparser_second(o.left, o.right, o.shape) else o.left
-    if second.name in _DIAGONAL_FAMILY:
-        return o.m
-    if second.name == "row-block":
-        return o.n
-    return o.m * o.n
-
-
-def _dense_sum(a: Block, b: Block, o: Operands) -> tuple[np.ndarray, int]:
-    """Dense result: a copy of one operand, the other added on its pattern (never in place)."""
-    first, second = (a, b) if _sparser_second(o.left, o.right, o.shape) else (b, a)
-    out = np.array(to_dense(first), dtype=float, copy=True)
-    if second.kind == "identity":
-        out[np.diag_indices(out.shape[0])] += 1.0
-        return out, out.shape[0]
-    if second.kind in ("scalar", "diagonal"):
-        out[np.diag_indices(out.shape[0])] += second.data
-        return out, out.shape[0]
-    if second.kind == "row-block":
-        rows, width = second.data.shape
-        out.reshape(rows, rows, width)[np.arange(rows), np.arange(rows)] += second.data
-        return out, second.data.size
-    out += to_dense(second)
-    return out, out.size
-
-
-_DENSE_SUM_FALLBACK = _Entry("dense", _dense_sum_adds, _dense_sum)
-
-
-def _as_vector(block: Block) -> np.ndarray:
-    if block.kind == "identity":
-        return np.ones(block.shape[0])
-    if block.kind == "scalar":
-        return np.full(block.shape[0], float(block.data))
-    return block.data
-
-
-def _diagonal_sum(a: Block, b: Block, o: Operands) -> tuple[np.ndarray, int]:
-    out = _as_vector(a) + _as_vector(b)
-    return out, out.size
-
-
-def _scalar_sum(a: Block, b: Block, o: Operands) -> tuple[float, int]:
-    value = {"identity": 1.0}
-    return value.get(a.kind, a.data) + value.get(b.kind, b.data), 1
-
-
-register_sum("zero", "*", lambda o: o.right, lambda o: 0, lambda a, b, o: (b.data, 0), aliases=True)
-for _a in _DIAGONAL_FAMILY:
-    for _b in _DIAGONAL_FAMILY:
-        if "diagonal" in (_a, _b):
-            register_sum(_a, _b, "diagonal", lambda o: o.m, _diagonal_sum)
-        else:
-            register_sum(_a, _b, "scalar", lambda o: 1, _scalar_sum)
-register_sum(
-    "row-block", "row-block", "row-block", lambda o: o.n,
-    lambda a, b, o: (a.data + b.data, a.data.size),
-)  # fmt: skip
+_DENSE_SUM_FALLBACK = _Entry("dense", lambda o: o.m * o.n, _dense_sum_fallback_kernel)
