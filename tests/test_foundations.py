@@ -339,8 +339,10 @@ def test_a_new_kind_is_one_class_and_works_before_it_has_pair_rules(toy_kind):
     g = tridiagonal_graph()
     table = analyzer.check(g)  # every order, both cost models, against finite differences
     assert table["ok"].all()
-    # no rule with diagonal: the dense fallback prices (n x n)(n x n)
-    assert product_rule("diagonal", "toy-tridiagonal").macs((5, 5), (5, 5)) == 125
+    # no rule with diagonal: the toy factor is made dense and diagonal·dense prices it
+    assert product_rule("diagonal", "toy-tridiagonal").macs((5, 5), (5, 5)) == 25
+    # no rule either way with another new kind: both made dense
+    assert product_rule("toy-tridiagonal", "toy-tridiagonal").macs((5, 5), (5, 5)) == 125
 
 
 def test_a_new_kind_gets_its_pair_rules_registered(toy_kind):

@@ -60,17 +60,23 @@ class Kind(str):
     Subclasses set :attr:`name` (and :attr:`square` when only square shapes
     are allowed) and override :meth:`stored`, :meth:`nonzeros`,
     :meth:`to_dense` and :meth:`read`; register an instance with
-    :func:`register_kind`. A kind compares and hashes as its name.
+    :func:`register_kind`. A kind compares and hashes as its text: its name,
+    followed by its parameters in brackets when it has some (``I_a ⊗ B`` is
+    ``block-diagonal[a]``); pair rules are looked up by :attr:`name`.
     """
 
     name: ClassVar[str] = ""
     square: ClassVar[bool] = False
+    params: tuple = ()
 
-    def __new__(cls) -> Kind:
-        return super().__new__(cls, cls.name)
+    def __new__(cls, *params: Any) -> Kind:
+        text = f"{cls.name}[{','.join(map(str, params))}]" if params else cls.name
+        kind = super().__new__(cls, text)
+        kind.params = tuple(params)
+        return kind
 
-    def __reduce__(self):  # copies and pickles are the registered kind of this name
-        return (kind_of, (self.name,))
+    def __reduce__(self):  # copies and pickles rebuild the kind from its class and parameters
+        return (type(self), self.params) if self.params else (kind_of, (self.name,))
 
     def __deepcopy__(self, memo: dict) -> Kind:
         return self
@@ -120,11 +126,15 @@ def _changed() -> None:
 
 
 def kind_of(kind: str) -> Kind:
-    """The registered kind of this name; a clear error naming the valid kinds otherwise.
+    """The kind itself (when its family is registered), or the registered kind of this name.
+
+    A clear error names the valid kinds otherwise.
 
     >>> kind_of("diagonal").stored((4, 4))
     4
     """
+    if isinstance(kind, Kind) and KINDS.get(kind.name) is not None:
+        return kind
     found = KINDS.get(str(kind)) if isinstance(kind, str) else None
     if found is None:
         raise AnalyzerError(f"unknown structure kind {kind!r}; valid kinds: {', '.join(KINDS)}")
@@ -434,7 +444,7 @@ def product_rule(left: str, right: str) -> ProductRule:
     found = _LOOKUP.get(("@", left, right))
     if found is None:
         a, b = kind_of(left), kind_of(right)
-        entry = _lookup(_PRODUCTS, a, b, _DENSE_FALLBACK)
+        entry = _registered(_PRODUCTS, a, b) or _densified_product(a, b)
         found = _LOOKUP["@", left, right] = ProductRule(a, b, entry)
     return found
 
@@ -454,12 +464,64 @@ def sum_rule(a: str, b: str) -> SumRule:
     return found
 
 
-def _lookup(table: dict, a: Kind, b: Kind, fallback: _Entry) -> _Entry:
-    """The exact pair's entry, else a wildcard's (left first), else the fallback."""
+def _registered(table: dict, a: Kind, b: Kind) -> _Entry | None:
+    """The exact pair's entry, else the wildcard entry of higher priority, else None."""
     if (a.name, b.name) in table:
         return table[a.name, b.name]
     wildcards = [table[key] for key in ((a.name, "*"), ("*", b.name)) if key in table]
-    return max(wildcards, key=lambda entry: entry.priority, default=fallback)
+    return max(wildcards, key=lambda entry: entry.priority, default=None)
+
+
+def _lookup(table: dict, a: Kind, b: Kind, fallback: _Entry) -> _Entry:
+    """The registered entry of the pair, else the fallback."""
+    found = _registered(table, a, b)
+    return found if found is not None else fallback
+
+
+def _densified_product(a: Kind, b: Kind) -> _Entry:
+    """The fallback of a pair with no rule: make one operand dense, whichever is cheaper.
+
+    The candidates are the registered rule of ``(a, dense)`` with ``b`` made dense,
+    that of ``(dense, b)`` with ``a`` made dense, and a dense product of both; the
+    cheapest at the operands' shapes wins (the kernel makes the same choice).
+    """
+    dense = KINDS["dense"]
+    candidates: list[tuple[_Entry, bool, bool]] = [(_DENSE_FALLBACK, True, True)]
+    for entry, left, right in (
+        (_registered(_PRODUCTS, a, dense), False, True),
+        (_registered(_PRODUCTS, dense, b), True, False),
+    ):
+        if entry is not None:
+            candidates.append((entry, left, right))
+
+    def operands(o: Operands, left: bool, right: bool) -> Operands:
+        return Operands(dense if left else o.left, dense if right else o.right, o.m, o.k, o.n)
+
+    def choice(o: Operands) -> tuple[_Entry, bool, bool]:
+        priced = [
+            (entry.macs(operands(o, le, ri)), i) for i, (entry, le, ri) in enumerate(candidates)
+        ]
+        return candidates[min(priced, key=lambda pair: _sortable(pair[0]))[1]]
+
+    def macs(o: Operands) -> Size:
+        entry, left, right = choice(o)
+        return entry.macs(operands(o, left, right))
+
+    def kernel(x: Any, y: Any, o: Operands) -> tuple[Any, int]:
+        entry, left, right = choice(o)
+        x = o.left.to_dense(x, o.left_shape) if left else x
+        y = o.right.to_dense(y, o.right_shape) if right else y
+        return entry.kernel(x, y, operands(o, left, right))
+
+    return _Entry("dense", macs, kernel)
+
+
+def _sortable(value: Size) -> Any:
+    """A key that orders numbers, and symbolic prices by their value at all sizes 1000."""
+    if isinstance(value, int | np.integer | float):
+        return value
+    expr = sympy.sympify(value)
+    return float(expr.subs({s: 1000 for s in expr.free_symbols}))
 
 
 def multiply_counted(left: Block, right: Block) -> tuple[Block, int]:
