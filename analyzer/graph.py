@@ -29,7 +29,7 @@ import numpy as np
 import sympy
 
 from .errors import CycleError, GraphError, PointError
-from .structure import KINDS, Block, add, kind_of, sum_rule
+from .structure import KINDS, Block, Kind, add, kind_of, sum_rule
 
 __all__ = ["ROLES", "JacobianGraph", "as_size"]
 
@@ -71,6 +71,13 @@ def as_size(size: Any, *, name: str = "size") -> Any:
             )
         return size
     raise GraphError(f"{name} must be a positive integer or a symbol name, got {size!r}")
+
+
+def _is_kind(structure: Any) -> bool:
+    """A registered kind's name, or a kind (possibly with parameters) of a registered family."""
+    if isinstance(structure, Kind):
+        return structure.name in KINDS
+    return isinstance(structure, str) and structure in KINDS
 
 
 def _reachable(starts: list[str], neighbours: Callable[[str], Any]) -> set[str]:
@@ -208,7 +215,7 @@ class JacobianGraph(nx.DiGraph):
         for name in (tail, head):
             if name not in self:
                 raise GraphError(f"unknown variable {name!r} in factor {tail!r} -> {head!r}")
-        if not isinstance(structure, str) or structure not in KINDS:
+        if not _is_kind(structure):
             raise GraphError(
                 f"unknown structure {structure!r} for factor {tail!r} -> {head!r}; "
                 f"valid kinds: {', '.join(KINDS)}"
@@ -382,7 +389,7 @@ class JacobianGraph(nx.DiGraph):
                     f"factor {tail!r} -> {head!r} has shape {data['shape']}, "
                     f"expected (size {head}, size {tail}) = {expected}"
                 )
-            if data["structure"] not in KINDS:
+            if not _is_kind(data["structure"]):
                 raise GraphError(
                     f"factor {tail!r} -> {head!r} has unknown structure {data['structure']!r}; "
                     f"valid kinds: {', '.join(KINDS)}"

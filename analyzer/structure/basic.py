@@ -20,7 +20,16 @@ from .core import (
     to_dense,
 )
 
-__all__ = ["ZERO", "IDENTITY", "SCALAR", "DIAGONAL", "ROW_BLOCK", "DENSE", "row_block_width"]
+__all__ = [
+    "ZERO",
+    "IDENTITY",
+    "SCALAR",
+    "DIAGONAL",
+    "ROW_BLOCK",
+    "DENSE",
+    "register_scalable",
+    "row_block_width",
+]
 
 
 class _Zero(Kind):
@@ -152,18 +161,27 @@ register_product(
     "*", "identity", lambda o: o.left, lambda o: 0, lambda x, y, o: (x, 0), aliases=True,
     priority=1,
 )  # fmt: skip
-# A scalar scales the stored numbers of the built-in kinds (linear in their matrix); a new
-# kind gets the dense fallback until it registers its own scalar rules.
-for _kind in ("scalar", "diagonal", "row-block", "dense"):
+
+
+def register_scalable(name: str) -> None:
+    """Register ``scalar · K`` and ``K · scalar`` for a kind whose stored numbers are linear
+    in its matrix (scaling the matrix scales each stored number): one mac per stored number.
+
+    A kind that does not register this gets the dense fallback for products with a scalar.
+    """
     register_product(
-        "scalar", _kind, _kind, lambda o: o.right.stored(o.right_shape),
+        "scalar", name, lambda o: o.right, lambda o: o.right.stored(o.right_shape),
         lambda c, y, o: (c * y, int(np.size(y))),
     )  # fmt: skip
-    if _kind != "scalar":
+    if name != "scalar":
         register_product(
-            _kind, "scalar", _kind, lambda o: o.left.stored(o.left_shape),
+            name, "scalar", lambda o: o.left, lambda o: o.left.stored(o.left_shape),
             lambda x, c, o: (x * c, int(np.size(x))),
         )  # fmt: skip
+
+
+for _kind in ("scalar", "diagonal", "row-block", "dense"):
+    register_scalable(_kind)
 register_product(
     "dense", "dense", "dense", lambda o: o.m * o.k * o.n,
     lambda x, y, o: (x @ y, x.shape[0] * x.shape[1] * y.shape[1]),
