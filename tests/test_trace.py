@@ -236,7 +236,7 @@ BROADCASTING = [
         bias_add,
         (X34, a4),
         (0, 1),
-        {("X", "add_1"): "identity", ("b", "add_1"): "dense"},
+        {("X", "add_1"): "identity", ("b", "add_1"): "selection"},
         lambda X, b: np.hstack([I12, np.kron(np.ones((3, 1)), I4)]),
     ),
     Case(
@@ -254,7 +254,7 @@ BROADCASTING = [
         (0, 1),
         {
             ("X", "multiply_2"): "diagonal",
-            ("s", "slice_1"): "dense",
+            ("s", "slice_1"): "selection",
             ("slice_1", "multiply_2"): "dense",
         },
         lambda X, s: np.hstack(
@@ -274,7 +274,11 @@ BROADCASTING = [
         affine_rows,
         (X34, N42, RNG.standard_normal(2)),
         (1, 2),
-        {("W", "matmul_1"): "dense", ("matmul_1", "add_2"): "identity", ("b", "add_2"): "dense"},
+        {
+            ("W", "matmul_1"): "kron-identity[2]",
+            ("matmul_1", "add_2"): "identity",
+            ("b", "add_2"): "selection",
+        },
         lambda X, W, b: np.hstack([np.kron(X, np.eye(2)), np.kron(np.ones((3, 1)), np.eye(2))]),
     ),
 ]
@@ -326,7 +330,7 @@ MATMUL = [
         mm,
         (v3, X34),
         (0, 1),
-        {("a", "matmul_1"): "dense", ("b", "matmul_1"): "dense"},
+        {("a", "matmul_1"): "dense", ("b", "matmul_1"): "kron-identity[4]"},
         lambda a, b: np.hstack([b.T, np.kron(a[None, :], I4)]),
     ),
     Case(
@@ -334,7 +338,7 @@ MATMUL = [
         mm,
         (X34, N42),
         (0, 1),
-        {("a", "matmul_1"): "dense", ("b", "matmul_1"): "dense"},
+        {("a", "matmul_1"): "block-diagonal[3]", ("b", "matmul_1"): "kron-identity[2]"},
         lambda a, b: np.hstack([np.kron(I3, b.T), np.kron(a, np.eye(2))]),
     ),
     Case(
@@ -350,7 +354,7 @@ MATMUL = [
         np_dot,
         (X34, N42),
         (0, 1),
-        {("a", "dot_1"): "dense", ("b", "dot_1"): "dense"},
+        {("a", "dot_1"): "block-diagonal[3]", ("b", "dot_1"): "kron-identity[2]"},
         lambda a, b: np.hstack([np.kron(I3, b.T), np.kron(a, np.eye(2))]),
     ),
     Case(
@@ -397,7 +401,8 @@ MATMUL = [
 
 
 def reduction(id, f, x, head, closed) -> Case:
-    return Case(id, _x(f), (x,), (0,), {("x", head): "dense"}, lambda x: closed)
+    kind = "dense" if "mean" in id else "summation"  # a mean is a scaled summation: dense
+    return Case(id, _x(f), (x,), (0,), {("x", head): kind}, lambda x: closed)
 
 
 REDUCTIONS = [
@@ -449,11 +454,18 @@ STRUCTURAL = [
     structural(
         "np.expand_dims", lambda x: np.expand_dims(x, 0), X34, "expand_dims_1", "identity", I12
     ),
-    structural("x.T", lambda x: x.T, X34, "transpose_1", "dense", TRANSPOSED),
-    structural("np.transpose", np.transpose, X34, "transpose_1", "dense", TRANSPOSED),
-    structural("x.transpose()", lambda x: x.transpose(), X34, "transpose_1", "dense", TRANSPOSED),
+    structural("x.T", lambda x: x.T, X34, "transpose_1", "selection", TRANSPOSED),
+    structural("np.transpose", np.transpose, X34, "transpose_1", "selection", TRANSPOSED),
     structural(
-        "x.transpose(1, 0)", lambda x: x.transpose(1, 0), X34, "transpose_1", "dense", TRANSPOSED
+        "x.transpose()", lambda x: x.transpose(), X34, "transpose_1", "selection", TRANSPOSED
+    ),
+    structural(
+        "x.transpose(1, 0)",
+        lambda x: x.transpose(1, 0),
+        X34,
+        "transpose_1",
+        "selection",
+        TRANSPOSED,
     ),
     structural("vector.T", lambda x: x.T, a4, "transpose_1", "identity", I4),
     structural(
@@ -461,34 +473,39 @@ STRUCTURAL = [
         lambda x: x.transpose((1, 0, 2)),
         T234,
         "transpose_1",
-        "dense",
+        "selection",
         np.eye(24)[np.arange(24).reshape(2, 3, 4).transpose(1, 0, 2).ravel()],
     ),
-    structural("x[1:3]", lambda x: x[1:3], a4, "slice_1", "dense", I4[1:3]),
-    structural("x[::2]", lambda x: x[::2], a4, "slice_1", "dense", I4[::2]),
-    structural("x[::-1]", lambda x: x[::-1], a4, "slice_1", "dense", I4[::-1]),
-    structural("x[1]", lambda x: x[1], a4, "slice_1", "dense", I4[1:2]),
+    structural("x[1:3]", lambda x: x[1:3], a4, "slice_1", "selection", I4[1:3]),
+    structural("x[::2]", lambda x: x[::2], a4, "slice_1", "selection", I4[::2]),
+    structural("x[::-1]", lambda x: x[::-1], a4, "slice_1", "selection", I4[::-1]),
+    structural("x[1]", lambda x: x[1], a4, "slice_1", "selection", I4[1:2]),
     structural(
-        "x[0, 1:]", lambda x: x[0, 1:], X34, "slice_1", "dense", select((3, 4), (0, slice(1, None)))
+        "x[0, 1:]",
+        lambda x: x[0, 1:],
+        X34,
+        "slice_1",
+        "selection",
+        select((3, 4), (0, slice(1, None))),
     ),
     structural(
         "x[:, ::2]",
         lambda x: x[:, ::2],
         X34,
         "slice_1",
-        "dense",
+        "selection",
         select((3, 4), (slice(None), slice(None, None, 2))),
     ),
     structural(
-        "x[..., 1]", lambda x: x[..., 1], X34, "slice_1", "dense", select((3, 4), (Ellipsis, 1))
+        "x[..., 1]", lambda x: x[..., 1], X34, "slice_1", "selection", select((3, 4), (Ellipsis, 1))
     ),
-    structural("x[None, :]", lambda x: x[None, :], a4, "slice_1", "dense", I4),
+    structural("x[None, :]", lambda x: x[None, :], a4, "slice_1", "selection", I4),
     structural(
         "iterating rows",
         lambda x: np.stack([row for row in x]),
         X34,
         "slice_1",
-        "dense",
+        "selection",
         I12,
     ),
 ]
@@ -529,7 +546,7 @@ JOINING = [
         concat,
         (a4, b4),
         (0, 1),
-        {("a", "concatenate_1"): "dense", ("b", "concatenate_1"): "dense"},
+        {("a", "concatenate_1"): "selection", ("b", "concatenate_1"): "selection"},
         lambda a, b: E8,
     ),
     Case(
@@ -537,7 +554,7 @@ JOINING = [
         concat_constant,
         (a4, b4),
         (0, 1),
-        {("a", "concatenate_1"): "dense", ("b", "concatenate_1"): "dense"},
+        {("a", "concatenate_1"): "selection", ("b", "concatenate_1"): "selection"},
         lambda a, b: np.vstack(
             [np.hstack([I4, 0 * I4]), np.zeros((4, 8)), np.hstack([0 * I4, I4])]
         ),
@@ -547,7 +564,7 @@ JOINING = [
         concat_columns,
         (X34, Y32),
         (0, 1),
-        {("a", "concatenate_1"): "dense", ("b", "concatenate_1"): "dense"},
+        {("a", "concatenate_1"): "selection", ("b", "concatenate_1"): "selection"},
         None,
     ),
     Case(
@@ -555,7 +572,7 @@ JOINING = [
         concat_twice,
         (a4, b4),
         (0, 1),
-        {("a", "concatenate_1"): "dense", ("b", "concatenate_1"): "dense"},
+        {("a", "concatenate_1"): "dense", ("b", "concatenate_1"): "selection"},
         lambda a, b: np.vstack([E8, np.hstack([I4, 0 * I4])]),
     ),
     Case(
@@ -563,7 +580,7 @@ JOINING = [
         stack,
         (a4, b4),
         (0, 1),
-        {("a", "stack_1"): "dense", ("b", "stack_1"): "dense"},
+        {("a", "stack_1"): "selection", ("b", "stack_1"): "selection"},
         lambda a, b: E8,
     ),
     Case(
@@ -571,7 +588,7 @@ JOINING = [
         stack_columns,
         (a4, b4),
         (0, 1),
-        {("a", "stack_1"): "dense", ("b", "stack_1"): "dense"},
+        {("a", "stack_1"): "selection", ("b", "stack_1"): "selection"},
         lambda a, b: np.eye(8)[np.arange(8).reshape(2, 4).T.ravel()],
     ),
     Case(
@@ -579,7 +596,7 @@ JOINING = [
         stack_constant,
         (a4, b4),
         (0, 1),
-        {("multiply_1", "stack_2"): "dense"},
+        {("multiply_1", "stack_2"): "selection"},
         lambda a, b: np.vstack([np.zeros((4, 8)), np.hstack([np.diag(b), np.diag(a)])]),
     ),
 ]

@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..errors import TraceError
+from ..structure import BlockDiagonal, KronIdentity
 
 __all__ = [
     "BROADCAST",
@@ -49,7 +50,7 @@ __all__ = [
 ]
 
 #: Kind of ``∂out/∂x`` when an elementwise operation broadcasts ``x`` to a larger shape.
-BROADCAST = "dense"
+BROADCAST = "selection"  # a broadcast operand with a derivative (not a plain copy) is dense
 
 #: Elementwise comparisons and logic: their only use on traced values is a branch.
 CONDITIONS = frozenset(
@@ -151,13 +152,18 @@ def _elementwise_factor(spec: D, in_shape: tuple, out_shape: tuple, site: Site) 
     d = spec.d
     if in_shape != out_shape:  # the operand is broadcast: each entry feeds several outputs
 
-        def broadcast(y: Any, *operands: Any) -> np.ndarray:
+        def copies(y: Any, *operands: Any) -> np.ndarray:
             entries = np.arange(_size(in_shape)).reshape(in_shape)
-            cols = np.broadcast_to(entries, out_shape).ravel()
-            data = 1.0 if d is None else np.broadcast_to(d(y, *operands), out_shape).ravel()
-            return _scatter(np.arange(cols.size), cols, data, (cols.size, entries.size))
+            return np.broadcast_to(entries, out_shape).ravel()
 
-        return Factor(BROADCAST, broadcast)
+        def broadcast(y: Any, *operands: Any) -> np.ndarray:
+            cols = copies(y, *operands)
+            data = np.broadcast_to(d(y, *operands), out_shape).ravel()
+            return _scatter(np.arange(cols.size), cols, data, (cols.size, _size(in_shape)))
+
+        if spec.kind == "identity":  # each output entry is a copy of one input entry
+            return Factor(BROADCAST, copies)
+        return Factor("dense", broadcast)
     if spec.kind == "identity":
         return Factor("identity")
     if spec.kind == "scalar" or (spec.scalar_if is not None and _is_number(site, spec.scalar_if)):
@@ -185,7 +191,8 @@ def elementwise(ufunc: Callable, *derivatives: D | None) -> Rule:
 # ------------------------------------------------------------------- products
 #: ``a @ b`` by the operands' numbers of dimensions: (kind, numbers) for ∂/∂a, then ∂/∂b.
 #: Row-major flattening: ∂(A B)/∂A = I_m ⊗ Bᵀ and ∂(A B)/∂B = A ⊗ I_p.
-MATMUL: dict[tuple[int, int], tuple[Factor, Factor]] = {
+#: An entry is a Factor, or a function of the operands' shapes giving one (kinds with parameters).
+MATMUL: dict[tuple[int, int], tuple[Any, Any]] = {
     (1, 1): (
         Factor("dense", lambda y, a, b: b[None, :]),
         Factor("dense", lambda y, a, b: a[None, :]),
@@ -196,11 +203,14 @@ MATMUL: dict[tuple[int, int], tuple[Factor, Factor]] = {
     ),
     (1, 2): (
         Factor("dense", lambda y, a, b: b.T),
-        Factor("dense", lambda y, a, b: np.kron(a[None, :], np.eye(b.shape[1]))),
+        lambda shapes: Factor(KronIdentity(shapes[1][1]), lambda y, a, b: a[None, :]),  # aᵀ ⊗ I_p
     ),
     (2, 2): (
-        Factor("dense", lambda y, a, b: np.kron(np.eye(a.shape[0]), b.T)),
-        Factor("dense", lambda y, a, b: np.kron(a, np.eye(b.shape[1]))),
+        lambda shapes: Factor(  # I_m ⊗ bᵀ
+            BlockDiagonal(shapes[0][0]),
+            lambda y, a, b: np.broadcast_to(b.T, (a.shape[0], *b.T.shape)),
+        ),
+        lambda shapes: Factor(KronIdentity(shapes[1][1]), lambda y, a, b: a),  # a ⊗ I_p
     ),
 }
 
@@ -212,7 +222,8 @@ def _matmul_factors(site: Site) -> list[Factor | None]:
             f"products of arrays with {ndims[0]} and {ndims[1]} dimensions are not supported "
             "(vectors and matrices only)"
         )
-    return [f if t else None for f, t in zip(MATMUL[ndims], site.traced, strict=True)]
+    entries = [f if isinstance(f, Factor) else f(site.shapes) for f in MATMUL[ndims]]
+    return [f if t else None for f, t in zip(entries, site.traced, strict=True)]
 
 
 def _dot_factors(site: Site) -> list[Factor | None]:
@@ -253,11 +264,16 @@ def reduction(kind: str, forward: Callable, scale: Callable[[int], float]) -> Ru
         kept = tuple(1 if k in axes else n for k, n in enumerate(shape))
         weight = scale(_size(tuple(shape[k] for k in axes)))
 
-        def numbers(y: Any, x: Any) -> np.ndarray:
-            rows = np.broadcast_to(np.arange(_size(kept)).reshape(kept), shape).ravel()
-            return _scatter(rows, np.arange(rows.size), weight, (_size(kept), rows.size))
+        def rows(y: Any, x: Any) -> np.ndarray:  # the output entry each input entry adds into
+            return np.broadcast_to(np.arange(_size(kept)).reshape(kept), shape).ravel()
 
-        return [Factor(kind, numbers)]
+        def numbers(y: Any, x: Any) -> np.ndarray:
+            into = rows(y, x)
+            return _scatter(into, np.arange(into.size), weight, (_size(kept), into.size))
+
+        if kind == "summation" and weight == 1.0:
+            return [Factor("summation", rows)]
+        return [Factor("dense", numbers)]
 
     return Rule(forward, factors, _bind_reduction)
 
@@ -280,19 +296,34 @@ def structural(kind: str | Callable[[Site], str], forward: Callable, bind: Calla
             elif chosen == "identity":
                 out.append(Factor("identity"))
             else:
-                out.append(Factor(chosen, _selection(forward, i, site.shapes, site.params)))
+                numbers = _selection(forward, i, site.shapes, site.params)
+                if chosen == "selection":
+                    out.append(Factor("selection", numbers))
+                else:
+                    out.append(Factor(chosen, _as_matrix(numbers, site.shapes[i])))
         return out
 
     return Rule(forward, factors, bind)
 
 
 def _selection(forward: Callable, i: int, shapes: tuple, params: Mapping) -> Callable:
+    """The selection's numbers: for each output entry, the operand entry it copies (or -1)."""
+
     def numbers(y: Any, *operands: Any) -> np.ndarray:
         entries = [np.full(s, -1) for s in shapes]
         entries[i] = np.arange(_size(shapes[i])).reshape(shapes[i])
-        picked = np.ravel(forward(*entries, **params))
-        rows = np.flatnonzero(picked >= 0)
-        return _scatter(rows, picked[rows], 1.0, (picked.size, entries[i].size))
+        return np.ravel(forward(*entries, **params))
+
+    return numbers
+
+
+def _as_matrix(picked: Callable, shape: tuple) -> Callable:
+    """The 0/1 matrix of a selection (for an operation priced as dense)."""
+
+    def numbers(y: Any, *operands: Any) -> np.ndarray:
+        index = picked(y, *operands)
+        rows = np.flatnonzero(index >= 0)
+        return _scatter(rows, index[rows], 1.0, (index.size, _size(shape)))
 
     return numbers
 
@@ -329,7 +360,7 @@ def _transpose_kind(site: Site) -> str:
     axes = site.params["axes"]
     axes = tuple(reversed(range(len(shape)))) if axes is None else axes
     long = [k % len(shape) for k in axes if shape[k] > 1]
-    return "identity" if long == sorted(long) else "dense"
+    return "identity" if long == sorted(long) else "selection"
 
 
 def _getitem(a: Any, key: Any) -> np.ndarray:
@@ -411,16 +442,16 @@ RULES: dict[str, Rule] = {
     "matmul": Rule(np.matmul, _matmul_factors),
     "dot": Rule(np.dot, _dot_factors, _bind_two),
     # reductions
-    "sum": reduction("dense", np.sum, lambda count: 1.0),
-    "mean": reduction("dense", np.mean, lambda count: 1.0 / count),
+    "sum": reduction("summation", np.sum, lambda count: 1.0),
+    "mean": reduction("dense", np.mean, lambda count: 1.0 / count),  # a scaled summation
     # structural; a row-major reshape is the identity on the row-major flattening
     "reshape": structural("identity", _reshape, _bind_reshape),
     "ravel": structural("identity", np.ravel, _bind_ravel),
     "squeeze": structural("identity", _squeeze, _bind_axis),
     "expand_dims": structural("identity", _expand_dims, _bind_axis),
     "transpose": structural(_transpose_kind, _transpose, _bind_transpose),
-    "getitem": structural("dense", _getitem, _bind_getitem),
-    "concatenate": structural("dense", _concatenate, _bind_sequence),
-    "stack": structural("dense", _stack, _bind_sequence),
+    "getitem": structural("selection", _getitem, _bind_getitem),
+    "concatenate": structural("selection", _concatenate, _bind_sequence),
+    "stack": structural("selection", _stack, _bind_sequence),
 }
 RULES["true_divide"] = RULES["divide"]
