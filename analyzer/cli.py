@@ -17,6 +17,8 @@ Plan for one_layer (H=10, N=5): order input-first, cost model dense
 from __future__ import annotations
 
 import argparse
+import keyword
+import os
 import shlex
 import sys
 import traceback
@@ -25,6 +27,7 @@ from pathlib import Path
 
 from . import studies
 from .errors import AnalyzerError
+from .frontends.loader import trace_file
 from .measure import resolve_model, sweep
 from .planning import ALIASES, COST_MODELS, ORDERS, compare, plan
 from .report import render
@@ -63,12 +66,24 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--cost", default="dense", help=f"cost model(s): {', '.join(COST_MODELS)}")
         p.epilog = "Sizes: --NAME VALUE with the model's size names, e.g. --H 64 --N 32."
 
+    def trace_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--trace", metavar="FILE.py:FUNCTION", help="trace your numpy function")
+        p.add_argument("--shapes", help="its arguments' shapes, e.g. W=64x32,x=32 (with --trace)")
+        p.add_argument("--wrt", help="differentiated arguments, e.g. W,w (default: all)")
+        p.epilog = (
+            "Sizes: --NAME VALUE with the model's size names, e.g. --H 64 --N 32, or symbols "
+            "(--H H --N N) for exact cost polynomials. Or --trace FILE.py:FUNCTION --shapes "
+            "W=64x32,x=32 [--wrt W]: your function, traced at seeded random values."
+        )
+
     p = sub.add_parser("plan", help="print the plan of one order")
     model_options(p)
+    trace_options(p)
     p.add_argument("--order", default="optimal", help=f"one of: {ORDER_CHOICES}")
 
     p = sub.add_parser("compare", help="compare input-first, output-first and optimal")
     model_options(p)
+    trace_options(p)
 
     p = sub.add_parser("sweep", help="time every order over a grid of sizes and report")
     model_options(p)
@@ -90,7 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _parse_sizes(extra: Sequence[str], names: Sequence[str]) -> dict[str, list[int]]:
+def _parse_sizes(
+    extra: Sequence[str], names: Sequence[str], symbols: bool = False
+) -> dict[str, list[int]]:
     sizes: dict[str, list[int]] = {}
     tokens = list(extra)
     while tokens:
@@ -110,21 +127,38 @@ def _parse_sizes(extra: Sequence[str], names: Sequence[str]) -> dict[str, list[i
         if name in sizes:
             raise AnalyzerError(f"size --{name} is given twice")
         try:
-            sizes[name] = [int(v) for v in value.split(",")]
+            sizes[name] = [_size_value(v, symbols) for v in value.split(",")]
         except ValueError:
-            raise AnalyzerError(f"size --{name} must be integers, got {value!r}") from None
+            kinds = "integers or symbol names" if symbols else "integers"
+            raise AnalyzerError(f"size --{name} must be {kinds}, got {value!r}") from None
     missing = [n for n in names if n not in sizes]
     if missing:
         raise AnalyzerError(f"missing size(s): {', '.join('--' + n for n in missing)}")
     return sizes
 
 
+def _size_value(text: str, symbols: bool) -> int | str:
+    text = text.strip()
+    if symbols and text.isidentifier() and not keyword.iskeyword(text):
+        return text
+    return int(text)
+
+
 _LIST_SIZES = ("widths", "dims")
 
 
-def _graph(model: str, extra: Sequence[str]):
-    name, factory, names = resolve_model(model)
-    sizes = _parse_sizes(extra, names)
+def _graph(args: argparse.Namespace, extra: Sequence[str]):
+    if args.trace is not None:
+        if extra:
+            raise AnalyzerError(f"unexpected argument(s) with --trace: {' '.join(extra)}")
+        if args.shapes is None:
+            raise AnalyzerError("--trace needs --shapes, e.g. --shapes W=64x32,x=32")
+        return trace_file(args.trace, args.shapes, args.wrt)
+    for option in ("shapes", "wrt"):
+        if getattr(args, option) is not None:
+            raise AnalyzerError(f"--{option} goes with --trace FILE.py:FUNCTION")
+    name, factory, names = resolve_model(args.model)
+    sizes = _parse_sizes(extra, names, symbols=True)
     args = {}
     for k, v in sizes.items():
         if k in _LIST_SIZES:
@@ -154,10 +188,10 @@ def _run(args: argparse.Namespace, extra: list[str], argv: Sequence[str]) -> int
         costs = _costs(args.cost)
         if len(costs) != 1:
             raise AnalyzerError("plan takes one cost model")
-        print(plan(_graph(args.model, extra), args.order, costs[0]))
+        print(plan(_graph(args, extra), args.order, costs[0]))
         return 0
     if args.command == "compare":
-        graph = _graph(args.model, extra)
+        graph = _graph(args, extra)
         for cost in _costs(args.cost):
             print(compare(graph, cost).to_string(index=False))
         return 0
@@ -217,6 +251,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("analyzer: interrupted; saved rows can be continued with --resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader left (``analyzer plan ... | head``): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception:  # any other exception is a bug: show where it happened
         traceback.print_exc()
         print("analyzer: internal error (a bug in analyzer, not in your input)", file=sys.stderr)
