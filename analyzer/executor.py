@@ -29,7 +29,7 @@ from .blas import available_memory, blas_threads
 from .elimination import eliminate
 from .errors import PlanError
 from .planning import Plan, Problem
-from .structure import Block, add_counted, multiply_counted
+from .structure import Block, merge_counted, multiply_counted
 
 __all__ = ["Execution", "execute", "factor_blocks", "assemble"]
 
@@ -120,9 +120,10 @@ def _run_once(program, blocks) -> tuple[dict, int, int, list[float]]:
             step_seconds.append(clock() - start)
             macs += counted
         else:  # a merge belongs to the product step just before it
-            slots[result], counted = add_counted(a, b)
+            slots[result], counted, formed = merge_counted(a, b)
             step_seconds[-1] += clock() - start
             adds += counted
+            macs += formed
     return {edge: slots[slot] for edge, slot in final.items()}, macs, adds, step_seconds
 
 

@@ -140,6 +140,8 @@ class Pricer:
                 existing = heads.get(s)
                 if objective == "macs":
                     total += price.macs
+                    if existing is not None:  # a merge may first form an operator's matrix
+                        total += self.merge(existing, price.result, p, s).formed
                     continue
                 moved = price.read + price.written
                 if existing is not None:

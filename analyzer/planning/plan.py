@@ -89,6 +89,7 @@ def _simulate(problem: Problem, sequence: Sequence[str]):
         price = pricer.merge(existing.kind, product.kind, p, s)
         record = records[-1]
         record["adds"] = price.macs
+        record["macs"] += price.formed
         record["result"] = price.result
         record["product"] += f" + J({s},{p})"
         record["elements"] = price.result.stored(existing.shape)

@@ -35,6 +35,7 @@ __all__ = [
     "multiply_counted",
     "add",
     "add_counted",
+    "merge_counted",
     "stored_size",
     "to_dense",
     "as_dense_block",
@@ -105,6 +106,14 @@ class Kind(str):
     def read(self, numbers: Any, shape: Shape) -> Any:
         """The stored form of the numbers a Jacobian callable gave (their count is checked)."""
         return np.asarray(numbers, dtype=float).reshape(shape)
+
+    def densify_macs(self, shape: Shape) -> Size:
+        """Multiply-adds of forming the full matrix (0 for stored kinds; not for operators)."""
+        return 0
+
+    def densify(self, data: Any, shape: Shape) -> tuple[np.ndarray, int]:
+        """The full matrix as a product step forms it, and the multiply-adds that took."""
+        return self.to_dense(data, shape), 0
 
 
 def register_kind(kind: Kind) -> Kind:
@@ -264,12 +273,17 @@ class Operands(NamedTuple):
 
 
 class Price(NamedTuple):
-    """What one product or sum costs: its result's kind, macs (or adds), elements moved."""
+    """What one product or sum costs: its result's kind, macs (or adds), elements moved.
+
+    ``formed`` counts, for a sum, the multiply-adds of forming an operand's matrix
+    first (an operator's preaccumulation); it is 0 for stored kinds.
+    """
 
     result: Kind
     macs: Size
     read: Size
     written: Size
+    formed: Size = 0
 
 
 @dataclass(frozen=True)
@@ -279,6 +293,7 @@ class _Entry:
     kernel: Callable[[Any, Any, Operands], tuple[Any, int]]
     aliases: bool = False
     priority: int = 0
+    formed: Callable[[Operands], Size] | None = None
 
 
 _PRODUCTS: dict[tuple[str, str], _Entry] = {}
@@ -423,8 +438,10 @@ class SumRule:
             result.stored(shape),
         )
 
-    def run(self, a: Block, b: Block) -> tuple[Any, int]:
-        return self.entry.kernel(a, b, self.operands(tuple(a.shape)))
+    def run(self, a: Block, b: Block) -> tuple[Any, int, int]:
+        """The sum's numbers, the additions and the multiply-adds (forming operands) it took."""
+        done = self.entry.kernel(a, b, self.operands(tuple(a.shape)))
+        return done if len(done) == 3 else (*done, 0)
 
 
 def product_rule(left: str, right: str) -> ProductRule:
@@ -497,21 +514,30 @@ def _densified_product(a: Kind, b: Kind) -> _Entry:
     def operands(o: Operands, left: bool, right: bool) -> Operands:
         return Operands(dense if left else o.left, dense if right else o.right, o.m, o.k, o.n)
 
+    def price(o: Operands, entry: _Entry, left: bool, right: bool) -> Size:
+        forming = (o.left.densify_macs(o.left_shape) if left else 0) + (
+            o.right.densify_macs(o.right_shape) if right else 0
+        )
+        return entry.macs(operands(o, left, right)) + forming
+
     def choice(o: Operands) -> tuple[_Entry, bool, bool]:
-        priced = [
-            (entry.macs(operands(o, le, ri)), i) for i, (entry, le, ri) in enumerate(candidates)
-        ]
+        priced = [(price(o, *candidate), i) for i, candidate in enumerate(candidates)]
         return candidates[min(priced, key=lambda pair: _sortable(pair[0]))[1]]
 
     def macs(o: Operands) -> Size:
-        entry, left, right = choice(o)
-        return entry.macs(operands(o, left, right))
+        return price(o, *choice(o))
 
     def kernel(x: Any, y: Any, o: Operands) -> tuple[Any, int]:
         entry, left, right = choice(o)
-        x = o.left.to_dense(x, o.left_shape) if left else x
-        y = o.right.to_dense(y, o.right_shape) if right else y
-        return entry.kernel(x, y, operands(o, left, right))
+        formed = 0
+        if left:
+            x, count = o.left.densify(x, o.left_shape)
+            formed += count
+        if right:
+            y, count = o.right.densify(y, o.right_shape)
+            formed += count
+        data, count = entry.kernel(x, y, operands(o, left, right))
+        return data, count + formed
 
     return _Entry("dense", macs, kernel)
 
@@ -548,9 +574,17 @@ def add_counted(a: Block, b: Block) -> tuple[Block, int]:
     """``a + b`` with the kernel its rule picks, and the additions it counted."""
     if tuple(a.shape) != tuple(b.shape):
         raise AnalyzerError(f"cannot add a {a.shape} factor to a {b.shape} factor")
+    block, adds, _ = merge_counted(a, b)
+    return block, adds
+
+
+def merge_counted(a: Block, b: Block) -> tuple[Block, int, int]:
+    """``a + b``, the additions counted, and the multiply-adds of forming an operand first."""
+    if tuple(a.shape) != tuple(b.shape):
+        raise AnalyzerError(f"cannot add a {a.shape} factor to a {b.shape} factor")
     rule = sum_rule(a.kind, b.kind)
-    data, adds = rule.run(a, b)
-    return Block(rule.result, a.shape, data), adds
+    data, adds, formed = rule.run(a, b)
+    return Block(rule.result, a.shape, data), adds, formed
 
 
 def add(a: Block, b: Block) -> Block:
@@ -573,11 +607,18 @@ def _dense_fallback_kernel(x: Any, y: Any, o: Operands) -> tuple[np.ndarray, int
     return left @ right, left.shape[0] * left.shape[1] * right.shape[1]
 
 
-def _dense_sum_fallback_kernel(a: Block, b: Block, o: Operands) -> tuple[np.ndarray, int]:
-    out = np.array(to_dense(a), dtype=float, copy=True)
-    out += to_dense(b)
-    return out, out.size
+def _dense_sum_fallback_kernel(a: Block, b: Block, o: Operands) -> tuple[np.ndarray, int, int]:
+    first, formed_a = o.left.densify(a.data, o.shape)
+    second, formed_b = o.right.densify(b.data, o.shape)
+    out = np.array(first, dtype=float, copy=True)
+    out += second
+    return out, out.size, formed_a + formed_b
 
 
 _DENSE_FALLBACK = _Entry("dense", lambda o: o.m * o.k * o.n, _dense_fallback_kernel)
-_DENSE_SUM_FALLBACK = _Entry("dense", lambda o: o.m * o.n, _dense_sum_fallback_kernel)
+_DENSE_SUM_FALLBACK = _Entry(
+    "dense",
+    lambda o: o.m * o.n,
+    _dense_sum_fallback_kernel,
+    formed=lambda o: o.left.densify_macs(o.shape) + o.right.densify_macs(o.shape),
+)
