@@ -46,6 +46,7 @@ def test_kinds_are_the_documented_six():
         "kron-identity",
         "selection",
         "summation",
+        "operator",
     }  # the built-in six and the kinds of traced operations (tests/test_traced_kinds.py)
 
 

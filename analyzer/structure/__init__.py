@@ -41,7 +41,7 @@ Examples
 [[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]
 """
 
-from . import basic, traced  # noqa: F401  (register the kinds and their rules)
+from . import basic, operator, traced  # noqa: F401  (register the kinds and their rules)
 from .basic import DENSE, DIAGONAL, IDENTITY, ROW_BLOCK, SCALAR, ZERO, row_block_width
 from .core import (
     KINDS,
@@ -68,9 +68,12 @@ from .core import (
     sum_rule,
     to_dense,
 )
+from .operator import LinearMap, Operator
 from .traced import BlockDiagonal, KronIdentity, Selection, Summation
 
 __all__ = [
+    "LinearMap",
+    "Operator",
     "BlockDiagonal",
     "KronIdentity",
     "Selection",
