@@ -5,7 +5,7 @@ Examples
 >>> from analyzer.models import one_layer
 >>> table = check(one_layer(4, 3))
 >>> bool(table["ok"].all()), len(table)
-(True, 6)
+(True, 9)
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from .blas import available_memory, blas_threads
 from .elimination import eliminate
 from .errors import PlanError
 from .planning import Plan, Problem
-from .structure import Block, merge_counted, multiply_counted
+from .structure import DENSE, Block, merge_counted, multiply_counted
 
 __all__ = ["Execution", "execute", "factor_blocks", "assemble"]
 
@@ -124,7 +124,17 @@ def _run_once(program, blocks) -> tuple[dict, int, int, list[float]]:
             step_seconds[-1] += clock() - start
             adds += counted
             macs += formed
-    return {edge: slots[slot] for edge, slot in final.items()}, macs, adds, step_seconds
+    factors = {edge: slots[slot] for edge, slot in final.items()}
+    for edge, block in factors.items():  # an operator left at the end is preaccumulated
+        kind = block.kind
+        if kind.densify_macs(tuple(block.shape)) == 0:
+            continue
+        start = clock()
+        dense, counted = kind.densify(block.data, tuple(block.shape))
+        factors[edge] = Block(DENSE, block.shape, dense)
+        step_seconds.append(clock() - start)
+        macs += counted
+    return factors, macs, adds, step_seconds
 
 
 def assemble(problem: Problem, final: dict[tuple[str, str], Block]) -> np.ndarray:

@@ -21,7 +21,7 @@ from analyzer.graph import JacobianGraph
 KINDS = ("zero", "identity", "scalar", "diagonal", "row-block", "dense")
 DIAGONAL_FAMILY = ("identity", "scalar", "diagonal")
 ORDERS = ("input-first", "output-first", "optimal")
-COSTS = ("dense", "structured")
+COSTS = ("dense", "structured", "matrix-free")
 
 # ------------------------------------------------------------------ naive counting
 # A pattern is an int matrix: 0 is a structural zero, ONE a structural one (free

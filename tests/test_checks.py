@@ -16,7 +16,7 @@ from analyzer.graph import JacobianGraph
 from analyzer.models import one_layer
 
 ORDERS = ("input-first", "output-first", "optimal")
-COSTS = ("dense", "structured")
+COSTS = ("dense", "structured", "matrix-free")
 
 
 def assert_fd_close(actual, fd, tol=1e-6):

@@ -19,9 +19,23 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..elimination import State
 from ..errors import PlanError
-from ..structure import DENSE, Block, Kind, Price, as_dense_block, kind_of, product_rule, sum_rule
+from ..structure import (
+    DENSE,
+    Block,
+    Kind,
+    LinearMap,
+    Operator,
+    Price,
+    as_dense_block,
+    kind_of,
+    multiply,
+    product_rule,
+    sum_rule,
+)
 
 __all__ = [
     "CostModel",
@@ -36,19 +50,37 @@ __all__ = [
 
 @dataclass(frozen=True)
 class CostModel:
-    """How products are priced: ``keeps_structure`` False multiplies every factor as dense."""
+    """How products are priced: which kind each factor is multiplied as.
+
+    ``treats`` is ``"dense"`` (every factor a full matrix), ``"structured"`` (each
+    factor its own kind) or ``"matrix-free"`` (every factor an operator applied at
+    ``e`` macs per vector, ``e`` the nonzeros its kind holds: what an AD tool's
+    elemental tangent or adjoint costs).
+    """
 
     name: str
-    keeps_structure: bool
+    treats: str
     description: str
 
-    def kind(self, structure: str) -> Kind:
-        """The kind a factor of this structure is multiplied as."""
-        return kind_of(structure) if self.keeps_structure else DENSE
+    def kind(self, structure: str, shape: tuple | None = None) -> Kind:
+        """The kind a factor of this structure (and shape) is multiplied as."""
+        if self.treats == "dense":
+            return DENSE
+        kind = kind_of(structure)
+        if self.treats == "structured" or kind.name == "operator":
+            return kind
+        if shape is None:
+            raise PlanError("the matrix-free cost model needs a factor's shape")
+        return Operator(kind.nonzeros(shape))
 
     def materialise(self, block: Block) -> Block:
-        """The block as this model multiplies it (dense: a full matrix)."""
-        return block if self.keeps_structure else as_dense_block(block)
+        """The block as this model multiplies it (dense: a full matrix; matrix-free: a map)."""
+        if self.treats == "dense":
+            return as_dense_block(block)
+        if self.treats == "structured" or block.kind.name == "operator":
+            return block
+        kind = self.kind(block.kind, tuple(block.shape))
+        return Block(kind, block.shape, _as_map(block, kind.e))
 
     def __str__(self) -> str:
         return self.name
@@ -58,13 +90,27 @@ class CostModel:
 COST_MODELS: dict[str, CostModel] = {
     model.name: model
     for model in (
-        CostModel("dense", False, "every factor a full matrix, as the course sheet"),
-        CostModel("structured", True, "each factor priced by its structure kind"),
+        CostModel("dense", "dense", "every factor a full matrix, as the course sheet"),
+        CostModel("structured", "structured", "each factor priced by its structure kind"),
+        CostModel("matrix-free", "matrix-free", "every factor applied as tangent or adjoint code"),
     )
 }
 
 #: What an exact strategy minimises: multiply-adds, or elements read and written (bytes).
 OBJECTIVES = ("macs", "bytes")
+
+
+def _as_map(block: Block, e: int) -> LinearMap:
+    """A stored factor as a matrix-free map of ``e`` macs per vector (its nonzeros)."""
+    rows, cols = block.shape
+
+    def tangent(X: np.ndarray) -> np.ndarray:
+        return multiply(block, Block(DENSE, (cols, X.shape[1]), X)).dense()
+
+    def adjoint(Y: np.ndarray) -> np.ndarray:
+        return multiply(Block(DENSE, (Y.shape[0], rows), Y), block).dense()
+
+    return LinearMap((rows, cols), e, tangent, adjoint)
 
 
 def cost_model(cost: str | CostModel) -> CostModel:

@@ -23,6 +23,7 @@ import sympy
 
 from ..elimination import eliminate
 from ..errors import PlanError
+from ..structure import DENSE, product_rule
 from ..symbolic import as_expression, leading_term
 from .problem import Problem
 from .search import SearchRecord
@@ -31,7 +32,7 @@ __all__ = ["Plan", "build_plan", "exact_total", "STEP_COLUMNS", "MAX_BRACKETING"
 
 #: Columns of ``Plan.steps``.
 STEP_COLUMNS = [
-    "step", "eliminate", "product", "shapes", "structures", "result", "macs", "adds",
+    "step", "eliminate", "product", "shapes", "structures", "mode", "result", "macs", "adds",
     "elements", "bytes", "bytes_written", "cumulative_macs",
 ]  # fmt: skip
 _EXACT_COLUMNS = ("macs", "adds", "elements", "bytes", "bytes_written", "cumulative_macs")
@@ -75,6 +76,7 @@ def _simulate(problem: Problem, sequence: Sequence[str]):
                 "product": f"J({s},{v})·J({v},{p})",
                 "shapes": f"({_dims(outer.shape)})·({_dims(inner.shape)})",
                 "structures": f"{outer.kind}·{inner.kind}",
+                "mode": product_rule(outer.kind, inner.kind).mode(outer.shape, inner.shape),
                 "result": price.result,
                 "macs": price.macs,
                 "adds": 0,
@@ -106,7 +108,29 @@ def _simulate(problem: Problem, sequence: Sequence[str]):
     )
     for v in sequence:
         eliminate(state, v, multiply, add)
-    return records, state.factors()
+    final = state.factors()
+    for (t, h), factor in final.items():  # an operator left at the end is preaccumulated
+        formed = factor.kind.densify_macs(factor.shape)
+        if formed == 0:
+            continue
+        elements = factor.shape[0] * factor.shape[1]
+        records.append(
+            {
+                "eliminate": "",
+                "product": f"preaccumulate J({h},{t})",
+                "shapes": f"({_dims(factor.shape)})",
+                "structures": str(factor.kind),
+                "mode": "preaccumulate",
+                "result": DENSE,
+                "macs": formed,
+                "adds": 0,
+                "elements": elements,
+                "bytes": (factor.kind.stored(factor.shape) + elements) * factor.itemsize,
+                "bytes_written": elements * factor.itemsize,
+            }
+        )
+        final[t, h] = factor._replace(kind=DENSE)
+    return records, final
 
 
 def _rendered_lengths(roots: list[tuple]) -> tuple[dict[int, int], bool]:

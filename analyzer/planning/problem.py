@@ -54,7 +54,7 @@ class Problem:
         edges, labels = [], {}
         for tail, head in sub.edges:
             data = graph.edges[tail, head]
-            edges.append((tail, head, model.kind(data["structure"])))
+            edges.append((tail, head, model.kind(data["structure"], tuple(data["shape"]))))
             labels[tail, head] = data.get("label") or f"J({head},{tail})"
         edges.sort(key=lambda e: (position[e[0]], position[e[1]]))
         chain = None

@@ -294,6 +294,7 @@ class _Entry:
     aliases: bool = False
     priority: int = 0
     formed: Callable[[Operands], Size] | None = None
+    mode: Callable[[Operands], str] | None = None
 
 
 _PRODUCTS: dict[tuple[str, str], _Entry] = {}
@@ -309,6 +310,7 @@ def register_product(
     *,
     aliases: bool = False,
     priority: int = 0,
+    mode: Callable[[Operands], str] | None = None,
 ) -> None:
     """Register how ``left @ right`` is priced and executed.
 
@@ -322,7 +324,7 @@ def register_product(
     (nothing read or written).
     """
     _check_rule(left, right, macs, kernel)
-    _PRODUCTS[left, right] = _Entry(result, macs, kernel, aliases, priority)
+    _PRODUCTS[left, right] = _Entry(result, macs, kernel, aliases, priority, mode=mode)
     _changed()
 
 
@@ -403,6 +405,11 @@ class ProductRule:
         read = self.left.stored(o.left_shape) + self.right.stored(o.right_shape)
         return Price(result, self.entry.macs(o), read, result.stored(o.shape))
 
+    def mode(self, left_shape: Shape, right_shape: Shape) -> str:
+        """How the product runs: ``product``, or for operators ``tangent``, ``adjoint``, ..."""
+        mode = self.entry.mode
+        return mode(self.operands(left_shape, right_shape)) if mode else "product"
+
     def run(self, left: Any, right: Any, left_shape: Shape, right_shape: Shape) -> tuple[Any, int]:
         return self.entry.kernel(left, right, self.operands(left_shape, right_shape))
 
@@ -429,14 +436,11 @@ class SumRule:
     def price(self, shape: Shape) -> Price:
         o = self.operands(shape)
         result = self.result
+        formed = self.entry.formed(o) if self.entry.formed else 0
         if self.entry.aliases:
-            return Price(result, self.entry.macs(o), 0, 0)
-        return Price(
-            result,
-            self.entry.macs(o),
-            self.a.stored(shape) + self.b.stored(shape),
-            result.stored(shape),
-        )
+            return Price(result, self.entry.macs(o), 0, 0, formed)
+        read = self.a.stored(shape) + self.b.stored(shape)
+        return Price(result, self.entry.macs(o), read, result.stored(shape), formed)
 
     def run(self, a: Block, b: Block) -> tuple[Any, int, int]:
         """The sum's numbers, the additions and the multiply-adds (forming operands) it took."""

@@ -195,12 +195,16 @@ def operator_product_mode(o: Operands) -> str:
     return "tangent" if left else "adjoint" if right else "product"
 
 
-register_product("operator", "dense", "dense", lambda o: o.left.e * o.n, lambda a, x, o: a.apply(x))
 register_product(
-    "dense", "operator", "dense", lambda o: o.m * o.right.e, lambda y, a, o: a.apply_adjoint(y)
-)
+    "operator", "dense", "dense", lambda o: o.left.e * o.n, lambda a, x, o: a.apply(x),
+    mode=operator_product_mode,
+)  # fmt: skip
+register_product(
+    "dense", "operator", "dense", lambda o: o.m * o.right.e, lambda y, a, o: a.apply_adjoint(y),
+    mode=operator_product_mode,
+)  # fmt: skip
 register_product(
     "operator", "operator", "dense",
     lambda o: _operator_pair_macs(o)[0] if _right_first(o) else _operator_pair_macs(o)[1],
-    _operator_times_operator,
+    _operator_times_operator, mode=operator_product_mode,
 )  # fmt: skip
