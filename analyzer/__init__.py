@@ -19,7 +19,7 @@ from .errors import (
     TraceError,
 )
 from .executor import Execution, execute
-from .frontends import trace
+from .frontends import from_jax, trace
 from .graph import JacobianGraph
 from .models import chain
 from .planning import (
@@ -73,6 +73,7 @@ __all__ = [
     "compare",
     "execute",
     "finite_differences",
+    "from_jax",
     "fit",
     "from_sequence",
     "machine",
