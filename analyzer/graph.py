@@ -28,7 +28,7 @@ import networkx as nx
 import numpy as np
 import sympy
 
-from .errors import CycleError, GraphError, PointError
+from .errors import AnalyzerError, CycleError, GraphError, PointError
 from .structure import KINDS, Block, Kind, add, kind_of, sum_rule
 
 __all__ = ["ROLES", "JacobianGraph", "as_size"]
@@ -546,7 +546,7 @@ def _block(
     spec = kind_of(kind)
     expected = spec.stored(shape)
     try:
-        count = np.size(numbers)
+        count = spec.count(numbers)
     except (TypeError, ValueError):
         count = None
     if count != expected:
@@ -558,7 +558,9 @@ def _block(
         raise GraphError(f"{where}: its jacobian gave complex numbers")
     try:
         block = Block(spec, shape, spec.read(numbers, shape))
-        finite = block.data is None or bool(np.all(np.isfinite(block.data)))
+        finite = spec.finite(block.data)
+    except AnalyzerError as error:
+        raise GraphError(f"{where}: {error}") from None
     except (TypeError, ValueError) as error:
         raise GraphError(
             f"{where}: its jacobian gave numbers that are not floats: {error}"

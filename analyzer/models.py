@@ -24,6 +24,7 @@ import numpy as np
 from . import primitives as prim
 from .errors import GraphError
 from .graph import JacobianGraph, as_size
+from .structure import LinearMap, Operator
 
 __all__ = ["one_layer", "mlp", "least_squares", "affine", "factorization", "chain", "MODELS"]
 
@@ -170,8 +171,8 @@ def factorization(m: Any, n: Any, k: Any, seed: int = 0) -> JacobianGraph:
     return g.validate()
 
 
-def chain(dims: Sequence[Any], seed: int = 0) -> JacobianGraph:
-    """A chain ``v0 -> v1 -> … -> vn`` of dense factors ``J1 … Jn`` with seeded values.
+def chain(dims: Sequence[Any], seed: int = 0, edges: Sequence[int] | None = None) -> JacobianGraph:
+    """A chain ``v0 -> v1 -> … -> vn`` of factors ``J1 … Jn`` with seeded values.
 
     Variable ``vi`` has size ``dims[i]``; factor ``Ji = ∂vi/∂v(i-1)`` has shape
     ``(dims[i], dims[i-1])``. ``v0`` is the parameter and ``vn`` the output, so
@@ -179,8 +180,16 @@ def chain(dims: Sequence[Any], seed: int = 0) -> JacobianGraph:
     ``seed`` and the factor's index) when the chain is executed, so planning a
     long chain stores no matrices.
 
+    Without ``edges`` the factors are dense. With ``edges = [e_1, …, e_n]`` they are
+    matrix-free operators (kind ``operator[e_i]``): seeded random sparse matrices with
+    exactly ``e_i`` nonzeros (at least one in every row and column when ``e_i`` allows),
+    applied by sparse products that never densify them, so a tangent or an adjoint
+    really costs ``e_i`` multiply-adds per vector.
+
     >>> chain([30, 35, 15]).edges["v0", "v1"]["shape"]
     (35, 30)
+    >>> chain([8, 7, 8], edges=[44, 2]).edges["v1", "v2"]["structure"]
+    'operator[2]'
     """
     if isinstance(dims, str) or not isinstance(dims, Sequence):
         raise GraphError(f"a chain needs a list of sizes, got {dims!r}")
@@ -189,6 +198,8 @@ def chain(dims: Sequence[Any], seed: int = 0) -> JacobianGraph:
     sizes = [as_size(d, name=f"dims[{i}]") for i, d in enumerate(dims)]
     _Values(seed)
     numeric = all(isinstance(s, int) for s in sizes)
+    if edges is not None:
+        edges = _checked_edges(edges, sizes)
     g = JacobianGraph(name="chain", sizes={f"d{i}": s for i, s in enumerate(sizes)})
     start = (
         (lambda: np.random.default_rng([seed, 0]).standard_normal(sizes[0])) if numeric else None
@@ -196,6 +207,9 @@ def chain(dims: Sequence[Any], seed: int = 0) -> JacobianGraph:
     prim.parameter(g, "v0", sizes[0], value=start)
     for i in range(1, len(sizes)):
         last = i == len(sizes) - 1
+        if edges is not None:
+            _operator_factor(g, i, sizes, edges[i - 1], seed, output=last)
+            continue
 
         def factor(i: int = i) -> np.ndarray:
             rng = np.random.default_rng([seed, i])
@@ -204,6 +218,63 @@ def chain(dims: Sequence[Any], seed: int = 0) -> JacobianGraph:
         prim.fixed_linear(g, f"v{i}", f"v{i - 1}", factor, rows=sizes[i], output=last)
         g.edges[f"v{i - 1}", f"v{i}"]["label"] = f"J{i}"
     return g.validate()
+
+
+def _checked_edges(edges: Sequence[int], sizes: list[Any]) -> list[int]:
+    if isinstance(edges, str) or not isinstance(edges, Sequence):
+        raise GraphError(f"edges is a list of nonzero counts, one per factor, got {edges!r}")
+    if len(edges) != len(sizes) - 1:
+        raise GraphError(
+            f"edges needs one count per factor: {len(sizes) - 1} for {len(sizes)} sizes, "
+            f"got {len(edges)}"
+        )
+    if not all(isinstance(s, int) for s in sizes):
+        raise GraphError("operator chains (edges=...) need numeric sizes")
+    checked = []
+    for i, e in enumerate(edges, start=1):
+        most = sizes[i] * sizes[i - 1]
+        if isinstance(e, bool) or not isinstance(e, int | np.integer) or not 1 <= e <= most:
+            raise GraphError(
+                f"edges[{i - 1}] (factor J{i}, {sizes[i]}×{sizes[i - 1]}) must be an integer "
+                f"from 1 to {most}, got {e!r}"
+            )
+        checked.append(int(e))
+    return checked
+
+
+def _sparse_factor(rows: int, cols: int, e: int, rng: np.random.Generator):
+    """A sparse ``rows x cols`` matrix with exactly ``e`` nonzeros, covering rows and columns
+    first (``max(rows, cols)`` entries on a wrapped diagonal), then at random positions."""
+    from scipy import sparse
+
+    cover = max(rows, cols)
+    positions = [(t % rows, t % cols) for t in range(min(e, cover))]
+    if e > cover:
+        taken = {r * cols + c for r, c in positions}
+        free = np.setdiff1d(np.arange(rows * cols), np.fromiter(taken, dtype=np.int64))
+        extra = rng.choice(free, size=e - cover, replace=False)
+        positions += [(int(k) // cols, int(k) % cols) for k in extra]
+    r, c = np.array(positions).T
+    values = rng.standard_normal(e) / np.sqrt(max(1, e / rows))
+    return sparse.csr_matrix((values, (r, c)), shape=(rows, cols))
+
+
+def _operator_factor(g: JacobianGraph, i: int, sizes: list[int], e: int, seed: int, output: bool):
+    rows, cols = sizes[i], sizes[i - 1]
+    made: dict[str, Any] = {}
+
+    def matrix():
+        if "A" not in made:
+            made["A"] = _sparse_factor(rows, cols, e, np.random.default_rng([seed, i]))
+        return made["A"]
+
+    tail, head = f"v{i - 1}", f"v{i}"
+    g.add_variable(
+        head, rows, role="output" if output else "intermediate",
+        evaluate=lambda v: matrix() @ v[tail],
+    )  # fmt: skip
+    g.add_factor(tail, head, Operator(e), lambda v: LinearMap.from_sparse(matrix()))
+    g.edges[tail, head]["label"] = f"J{i}"
 
 
 #: Models by the names the command line uses.

@@ -107,6 +107,14 @@ class Kind(str):
         """The stored form of the numbers a Jacobian callable gave (their count is checked)."""
         return np.asarray(numbers, dtype=float).reshape(shape)
 
+    def count(self, numbers: Any) -> int:
+        """How many stored numbers a Jacobian callable gave (checked against :meth:`stored`)."""
+        return int(np.size(numbers))
+
+    def finite(self, data: Any) -> bool:
+        """Whether the stored numbers are all finite."""
+        return data is None or bool(np.all(np.isfinite(data)))
+
     def densify_macs(self, shape: Shape) -> Size:
         """Multiply-adds of forming the full matrix (0 for stored kinds; not for operators)."""
         return 0

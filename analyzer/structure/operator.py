@@ -56,6 +56,7 @@ class LinearMap:
     tangent: Callable[[np.ndarray], np.ndarray]
     adjoint: Callable[[np.ndarray], np.ndarray]
     count: Callable[[int], int] | None = None
+    values: Any = None  # the stored numbers, when a matrix realises the map
 
     @classmethod
     def from_sparse(cls, matrix: Any) -> LinearMap:
@@ -65,8 +66,9 @@ class LinearMap:
         A = sparse.csr_matrix(matrix)
         At = A.T.tocsr()
         return cls(
-            A.shape, int(A.nnz), lambda X: A @ X, lambda Y: (At @ Y.T).T, lambda p: A.nnz * p
-        )
+            A.shape, int(A.nnz), lambda X: A @ X, lambda Y: (At @ Y.T).T, lambda p: A.nnz * p,
+            A.data,
+        )  # fmt: skip
 
     def macs(self, vectors: int) -> int:
         return self.count(vectors) if self.count is not None else self.e * vectors
@@ -131,6 +133,15 @@ class Operator(Kind):
 
     def densify(self, data, shape):
         return data.matrix()
+
+    def count(self, numbers):
+        if isinstance(numbers, LinearMap):
+            return numbers.e
+        return int(getattr(numbers, "nnz", -1))
+
+    def finite(self, data):
+        values = getattr(data, "values", None)
+        return values is None or bool(np.all(np.isfinite(values)))
 
     def read(self, numbers, shape):
         if isinstance(numbers, LinearMap):
