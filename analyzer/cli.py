@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _parse_sizes(
-    extra: Sequence[str], names: Sequence[str], symbols: bool = False
+    extra: Sequence[str], names: Sequence[str], symbols: bool = False, optional: Sequence[str] = ()
 ) -> dict[str, list[int]]:
     sizes: dict[str, list[int]] = {}
     tokens = list(extra)
@@ -122,7 +122,7 @@ def _parse_sizes(
                 f"{', '.join(names)}"
             )
         name = flag[2:]
-        if name not in names:
+        if name not in names and name not in optional:
             raise AnalyzerError(f"unknown size --{name}; this model's sizes: {', '.join(names)}")
         if name in sizes:
             raise AnalyzerError(f"size --{name} is given twice")
@@ -144,7 +144,9 @@ def _size_value(text: str, symbols: bool) -> int | str:
     return int(text)
 
 
-_LIST_SIZES = ("widths", "dims")
+_LIST_SIZES = ("widths", "dims", "edges")
+#: Optional list arguments of models, given like sizes (``--edges 44,2,18,11``).
+_OPTIONAL_SIZES = {"chain": ("edges",)}
 
 
 def _graph(args: argparse.Namespace, extra: Sequence[str]):
@@ -158,7 +160,7 @@ def _graph(args: argparse.Namespace, extra: Sequence[str]):
         if getattr(args, option) is not None:
             raise AnalyzerError(f"--{option} goes with --trace FILE.py:FUNCTION")
     name, factory, names = resolve_model(args.model)
-    sizes = _parse_sizes(extra, names, symbols=True)
+    sizes = _parse_sizes(extra, names, symbols=True, optional=_OPTIONAL_SIZES.get(name, ()))
     args = {}
     for k, v in sizes.items():
         if k in _LIST_SIZES:

@@ -65,3 +65,12 @@ def test_bad_trace_and_symbol_arguments_are_one_line(net_file, capsys, argv, mes
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("analyzer: error:") and message in err[0], err
+
+
+def test_operator_chains_on_the_command_line(capsys):
+    argv = ["compare", "--model", "chain", "--dims", "8,7,8,5,7", "--edges", "44,2,18,11"]
+    assert main([*argv, "--cost", "matrix-free"]) == 0
+    out = capsys.readouterr().out
+    assert " 408 " in out and " 556 " in out and " 500 " in out
+    assert main(["plan", "--model", "chain", "--dims", "8,7,8", "--edges", "57,2"]) == 2
+    assert "from 1 to 56" in capsys.readouterr().err

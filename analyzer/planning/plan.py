@@ -333,9 +333,10 @@ class Plan:
             f"  search:               {self._certificate()}",
         ]
         if len(self.steps):
-            table = self.steps[
-                ["step", "eliminate", "product", "shapes", "structures", "macs", "cumulative_macs"]
-            ]
+            columns = ["step", "eliminate", "product", "shapes", "structures", "macs"]
+            if (self.steps["mode"] != "product").any():
+                columns.insert(5, "mode")
+            table = self.steps[columns + ["cumulative_macs"]]
             if len(table) > 60:
                 lines += ["", table.head(30).to_string(index=False)]
                 lines += [
