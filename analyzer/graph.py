@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import keyword
 import math
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -53,7 +54,7 @@ def as_size(size: Any, *, name: str = "size") -> Any:
             raise GraphError(f"{name} must be a positive integer or a symbol name, got {size!r}")
         return int(size)
     if isinstance(size, str):
-        if not size.isidentifier():
+        if not size.isidentifier() or keyword.iskeyword(size):
             raise GraphError(f"{name} {size!r} is not a valid symbol name")
         return sympy.Symbol(size, positive=True, integer=True)
     if isinstance(size, sympy.Basic):
@@ -158,6 +159,8 @@ class JacobianGraph(nx.DiGraph):
             if size is None:
                 raise GraphError(f"variable {name!r} needs a size or a shape")
             shape = (as_size(size, name=f"size of {name!r}"),)
+        elif not isinstance(shape, tuple | list):
+            raise GraphError(f"variable {name!r}: shape is a tuple of sizes, got {shape!r}")
         else:
             shape = tuple(as_size(s, name=f"shape of {name!r}") for s in shape)
         total = math.prod(shape)
@@ -165,6 +168,8 @@ class JacobianGraph(nx.DiGraph):
             raise GraphError(f"variable {name!r}: size {size} does not match shape {shape}")
         if role in ("parameter", "constant") and evaluate is not None:
             raise GraphError(f"{role} {name!r} takes a value, not an evaluate callable")
+        if evaluate is not None and not callable(evaluate):
+            raise GraphError(f"{role} {name!r}: evaluate must be callable, got {evaluate!r}")
         if role in ("intermediate", "output") and value is not None:
             raise GraphError(f"{role} {name!r} is computed; give evaluate, not value")
         if value is not None and not callable(value):
@@ -215,6 +220,8 @@ class JacobianGraph(nx.DiGraph):
         for name in (tail, head):
             if name not in self:
                 raise GraphError(f"unknown variable {name!r} in factor {tail!r} -> {head!r}")
+        if jacobian is not None and not callable(jacobian):
+            raise GraphError(f"factor {tail!r} -> {head!r}: jacobian must be callable")
         if not _is_kind(structure):
             raise GraphError(
                 f"unknown structure {structure!r} for factor {tail!r} -> {head!r}; "
@@ -234,6 +241,14 @@ class JacobianGraph(nx.DiGraph):
 
     # Raw networkx edits would bypass add_variable and add_factor: only they may add.
     _building = False
+
+    def __init__(self, incoming_graph_data: Any = None, **attr: Any) -> None:
+        if incoming_graph_data is not None:
+            raise GraphError(
+                "a JacobianGraph is built with add_variable and add_factor (or copied with "
+                ".copy()), not from other graph data"
+            )
+        super().__init__(**attr)
 
     @contextlib.contextmanager
     def _unlocked(self) -> Iterator[None]:
@@ -374,6 +389,7 @@ class JacobianGraph(nx.DiGraph):
         """
         if self.number_of_nodes() == 0:
             raise GraphError("the graph is empty")
+        self._check_attributes()
         if not nx.is_directed_acyclic_graph(self):
             cycle = nx.find_cycle(self)
             path = " -> ".join([e[0] for e in cycle] + [cycle[0][0]])
@@ -418,6 +434,43 @@ class JacobianGraph(nx.DiGraph):
                 raise GraphError(f"output {out!r} depends on no parameter")
         return self
 
+    def _check_attributes(self) -> None:
+        """Attributes edited by hand (``g.nodes[n][...] = ...``) must still make sense."""
+        for name, data in self.nodes(data=True):
+            missing = [k for k in ("size", "role", "shape", "dtype") if k not in data]
+            if missing:
+                raise GraphError(f"variable {name!r} lost its {', '.join(missing)} attribute(s)")
+            if data["role"] not in ROLES:
+                raise GraphError(
+                    f"variable {name!r} has role {data['role']!r}; valid roles: {', '.join(ROLES)}"
+                )
+            size = data["size"]
+            if (
+                isinstance(size, bool)
+                or not isinstance(size, int | sympy.Basic)
+                or (isinstance(size, int) and size < 1)
+            ):
+                raise GraphError(f"variable {name!r} has size {size!r}, not a positive integer")
+            if not isinstance(data["dtype"], np.dtype) or data["dtype"].kind != "f":
+                raise GraphError(
+                    f"variable {name!r} has dtype {data['dtype']!r}, not a float dtype"
+                )
+            for key in ("evaluate", "value"):
+                value = data.get(key)
+                if key == "evaluate" and value is not None and not callable(value):
+                    raise GraphError(f"variable {name!r}: evaluate must be callable, got {value!r}")
+        for tail, head, data in self.edges(data=True):
+            missing = [k for k in ("structure", "shape", "jacobian") if k not in data]
+            if missing:
+                raise GraphError(
+                    f"factor {tail!r} -> {head!r} lost its {', '.join(missing)} attribute(s)"
+                )
+            if not isinstance(data["shape"], tuple):
+                raise GraphError(f"factor {tail!r} -> {head!r} has shape {data['shape']!r}")
+            jacobian = data["jacobian"]
+            if jacobian is not None and not callable(jacobian):
+                raise GraphError(f"factor {tail!r} -> {head!r}: jacobian must be callable")
+
     # -------------------------------------------------------------- numbers
     def _require_numeric(self) -> None:
         if self.is_symbolic:
@@ -455,7 +508,7 @@ class JacobianGraph(nx.DiGraph):
         if at is None:
             point = self.default_point()
         elif isinstance(at, Mapping):
-            unknown = sorted(set(at) - set(self.parameters))
+            unknown = sorted(map(str, set(at) - set(self.parameters)))
             if unknown:
                 raise PointError(
                     f"unknown parameter(s) {', '.join(unknown)}; "

@@ -172,7 +172,7 @@ def activation(
 
     ``function`` is one of :data:`ACTIVATIONS`.
     """
-    if function not in ACTIVATIONS:
+    if not isinstance(function, str) or function not in ACTIVATIONS:
         raise GraphError(
             f"unknown activation {function!r}; valid activations: {', '.join(ACTIVATIONS)}"
         )

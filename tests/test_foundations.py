@@ -689,3 +689,51 @@ def test_execute_refuses_repeat_over_max_repeat():
         analyzer.execute(p, repeat=10**12)
     with pytest.raises(PlanError, match="max_spread"):
         analyzer.execute(p, repeat=1, max_spread=-1)
+
+
+# ------------------------------------------------------------------ hostile-input findings
+def _edited(edit):
+    g = one_layer(4, 3)
+    edit(g)
+    return g
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda g: g.nodes["y"].update(role="hidden"), "valid roles"),
+        (lambda g: g.nodes["y"].update(size=4.0), "not a positive integer"),
+        (lambda g: g.nodes["y"].update(dtype="float32"), "not a float dtype"),
+        (lambda g: g.nodes["y"].pop("shape"), "lost its shape"),
+        (lambda g: g.edges["u", "y"].pop("jacobian"), "lost its jacobian"),
+        (lambda g: g.edges["u", "y"].update(shape=[4, 4]), "has shape"),
+        (lambda g: g.edges["u", "y"].update(jacobian=5), "must be callable"),
+    ],
+)
+def test_attributes_edited_by_hand_are_named_by_validate(edit, message):
+    with pytest.raises(GraphError, match=message):
+        plan(_edited(edit))
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda g: g.add_variable("z", "lambda", role="parameter"), "not a valid symbol"),
+        (lambda g: g.add_variable("z", role="parameter", shape=5), "shape is a tuple"),
+        (lambda g: g.add_variable("z", 2, role="output", evaluate=5), "must be callable"),
+        (lambda g: g.add_factor("x", "out", "dense", 5), "must be callable"),
+        (lambda g: P.activation(g, "a", "x", ["tanh"]), "unknown activation"),
+        (lambda g: JacobianGraph(g), "built with add_variable"),
+    ],
+)
+def test_odd_building_arguments_are_named(call, message):
+    g = JacobianGraph()
+    g.add_variable("x", 2, role="parameter", value=np.ones(2))
+    g.add_variable("out", 2, role="output", evaluate=lambda v: v["x"])
+    with pytest.raises(GraphError, match=message):
+        call(g)
+
+
+def test_a_point_with_non_string_keys_is_named():
+    with pytest.raises(analyzer.PointError, match="unknown parameter"):
+        one_layer(3, 2).function({1: 2})

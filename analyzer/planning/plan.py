@@ -304,7 +304,7 @@ class Plan:
 
     def _title(self) -> str:
         sizes = self.graph.graph.get("sizes")
-        shown = ", ".join(f"{k}={v}" for k, v in sizes.items()) if sizes else ""
+        shown = ", ".join(f"{k}={v}" for k, v in sizes.items()) if isinstance(sizes, dict) else ""
         name = self.graph.graph.get("name", "graph")
         return f"{name} ({shown})" if shown else name
 
