@@ -14,7 +14,7 @@ from ..tables import Table
 from .costs import CostModel, cost_model
 from .plan import Plan, build_plan
 from .problem import Problem
-from .search import ORDERS, Budget, SearchRecord, canonical_order
+from .search import DEFAULT_TIME_LIMIT, ORDERS, Budget, SearchRecord, canonical_order
 
 __all__ = ["plan", "from_sequence", "compare", "all_orders", "MAX_ENUMERATED"]
 
@@ -27,7 +27,7 @@ def plan(
     order: str = "optimal",
     cost: str | CostModel = "dense",
     *,
-    time_limit: float | None = None,
+    time_limit: float | None = DEFAULT_TIME_LIMIT,
     objective: str = "macs",
 ) -> Plan:
     """Plan the Jacobian of ``graph``'s outputs with respect to its parameters.
@@ -36,11 +36,14 @@ def plan(
     ----------
     graph : JacobianGraph
     order : a name of :data:`~analyzer.planning.search.ORDERS` ("optimal",
-        "input-first", "output-first") or an alias ("forward", "tangent",
-        "reverse", "adjoint", "backprop").
+        "input-first", "output-first", the heuristics "markowitz", "min-fill",
+        "best-heuristic", and "branch-and-bound", "subset-dp") or an alias
+        ("forward", "tangent", "reverse", "adjoint", "backprop").
     cost : a name of :data:`~analyzer.planning.costs.COST_MODELS` ("dense", "structured").
-    time_limit : seconds an exact search may take (None: no limit); past it the
-        best order found is returned with ``proven_optimal`` False.
+    time_limit : seconds an exact search may take (default
+        :data:`~analyzer.planning.search.DEFAULT_TIME_LIMIT`, 10 s; None: no
+        limit). Past it the best order found is returned with
+        ``proven_optimal`` False, ``lower_bound`` (no order costs less) and ``gap``.
     objective : "macs" (default) or "bytes": what an exact search minimises.
 
     >>> from analyzer.models import chain
