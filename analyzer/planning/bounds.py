@@ -30,12 +30,27 @@ eliminating each one will cost, whenever that happens. Why it holds:
    successor of ``v``. The prices of the built-in kinds do not decrease when a
    size grows, so the cheapest such pair at those smallest sizes is a bound.
    A vertex where a kind that is not built in can appear contributes 0.
-5. **Monotone.** Along any order these per-vertex bounds never decrease: the
-   separators of a later state are separators of an earlier one, and ``φ``
-   only grows. So the sum over the remaining vertices is at most the cost of
-   any completion (admissible), and at most the price of one elimination plus
-   the bound after it (consistent): a search may prune any state whose cost so
-   far plus this bound reaches the best order known.
+5. **Edges between two vertices still to eliminate.** For a factor
+   ``u -> v`` with both ends still to eliminate (dense-priced), whichever goes
+   first has the other as a neighbour then: ``v`` is among ``u``'s successors
+   (``OUT(u) ≥ φ_out(u) + |v|``) or ``u`` among ``v``'s predecessors
+   (``IN(v) ≥ φ_in(v) + |u|``). Each case raises that vertex's bound by a
+   penalty, and the edge adds the smaller of the two. Adding them over all
+   such edges is valid because the price ``f(IN, OUT)`` (``|v|·IN·OUT`` or the
+   bytes form) is a bilinear polynomial with nonnegative coefficients: raising
+   ``IN`` past ``B = max(κ_in, φ_in)`` to ``φ_in + Σ|a_i|`` (all the ``a_i``
+   charged to ``v``'s inputs are in ``P``) raises ``f`` by at least the sum of
+   the single raises ``φ_in + |a_i| - B``, and raises on the input and output
+   sides add up the same way.
+6. **Monotone.** Along any order these bounds never decrease: the separators
+   of a later state are separators of an earlier one, ``φ`` only grows, and so
+   does each edge's penalty; edges only disappear with the vertex eliminated,
+   whose price is at least its bound plus the penalties of all its edges (its
+   neighbours then are all of them). So the sum is at most the cost of any
+   completion (admissible), and at most the price of one elimination plus the
+   bound after it (consistent): a search may prune any state whose cost so far
+   plus this bound reaches the best order known, and may discard a child
+   ``v`` whose ``g + price(v) + total - share(v)`` reaches it, before making it.
 
 Cuts are exact (scipy's maximum flow) on graphs of up to
 :data:`EXACT_CUT_VERTICES` vertices; on larger ones the bound uses the widest
@@ -221,7 +236,10 @@ class LowerBound:
     """The admissible bound of the module docstring, kept up to date by :meth:`make`/:meth:`unmake`.
 
     ``total`` is the bound on what eliminating every vertex of ``eliminable``
-    still alive will cost; ``value[v]`` is each vertex's share.
+    still alive will cost: the vertices' bounds ``value[v]`` plus the edges'
+    penalties ``penalty[u, v]``; ``share[v]`` is ``value[v]`` plus the
+    penalties of ``v``'s edges (what eliminating ``v`` takes out of ``total``
+    at most).
     """
 
     def __init__(
@@ -270,8 +288,22 @@ class LowerBound:
                 self.static[v] = self._cheapest_pair(
                     into[v], out[v], least_out[v], sizes[v], least_in[v]
                 )
+        fixed_in: dict[Hashable, Any] = {}
+        fixed_out: dict[Hashable, Any] = {}
+        for v in dense:
+            fixed_in[v] = sum(sizes[p] for p in state.pred[v] if p not in eliminable_set)
+            fixed_out[v] = sum(sizes[s] for s in state.succ[v] if s not in eliminable_set)
+        self.fixed_in, self.fixed_out = fixed_in, fixed_out
+        self.base: dict[Hashable, tuple] = {}
         self.value = {v: self._value(v) for v in elim}
-        self.total = sum(self.value.values())
+        self.share = dict(self.value)
+        self.penalty: dict[tuple[Hashable, Hashable], Any] = {}
+        for u in elim:
+            if u in dense:
+                for v in state.succ[u]:
+                    if v in dense:
+                        self._set_penalty(u, v, self._penalty(u, v))
+        self.total = sum(self.value.values()) + sum(self.penalty.values())
 
     def _cheapest_pair(self, into, out, m, k, n) -> Any:
         if not into or not out:
@@ -288,46 +320,151 @@ class LowerBound:
                     best = value
         return best * self.itemsize
 
+    def _price(self, v: Hashable, into: Any, out: Any) -> Any:
+        if self.objective == "macs":
+            return self.sizes[v] * into * out
+        return self.itemsize * (self.sizes[v] * (into + out) + into * out)
+
     def _value(self, v: Hashable) -> Any:
+        """``v``'s bound from its cuts and never-eliminated neighbours (sets ``base[v]``)."""
         if v not in self.dense:
             return self.static[v]
-        sizes, fixed = self.sizes, self.eliminable
-        into = sum(sizes[p] for p in self.state.pred[v] if p not in fixed)
-        out = sum(sizes[s] for s in self.state.succ[v] if s not in fixed)
-        into = max(into, self.cut_in[v])
-        out = max(out, self.cut_out[v])
-        if self.objective == "macs":
-            return sizes[v] * into * out
-        return self.itemsize * (sizes[v] * (into + out) + into * out)
+        into = max(self.fixed_in[v], self.cut_in[v])
+        out = max(self.fixed_out[v], self.cut_out[v])
+        self.base[v] = (into, out)
+        return self._price(v, into, out)
 
-    def make(self, step: Step) -> list[tuple[Hashable, Any]]:
-        """Update after ``step`` (already made on the state); returns what :meth:`unmake` needs."""
-        v = step.vertex
-        value = self.value
-        saved = [(v, value.pop(v))]
-        total = self.total - saved[0][1]
-        dense = self.dense
-        for x in (*step.inputs, *step.outputs):
-            if x in dense and x in value:
-                old = value[x]
-                new = self._value(x)
-                if new != old:
-                    saved.append((x, old))
-                    value[x] = new
-                    total += new - old
+    def _penalty(self, u: Hashable, v: Hashable) -> Any:
+        """The smaller raise of the bounds of ``u`` (``v`` a successor) or ``v`` (``u`` a pred)."""
+        sizes = self.sizes
+        into, out = self.base[u]
+        raised = self.fixed_out[u] + sizes[v]
+        if raised <= out:
+            return 0
+        first = self._price(u, into, raised) - self.value[u]
+        into, out = self.base[v]
+        raised = self.fixed_in[v] + sizes[u]
+        if raised <= into:
+            return 0
+        return min(first, self._price(v, raised, out) - self.value[v])
+
+    def _set_penalty(self, u: Hashable, v: Hashable, new: Any) -> Any:
+        """Set the penalty of ``u -> v``; return the old one (``None`` when there was none)."""
+        penalty, share = self.penalty, self.share
+        old = penalty.get((u, v))
+        change = new - (old or 0)
+        if new:
+            penalty[u, v] = new
+        elif old is not None:
+            del penalty[u, v]
+        if change:
+            share[u] += change
+            share[v] += change
+        return old
+
+    def make(self, step: Step) -> list:
+        """Update after ``step`` (already made on the state); returns what :meth:`unmake` needs.
+
+        Only the factors ``step`` created can change a bound: one from a
+        never-eliminated vertex raises ``φ`` of its other end, one between two
+        vertices still to eliminate adds a penalty; the edges of a vertex whose
+        bound changed get their penalties again.
+        """
+        w = step.vertex
+        value, share, penalty, dense = self.value, self.share, self.penalty, self.dense
+        sizes = self.sizes
+        saved: list = [("v", w, value[w], self.base.get(w))]
+        total = self.total - value[w]
+        for p in step.inputs:
+            old = penalty.pop((p, w), None)
+            if old is not None:
+                saved.append(("p", (p, w), old))
+                total -= old
+                share[p] -= old
+        for s in step.outputs:
+            old = penalty.pop((w, s), None)
+            if old is not None:
+                saved.append(("p", (w, s), old))
+                total -= old
+                share[s] -= old
+        del value[w], share[w]
+        changed: dict[Hashable, None] = {}
+        edges: list[tuple[Hashable, Hashable]] = []
+        for fill in step.fills:
+            if fill.replaced is not None:
+                continue
+            p, s = fill.tail, fill.head
+            if p in value:
+                if s in value:
+                    if p in dense and s in dense:
+                        edges.append((p, s))
+                elif p in dense:
+                    saved.append(("o", p, self.fixed_out[p]))
+                    self.fixed_out[p] += sizes[s]
+                    changed[p] = None
+            elif s in dense:
+                saved.append(("i", s, self.fixed_in[s]))
+                self.fixed_in[s] += sizes[p]
+                changed[s] = None
+        pred, succ = self.state.pred, self.state.succ
+        for x in changed:
+            old, old_base = value[x], self.base[x]
+            new = self._value(x)
+            saved.append(("v", x, old, old_base))
+            value[x] = new
+            share[x] += new - old
+            total += new - old
+            edges += [(p, x) for p in pred[x] if p in dense and p in value]
+            edges += [(x, s) for s in succ[x] if s in dense and s in value]
+        done = set()
+        for key in edges:
+            if key in done:
+                continue
+            done.add(key)
+            new = self._penalty(*key)
+            old = self._set_penalty(*key, new)
+            if (old or 0) != new:
+                saved.append(("p", key, old))
+                total += new - (old or 0)
         self.total = total
         return saved
 
-    def unmake(self, saved: list[tuple[Hashable, Any]]) -> None:
+    def unmake(self, saved: list) -> None:
         """Undo :meth:`make` (after the state itself was restored)."""
-        value = self.value
+        value, share, penalty = self.value, self.share, self.penalty
         total = self.total
-        v, old = saved[0]
-        value[v] = old
+        for entry in reversed(saved[1:]):
+            kind = entry[0]
+            if kind == "p":
+                key, old = entry[1], entry[2]
+                if key[0] in value and key[1] in value:
+                    now = penalty.get(key, 0)
+                    self._set_penalty(*key, old or 0)
+                else:  # an edge of the eliminated vertex: comes back with it (below)
+                    now = 0
+                total += (old or 0) - now
+            elif kind == "v":
+                _, x, old, old_base = entry
+                total += old - value[x]
+                share[x] += old - value[x]
+                value[x] = old
+                self.base[x] = old_base
+            elif kind == "i":
+                self.fixed_in[entry[1]] = entry[2]
+            else:
+                self.fixed_out[entry[1]] = entry[2]
+        _, w, old, old_base = saved[0]
+        value[w] = old
+        share[w] = old
+        if old_base is not None:
+            self.base[w] = old_base
         total += old
-        for x, old in saved[1:]:
-            total += old - value[x]
-            value[x] = old
+        for entry in saved[1:]:  # the eliminated vertex's edges
+            if entry[0] == "p" and w in entry[1]:
+                key, old = entry[1], entry[2]
+                penalty[key] = old
+                share[key[0]] += old
+                share[key[1]] += old
         self.total = total
 
 

@@ -104,7 +104,7 @@ def _combine(
 ) -> SearchRecord:
     sequence = list(preparatory)
     tried: dict[str, Any] = {"preparatory": len(preparatory), "parts": len(outcomes)}
-    counts = ("nodes", "pruned", "passes", "paths", "intervals")
+    counts = ("nodes", "expanded", "pruned", "passes", "paths", "memo", "memo emptied")
     for outcome in outcomes:
         sequence += outcome.sequence
         for key, value in outcome.tried.items():
