@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
 import math
 from collections.abc import Iterator, Sequence
@@ -53,8 +55,26 @@ def plan(
     """
     name = canonical_order(order)
     budget = Budget(time_limit, objective)
-    problem = Problem.of(graph, cost)
-    return build_plan(problem, name, ORDERS[name](problem, budget))
+    with quiet_collector():
+        problem = Problem.of(graph, cost)
+        return build_plan(problem, name, ORDERS[name](problem, budget))
+
+
+@contextlib.contextmanager
+def quiet_collector() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while planning (restored after, even on errors).
+
+    Planning builds many small dicts and tuples and frees them by reference
+    counting; the collector's passes over a large graph's objects took a third
+    of the time of planning a 4,000-variable graph. It runs again afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def from_sequence(

@@ -12,11 +12,11 @@ Examples
 >>> from analyzer.models import mlp
 >>> from analyzer.planning.problem import Problem
 >>> board = Board.of(Problem.of(mlp([2, 3, 2])))
->>> board.price("u1"), board.price("a1")
-(12, 18)
+>>> board.price("u1"), board.price("a1")  # |u1|·|W1|·|a1| = 3·6·3, |a1|·|u1|·|u2| = 3·3·2
+(54, 18)
 >>> move = board.make("u1")
->>> board.price("a1")
-(36)
+>>> board.price("a1")  # its predecessor is now W1 (6 elements)
+36
 >>> board.unmake(move)
 >>> board.price("a1")
 18

@@ -478,7 +478,7 @@ def root_bound(problem: Problem, objective: str = "macs") -> Any:
     if not problem.intermediates:
         return 0
     bound = LowerBound(
-        problem.state(),
+        problem.initial(),
         problem.pricer(),
         problem.intermediates,
         objective,
