@@ -9,12 +9,13 @@ import math
 from collections.abc import Iterator, Sequence
 
 import numpy as np
+import sympy
 
 from ..errors import PlanError
 from ..graph import JacobianGraph
 from ..tables import Table
 from .costs import CostModel, cost_model
-from .plan import Plan, build_plan
+from .plan import Plan, build_plan, summary
 from .problem import Problem
 from .search import DEFAULT_TIME_LIMIT, ORDERS, Budget, SearchRecord, canonical_order
 
@@ -211,13 +212,13 @@ def all_orders(graph: JacobianGraph, cost: str | CostModel = "dense", limit: int
         sequences = [list(s) for s in itertools.permutations(problem.intermediates)]
     rows = []
     for sequence in sequences:
-        p = build_plan(problem, "enumerated", SearchRecord("enumerated", sequence))
+        macs, largest, bracketing = summary(problem, sequence)
         rows.append(
             {
                 "sequence": ", ".join(sequence),
-                "bracketing": p.bracketing,
-                "macs": p.formula if problem.symbolic else p.macs,
-                "largest_intermediate": p.largest_intermediate,
+                "bracketing": bracketing,
+                "macs": sympy.sympify(macs) if problem.symbolic else int(macs),
+                "largest_intermediate": largest,
             }
         )
     table = Table(rows)
