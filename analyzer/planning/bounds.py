@@ -25,11 +25,14 @@ eliminating each one will cost, whenever that happens. Why it holds:
 4. **Other kinds.** The kinds that can ever enter ``v`` are closed under the
    rule table: the kinds of its factors, their products with the kinds that can
    enter an eliminated predecessor, and sums of those (:func:`kind_closures`).
-   Eliminating ``v`` makes at least one product, of a pair of these kinds, with
-   operands no smaller than the smallest vertex that can be a predecessor or a
-   successor of ``v``. The prices of the built-in kinds do not decrease when a
-   size grows, so the cheapest such pair at those smallest sizes is a bound.
-   A vertex where a kind that is not built in can appear contributes 0.
+   Eliminating ``v`` makes one product per pair ``(p, s)`` of ``P x S``, each
+   of a pair of these kinds, so it costs at least the sum over the pairs of
+   the cheapest kind pair at those sizes. ``P`` holds ``v``'s current
+   never-eliminated predecessors (or, when it has none yet, some vertex no
+   smaller than the smallest that can become one), likewise ``S``. The prices
+   of the built-in kinds do not decrease when a size grows, so the smallest
+   candidate stands for any. A vertex where a kind that is not built in can
+   appear contributes 0.
 5. **Edges between two vertices still to eliminate.** For a factor
    ``u -> v`` with both ends still to eliminate (dense-priced), whichever goes
    first has the other as a neighbour then: ``v`` is among ``u``'s successors
@@ -279,15 +282,20 @@ class LowerBound:
         self.cut_in, self.cut_out = vertex_cuts(
             state, sizes, order, eliminable_set, [v for v in elim if v in dense], exact=exact
         )
-        self.static: dict[Hashable, Any] = {}
+        self.pairs: dict[Hashable, tuple] = {}
+        self.least: dict[Hashable, tuple] = {}
+        self._cheapest: dict[tuple, Any] = {}
         others = [v for v in elim if v not in dense]
         if others:
             least_in = _smallest(order, state.pred, sizes, eliminable_set)
             least_out = _smallest(order[::-1], state.succ, sizes, eliminable_set)
             for v in others:
-                self.static[v] = self._cheapest_pair(
-                    into[v], out[v], least_out[v], sizes[v], least_in[v]
+                kinds = (into[v], out[v])
+                known = all(k is not None for k in kinds) and all(
+                    _name(kind) in MONOTONE_KINDS for side in kinds for kind in side
                 )
+                self.pairs[v] = [(a, b) for a in out[v] for b in into[v]] if known else []
+                self.least[v] = (least_in[v], least_out[v])
         fixed_in: dict[Hashable, Any] = {}
         fixed_out: dict[Hashable, Any] = {}
         for v in dense:
@@ -305,20 +313,29 @@ class LowerBound:
                         self._set_penalty(u, v, self._penalty(u, v))
         self.total = sum(self.value.values()) + sum(self.penalty.values())
 
-    def _cheapest_pair(self, into, out, m, k, n) -> Any:
-        if not into or not out:
-            return 0
-        kinds = set(into) | set(out)
-        if any(_name(kind) not in MONOTONE_KINDS for kind in kinds):
-            return 0
-        best = None
-        for a in out:
-            for b in into:
+    def _cheapest_pair(self, v: Hashable, m: Any, n: Any) -> Any:
+        """The cheapest product ``J(s, v) J(v, p)`` of kinds that can meet at ``v``, sizes m, n."""
+        key = (v, m, n)
+        found = self._cheapest.get(key)
+        if found is None:
+            k = self.sizes[v]
+            best = None
+            for a, b in self.pairs[v]:
                 price = product_rule(a, b).price((m, k), (k, n))
                 value = price.macs if self.objective == "macs" else price.read + price.written
                 if best is None or value < best:
                     best = value
-        return best * self.itemsize
+            found = self._cheapest[key] = (best or 0) * self.itemsize
+        return found
+
+    def _pairs_value(self, v: Hashable) -> Any:
+        """Item 4 of the module docstring: the cheapest products over ``P x S`` known now."""
+        if not self.pairs[v]:
+            return 0
+        sizes, elim = self.sizes, self.eliminable
+        ins = [sizes[p] for p in self.state.pred[v] if p not in elim] or [self.least[v][0]]
+        outs = [sizes[s] for s in self.state.succ[v] if s not in elim] or [self.least[v][1]]
+        return sum(self._cheapest_pair(v, m, n) for m in outs for n in ins)
 
     def _price(self, v: Hashable, into: Any, out: Any) -> Any:
         if self.objective == "macs":
@@ -328,7 +345,7 @@ class LowerBound:
     def _value(self, v: Hashable) -> Any:
         """``v``'s bound from its cuts and never-eliminated neighbours (sets ``base[v]``)."""
         if v not in self.dense:
-            return self.static[v]
+            return self._pairs_value(v)
         into = max(self.fixed_in[v], self.cut_in[v])
         out = max(self.fixed_out[v], self.cut_out[v])
         self.base[v] = (into, out)
@@ -402,20 +419,25 @@ class LowerBound:
                     saved.append(("o", p, self.fixed_out[p]))
                     self.fixed_out[p] += sizes[s]
                     changed[p] = None
+                else:
+                    changed[p] = None
             elif s in dense:
                 saved.append(("i", s, self.fixed_in[s]))
                 self.fixed_in[s] += sizes[p]
                 changed[s] = None
+            elif s in value:
+                changed[s] = None
         pred, succ = self.state.pred, self.state.succ
         for x in changed:
-            old, old_base = value[x], self.base[x]
+            old, old_base = value[x], self.base.get(x)
             new = self._value(x)
             saved.append(("v", x, old, old_base))
             value[x] = new
             share[x] += new - old
             total += new - old
-            edges += [(p, x) for p in pred[x] if p in dense and p in value]
-            edges += [(x, s) for s in succ[x] if s in dense and s in value]
+            if x in dense:
+                edges += [(p, x) for p in pred[x] if p in dense and p in value]
+                edges += [(x, s) for s in succ[x] if s in dense and s in value]
         done = set()
         for key in edges:
             if key in done:
@@ -448,7 +470,8 @@ class LowerBound:
                 total += old - value[x]
                 share[x] += old - value[x]
                 value[x] = old
-                self.base[x] = old_base
+                if old_base is not None:
+                    self.base[x] = old_base
             elif kind == "i":
                 self.fixed_in[entry[1]] = entry[2]
             else:

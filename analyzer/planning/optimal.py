@@ -9,7 +9,9 @@ Steps (each exact; see :mod:`~analyzer.planning.reductions`,
 3. Under the ``macs`` objective the remaining vertices split into independent
    parts, planned apart (smallest first, each with an equal share of the time
    left); a part that is a path gets the path interval DP.
-4. Any other part: branch and bound, from the cheapest heuristic order (its
+4. A part of at most :data:`SMALL_PART` vertices: the subset DP (exact, at
+   most ``2^12`` states).
+5. Any other part: branch and bound, from the cheapest heuristic order (its
    first upper bound) and the bound of :mod:`~analyzer.planning.bounds`.
 
 The answer is always an order. ``search.proven`` says whether it is optimal;
@@ -44,8 +46,14 @@ from .heuristics import _fill_score, _markowitz_score, greedy
 from .problem import Problem
 from .reductions import as_path, free_copies, parts, path_optimum
 from .search import Budget, SearchRecord, register_order
+from .subset import OutOfTime as SubsetOutOfTime
+from .subset import subset_optimum
 
-__all__ = ["optimal", "branch_and_bound", "upper_bound"]
+__all__ = ["optimal", "branch_and_bound", "upper_bound", "SMALL_PART"]
+
+#: Parts of at most this many vertices get the subset DP (at most 2^12 states): there
+#: its plain loop beats the search's bookkeeping; larger parts get the search.
+SMALL_PART = 12
 
 
 def _numbers(problem: Problem) -> None:
@@ -104,7 +112,7 @@ def _combine(
 ) -> SearchRecord:
     sequence = list(preparatory)
     tried: dict[str, Any] = {"preparatory": len(preparatory), "parts": len(outcomes)}
-    counts = ("nodes", "expanded", "pruned", "passes", "paths", "memo", "memo emptied")
+    counts = ("nodes", "expanded", "pruned", "passes", "paths", "states", "memo", "memo emptied")
     for outcome in outcomes:
         sequence += outcome.sequence
         for key, value in outcome.tried.items():
@@ -142,6 +150,14 @@ def _solve_parts(
             if found is not None:
                 cost, sequence = found
                 outcomes[index] = Outcome(sequence, cost, cost, True, {"paths": 1})
+                continue
+        if len(part) <= SMALL_PART:
+            try:
+                cost, sequence, states = subset_optimum(state, pricer, part, objective, budget)
+            except SubsetOutOfTime:
+                pass
+            else:
+                outcomes[index] = Outcome(sequence, cost, cost, True, {"states": states})
                 continue
         search, outcome = _search(state, problem, pricer, part, objective)
         outcomes[index] = outcome

@@ -16,12 +16,16 @@ Registered as ``"subset-dp"``, the oracle the exact search is tested against
 
 from __future__ import annotations
 
-from ..elimination import eliminate
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+from ..elimination import State, eliminate
 from ..errors import PlanError
+from .costs import Pricer
 from .problem import Problem
 from .search import Budget, SearchRecord, register_order
 
-__all__ = ["MAX_EXACT_INTERMEDIATES", "subset_search", "OutOfTime"]
+__all__ = ["MAX_EXACT_INTERMEDIATES", "subset_optimum", "subset_search", "OutOfTime"]
 
 #: Largest number of intermediate variables the subset DP accepts.
 MAX_EXACT_INTERMEDIATES = 20
@@ -31,33 +35,35 @@ class OutOfTime(Exception):
     """The budget ran out before the DP finished."""
 
 
-def subset_search(problem: Problem, budget: Budget) -> SearchRecord:
-    """The proven optimum by a DP over subsets of eliminated vertices (:class:`OutOfTime`)."""
-    names = problem.intermediates
+def subset_optimum(
+    state: State, pricer: Pricer, names: Sequence[Hashable], objective: str, budget: Budget
+) -> tuple[Any, list, int]:
+    """The cheapest order of ``names`` from ``state`` (left unchanged), its cost, states seen.
+
+    :class:`OutOfTime` when the budget runs out.
+    """
     n = len(names)
-    pricer = problem.pricer()
-    objective = budget.objective
-    layer = {0: (0, problem.state())}
+    layer = {0: (0, state)}
     parent: dict[int, tuple[int, int]] = {}
     states = 1
     for _ in range(n):
         best: dict[int, tuple[object, int, int]] = {}
-        for mask, (cost, state) in layer.items():
+        for mask, (cost, here) in layer.items():
             if budget.expired():
                 raise OutOfTime(f"time limit of {budget.time_limit} s")
             for i in range(n):
                 if mask >> i & 1:
                     continue
-                candidate = cost + pricer.elimination(state, names[i], objective)
+                candidate = cost + pricer.elimination(here, names[i], objective)
                 target = mask | (1 << i)
                 if target not in best or candidate < best[target][0]:
                     best[target] = (candidate, mask, i)
         next_layer = {}
         for target, (cost, mask, i) in best.items():
             parent[target] = (mask, i)
-            state = layer[mask][1].copy_for(names[i])
-            eliminate(state, names[i], pricer.multiply_kinds, pricer.add_kinds)
-            next_layer[target] = (cost, state)
+            here = layer[mask][1].copy_for(names[i])
+            eliminate(here, names[i], pricer.multiply_kinds, pricer.add_kinds)
+            next_layer[target] = (cost, here)
         states += len(next_layer)
         layer = next_layer
     sequence, mask = [], (1 << n) - 1
@@ -65,12 +71,20 @@ def subset_search(problem: Problem, budget: Budget) -> SearchRecord:
         mask, i = parent[mask]
         sequence.append(names[i])
     ((total, _),) = layer.values() if n else [(0, None)]
+    return total, sequence[::-1], states
+
+
+def subset_search(problem: Problem, budget: Budget) -> SearchRecord:
+    """The proven optimum by a DP over subsets of eliminated vertices (:class:`OutOfTime`)."""
+    total, sequence, states = subset_optimum(
+        problem.state(), problem.pricer(), problem.intermediates, budget.objective, budget
+    )
     return SearchRecord(
         "subset-dp",
-        sequence[::-1],
+        sequence,
         proven=True,
         lower_bound=total,
-        objective=objective,
+        objective=budget.objective,
         tried={"states": states},
         seconds=budget.elapsed(),
     )
