@@ -425,7 +425,8 @@ def largest(elements: Sequence[Any]) -> Any:
 
     Never compares polynomials pairwise (quadratic, and slow in sympy): the
     distinct values are kept in one ``Max`` built without evaluation when
-    there are many.
+    there are many. Give it numbers all at once with ``xreplace`` (``subs``
+    replaces one symbol at a time and compares the terms at each step).
 
     >>> largest([3, 12, 5]), largest([])
     (12, 0)
