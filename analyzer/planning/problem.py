@@ -3,12 +3,15 @@
 Reading a graph takes time linear in its size (up to the log of a heap): the
 differentiated part and a deterministic topological order (ties broken by the
 order in which variables were added) come from one pass over plain
-dictionaries, not from networkx views.
+dictionaries, not from networkx views. A graph is validated once per
+fingerprint (and rule version): planning it again (``compare``, ``check``)
+skips the checks, which read nothing the fingerprint does not.
 """
 
 from __future__ import annotations
 
 import heapq
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +22,9 @@ from ..graph import JacobianGraph
 from .costs import CostModel, Pricer, cost_model
 
 __all__ = ["Problem"]
+
+#: Graphs already validated, with the fingerprint and rule version they had then.
+_VALIDATED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -51,7 +57,10 @@ class Problem:
         model = cost_model(cost)
         if not isinstance(graph, JacobianGraph):
             raise PlanError(f"expected a JacobianGraph, got {type(graph).__name__}")
-        graph.validate()
+        fingerprint = graph.fingerprint()
+        if _VALIDATED.get(graph) != (fingerprint, structure.VERSION):
+            graph.validate()  # what it checks is all in the fingerprint (and the kinds)
+            _VALIDATED[graph] = (fingerprint, structure.VERSION)
         succ, pred, data = graph._succ, graph._pred, graph._node
         parameters, outputs = graph.parameters, graph.outputs
         keep = _reachable(parameters, succ) & _reachable(outputs, pred)
@@ -82,7 +91,7 @@ class Problem:
         itemsizes = {n: data[n]["dtype"].itemsize for n in nodes}
         return cls(
             graph, model, nodes, intermediates, edges, labels, chain, sizes, itemsizes,
-            graph.fingerprint(), parameters, outputs, structure.VERSION,
+            fingerprint, parameters, outputs, structure.VERSION,
         )  # fmt: skip
 
     @property
