@@ -372,7 +372,7 @@ def test_bound_on_a_chain_is_the_sum_of_narrowest_cuts():
 
 
 def test_exact_and_widest_path_cuts_both_bound():
-    from analyzer.planning.bounds import vertex_cuts
+    from analyzer.planning.cuts import vertex_cuts
 
     problem = Problem.of(layered_graph(20, 3))
     state, elim = problem.initial(), set(problem.intermediates)

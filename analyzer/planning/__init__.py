@@ -3,7 +3,7 @@
 Modules, lowest first: ``costs`` (cost models, the pricer), ``search`` (the
 order registry, budgets, search records), ``problem`` (what a planner reads of
 a graph), ``board`` (an elimination state with prices kept up to date),
-``bounds`` (lower bounds), ``plan`` (the Plan type and its step table), the
+``cuts`` and ``bounds`` (lower bounds), ``plan`` (the Plan type and its step table), the
 strategies (``ends``, ``heuristics``, ``chain``, ``subset``, ``reductions``,
 ``bnb``, ``optimal``) and ``api`` (``plan``, ``compare``, ...).
 

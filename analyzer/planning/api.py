@@ -49,6 +49,10 @@ def plan(
         ``proven_optimal`` False, ``lower_bound`` (no order costs less) and ``gap``.
     objective : "macs" (default) or "bytes": what an exact search minimises.
 
+    Ctrl-C (``KeyboardInterrupt``) during the exact search stops it and returns the
+    best order found so far, not proven, with ``search.tried["stopped"] ==
+    "interrupted"`` (see :mod:`analyzer.planning.bnb`); elsewhere it propagates.
+
     >>> from analyzer.models import chain
     >>> p = plan(chain([25, 20, 10, 5, 15, 35, 30]))
     >>> p.macs, p.bracketing, p.proven_optimal
