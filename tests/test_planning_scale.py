@@ -633,3 +633,15 @@ def test_problem_order_is_networkx_lexicographic_topological_order(seed, n):
     expected = list(nx.lexicographical_topological_sort(g.differentiated(), key=position.get))
     assert problem.nodes == expected
     assert sorted((t, h) for t, h, _ in problem.edges) == sorted(g.differentiated().edges)
+
+
+def test_children_listed_a_few_at_a_time_stay_exact(monkeypatch):
+    from analyzer.planning import bnb
+
+    monkeypatch.setattr(bnb, "CHILDREN_KEPT", 2)
+    for seed in range(3):
+        g = layered_graph(12, seed)
+        p = plan(g, "branch-and-bound", time_limit=None)
+        assert p.proven_optimal and p.macs == plan(g, "subset-dp").macs
+    stopped = plan(layered_graph(40, 1), "branch-and-bound", time_limit=0.05)
+    assert stopped.lower_bound <= stopped.macs

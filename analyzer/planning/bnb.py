@@ -29,8 +29,10 @@ The search eliminates one vertex per level on a :class:`~analyzer.planning.board
   the search makes one pass with ``T`` the best order known.)
 - **Memory.** The memo holds at most :data:`MEMO_LIMIT` masks (about 200 bytes
   each, under 0.5 GB); when full it is emptied and refilled (its entries only
-  prune, so the search stays exact; it may revisit states). Everything else
-  grows with the depth: one undo record per level.
+  prune, so the search stays exact; it may revisit states). Each level of the
+  stack keeps at most :data:`CHILDREN_KEPT` children (the next ones are
+  listed again when needed) and one undo record (the factors its elimination
+  made), so the stack grows with the depth, not with depth times width.
 - **Interruption.** ``KeyboardInterrupt`` during the search stops it like a
   time limit: the best order found so far is returned, not proven, with the
   lower bound of the last finished pass and ``tried["stopped"] = "interrupted"``
@@ -56,10 +58,12 @@ from .board import Board
 from .bounds import LowerBound
 from .search import Budget
 
-__all__ = ["MEMO_LIMIT", "Outcome", "BranchAndBound"]
+__all__ = ["MEMO_LIMIT", "CHILDREN_KEPT", "Outcome", "BranchAndBound"]
 
 #: Most states the memo keeps (then it is emptied and refilled).
 MEMO_LIMIT = 2_000_000
+#: Most children a level of the stack keeps at once (the next ones are made when needed).
+CHILDREN_KEPT = 256
 _CHECK_EVERY = 63  # nodes between two looks at the clock (a power of two minus one)
 
 
@@ -106,7 +110,13 @@ class BranchAndBound:
         self.tried = {"nodes": 0, "expanded": 0, "pruned": 0, "passes": 0, "memo emptied": 0}
 
     # ------------------------------------------------------------------ one pass
-    def _children(self, g: Any, h: Any) -> list[tuple]:
+    def _children(self, g: Any, h: Any, skip: int = 0) -> tuple[list[tuple], bool]:
+        """Children ``skip`` to ``skip + CHILDREN_KEPT`` in order, and whether more follow.
+
+        The order (by ``g + price + h - share``, then position) depends only on
+        the state, so a frame asks again for the next slice when it has tried
+        the one it kept: the stack holds at most ``CHILDREN_KEPT`` per level.
+        """
         board, share, position = self.board, self.bound.share, self.board.position
         alive, price = board.alive, board.price
         kids = []
@@ -115,18 +125,26 @@ class BranchAndBound:
                 c = price(v)
                 kids.append((g + c + h - share[v], position[v], c, v))
         kids.sort()
-        return kids
+        return kids[skip : skip + CHILDREN_KEPT], skip + CHILDREN_KEPT < len(kids)
 
     def _pass(self, threshold: Any) -> Any:
         """Explore every state with ``g + h <= threshold``; return the root's learned bound."""
         board, bound, memo, bit, path = self.board, self.bound, self.memo, self.bit, self.path
         tried, budget, n = self.tried, self.budget, self.n
         infinity = float("inf")
-        stack = self.stack = [[0, 0, self._children(0, bound.total), 0, infinity, None, None, 0]]
+        kids, more = self._children(0, bound.total)
+        # frame: mask, g, children kept, next child, learned bound, move, bound record,
+        # price of the move here, children before those kept, whether more follow
+        stack = self.stack = [[0, 0, kids, 0, infinity, None, None, 0, 0, more]]
         result = bound.total
         while stack:
             frame = stack[-1]
             kids, i = frame[2], frame[3]
+            if i == len(kids) and frame[9]:  # the next slice of children
+                frame[8] += len(kids)
+                frame[2], frame[9] = self._children(frame[1], bound.total, frame[8])
+                frame[3] = 0
+                continue
             if i < len(kids):
                 f, _, c, v = kids[i]
                 g = frame[1]
@@ -134,7 +152,7 @@ class BranchAndBound:
                     tried["pruned"] += len(kids) - i
                     if f - g < frame[4]:
                         frame[4] = f - g
-                    frame[3] = len(kids)
+                    frame[3], frame[9] = len(kids), False
                     continue
                 tried["nodes"] += 1
                 if not tried["nodes"] & _CHECK_EVERY and budget.expired():
@@ -170,8 +188,8 @@ class BranchAndBound:
                     continue
                 path.append(v)
                 tried["expanded"] += 1
-                kids = self._children(g2, bound.total)
-                stack.append([mask, g2, kids, 0, infinity, move, saved, c])
+                kids, more = self._children(g2, bound.total)
+                stack.append([mask, g2, kids, 0, infinity, move, saved, c, 0, more])
                 continue
             stack.pop()
             learned = frame[4]
@@ -234,8 +252,10 @@ def _open(stack: list[list]) -> Any:
     for frame in reversed(stack):
         best = frame[4]
         kids, i = frame[2], frame[3]
-        if i < len(kids) and kids[i][0] - frame[1] < best:
-            best = kids[i][0] - frame[1]
+        if i < len(kids) or frame[9]:  # the next child, or one sorted after the last kept
+            nearest = kids[min(i, len(kids) - 1)][0] - frame[1]
+            if nearest < best:
+                best = nearest
         if value is not None and above_cost + value < best:
             best = above_cost + value
         value, above_cost = best, frame[7]
