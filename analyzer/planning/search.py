@@ -131,5 +131,7 @@ def canonical_order(order: str) -> str:
         return order
     if isinstance(order, str) and order in ALIASES:
         return ALIASES[order]
-    names = ", ".join(list(ORDERS) + list(ALIASES))
+    main = ("input-first", "output-first", "optimal")
+    names = sorted(ORDERS, key=lambda name: name not in main)  # the main three first
+    names = ", ".join(names + list(ALIASES))
     raise PlanError(f"unknown order {order!r}; valid orders: {names}")
