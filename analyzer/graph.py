@@ -74,6 +74,16 @@ def as_size(size: Any, *, name: str = "size") -> Any:
     raise GraphError(f"{name} must be a positive integer or a symbol name, got {size!r}")
 
 
+def _hashable(data: Mapping, key: str) -> Any:
+    """An attribute as a hashable, type-sensitive value (so 4 and 4.0 differ)."""
+    value = data.get(key)
+    try:
+        hash(value)
+    except TypeError:
+        return (type(value).__name__, repr(value))
+    return (type(value).__name__, value)
+
+
 def _is_kind(structure: Any) -> bool:
     """A registered kind's name, or a kind (possibly with parameters) of a registered family."""
     if isinstance(structure, Kind):
@@ -304,12 +314,20 @@ class JacobianGraph(nx.DiGraph):
         A plan keeps the fingerprint of the graph it was made from, so running it
         on a graph changed since is refused instead of silently wrong.
         """
+        get = _hashable
         nodes = tuple(
-            (n, d["role"], d["size"], d["shape"], str(d["dtype"]), id(d["evaluate"]))
+            (
+                n,
+                get(d, "role"),
+                get(d, "size"),
+                get(d, "shape"),
+                get(d, "dtype"),
+                id(d.get("evaluate")),
+            )
             for n, d in self._node.items()
         )
         edges = tuple(
-            (u, v, str(d["structure"]), d["shape"], id(d["jacobian"]))
+            (u, v, get(d, "structure"), get(d, "shape"), id(d.get("jacobian")))
             for u, nbrs in self._adj.items()
             for v, d in nbrs.items()
         )

@@ -3,10 +3,20 @@
 Prints, with BLAS pinned to one thread:
 - the optimal plan of a random 1000-factor chain (interval DP, vectorised);
 - the interval DP at 200 factors against numpy's own pure-Python matrix-chain DP;
-- the exact optimum (subset DP) of a DAG with 16 intermediate variables;
+- the exact optimum of an MLP DAG with 16 intermediate variables;
 - ``execute`` against the same products written by hand in numpy, at H = N = 256;
 - input-first on random sparse DAGs of 1,000 and 4,000 intermediates, and printing the plan;
-- tracing a 100-layer numpy MLP (width 64, batch 32).
+- tracing a 100-layer numpy MLP (width 64, batch 32);
+- planning at scale (``--only search`` runs these alone): the proven optimum of MLPs
+  with 13, 20 and 40 widths drawn from 2..64 (path DP, and the generic search alone at 13);
+  random layered DAGs of 30, 50 and 100 intermediates under the default time limit
+  (proven, or the gap to the lower bound); markowitz and best-heuristic on a
+  10,000-variable sparse DAG; the subset DP and the search side by side at 16 and 20
+  intermediates; the structured interval DP of a 200-factor chain; planning, printing
+  and enumerating the cases a review found slow.
+
+Timings depend on the machine and its load: run it on a quiet machine and quote
+the best of the repeats.
 """
 
 from __future__ import annotations
@@ -63,7 +73,7 @@ def chains(repeat: int) -> None:
 
 
 def dag(repeat: int) -> None:
-    graph = analyzer.models.mlp([8, 16, 4, 32, 8, 16, 2, 24, 6, 3])
+    graph = analyzer.models.mlp([8, 16, 4, 32, 8, 16, 2, 24, 6, 3])  # 16 intermediates
     for cost in ("dense", "structured"):
         seconds = best_of(lambda cost=cost: analyzer.plan(graph, "optimal", cost), repeat)
         p = analyzer.plan(graph, "optimal", cost)
@@ -155,17 +165,150 @@ def tracing(repeat: int) -> None:
     print(f"trace a 100-layer numpy MLP (width 64, batch 32): {seconds:.3f} s")
 
 
+def layered_dag(
+    intermediates: int, seed: int = 0, width: int = 6, low: int = 2, high: int = 64
+) -> JacobianGraph:
+    """A random layered DAG of dense factors, sizes drawn from ``low..high``.
+
+    Three parameters; layers of ``width`` intermediates, each reading one to
+    three variables of the layer before (one time in five, of any earlier
+    layer); one output reads every variable nothing else reads.
+    """
+    rng = np.random.default_rng(seed)
+    g = JacobianGraph(name=f"layered-dag-{intermediates}")
+    previous = [f"p{j}" for j in range(3)]
+    for name in previous:
+        g.add_variable(name, int(rng.integers(low, high + 1)), role="parameter")
+    everything = list(previous)
+    made = 0
+    while made < intermediates:
+        current = []
+        for _ in range(min(width, intermediates - made)):
+            name = f"v{made}"
+            g.add_variable(name, int(rng.integers(low, high + 1)), role="intermediate")
+            pool = previous if rng.random() < 0.8 else everything
+            k = min(int(rng.integers(1, 4)), len(pool))
+            for tail in rng.choice(pool, size=k, replace=False):
+                g.add_factor(str(tail), name, "dense")
+            current.append(name)
+            made += 1
+        everything += current
+        previous = current
+    g.add_variable("out", int(rng.integers(low, high + 1)), role="output")
+    for tail in [n for n in everything if g.out_degree(n) == 0]:
+        g.add_factor(tail, "out", "dense")
+    return g
+
+
+def _outcome(p) -> str:
+    if p.proven_optimal:
+        return "proven optimal"
+    return f"gap {p.gap:.1%} (lower bound {p.lower_bound})"
+
+
+def search(repeat: int) -> None:
+    """Planning at scale: exact search, certificates, heuristics (see the module docstring)."""
+    rng = np.random.default_rng(0)
+    for count in (13, 20, 40):
+        widths = [int(w) for w in rng.integers(2, 65, count)]
+        graph = analyzer.models.mlp(widths)
+        seconds = best_of(lambda graph=graph: analyzer.plan(graph, "optimal"), repeat)
+        p = analyzer.plan(graph, "optimal")
+        print(
+            f"optimal, mlp with {count} widths ({len(graph.intermediates)} intermediates): "
+            f"{seconds:.3f} s, {p.macs} macs, {_outcome(p)}"
+        )
+        if count == 13:
+            start = time.perf_counter()
+            q = analyzer.plan(graph, "branch-and-bound")
+            seconds = time.perf_counter() - start
+            print(
+                f"  the generic search alone (no path DP): {seconds:.2f} s, {q.macs} macs, "
+                f"{_outcome(q)}, {q.search.tried.get('nodes', 0)} nodes"
+            )
+    for n in (30, 50, 100):
+        graph = layered_dag(n, seed=1)
+        start = time.perf_counter()
+        p = analyzer.plan(graph, "optimal")
+        seconds = time.perf_counter() - start
+        h = analyzer.plan(graph, "best-heuristic")
+        print(
+            f"optimal, random layered DAG, {n} intermediates: {seconds:.2f} s, {p.macs} macs, "
+            f"{_outcome(p)}; best heuristic {h.macs} macs ({h.search.tried['chosen']})"
+        )
+    graph = sparse_dag(10_000)
+    for order in ("markowitz", "min-fill", "best-heuristic"):
+        seconds = best_of(lambda order=order: analyzer.plan(graph, order), max(1, repeat // 3))
+        p = analyzer.plan(graph, order)
+        print(
+            f"{order}, random sparse DAG, 10,000 intermediates: {seconds:.2f} s "
+            f"({p.macs} macs, gap to the cheap bound {p.gap:.1%})"
+        )
+    for n in (16, 20):
+        graph = layered_dag(n, seed=1)
+        start = time.perf_counter()
+        dp = analyzer.plan(graph, "subset-dp", time_limit=None)
+        dp_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        found = analyzer.plan(graph, "branch-and-bound", time_limit=None)
+        bnb_seconds = time.perf_counter() - start
+        print(
+            f"{n} intermediates: subset DP {dp_seconds:.2f} s, search {bnb_seconds:.2f} s "
+            f"({dp_seconds / bnb_seconds:.1f}x faster; same optimum: {dp.macs == found.macs}; "
+            f"{found.search.tried['nodes']} nodes)"
+        )
+    graph = _structured_chain([int(d) for d in rng.integers(1, 65, 201)])
+    seconds = best_of(lambda: analyzer.plan(graph, "optimal", "structured"), 1)
+    print(f"structured interval DP, 200-factor chain: {seconds:.2f} s")
+    slow_cases(repeat)
+
+
+def _structured_chain(dims: list[int]) -> JacobianGraph:
+    """A chain whose odd factors are dense and even ones diagonal (sizes repeat around them)."""
+    g = JacobianGraph(name="structured-chain")
+    g.add_variable("v0", dims[0], role="parameter")
+    size = dims[0]
+    for i in range(1, len(dims)):
+        diagonal = i % 2 == 0
+        size = size if diagonal else dims[i]
+        role = "output" if i == len(dims) - 1 else "intermediate"
+        g.add_variable(f"v{i}", size, role=role)
+        g.add_factor(f"v{i - 1}", f"v{i}", "diagonal" if diagonal else "dense")
+    return g
+
+
+def slow_cases(repeat: int) -> None:
+    """What a review found slow: planning big graphs, symbolic chains, printing, enumerating."""
+    graph = sparse_dag(4000)
+    seconds = best_of(lambda: analyzer.plan(graph, "input-first"), repeat)
+    print(f"input-first plan, random sparse DAG, 4,000 intermediates: {seconds:.3f} s")
+    graph = analyzer.chain([f"s{i}" for i in range(100)])
+    seconds = best_of(lambda: analyzer.plan(graph, "input-first"), max(1, repeat // 3))
+    print(f"input-first plan, symbolic 99-factor chain: {seconds:.3f} s")
+    p = analyzer.plan(analyzer.models.mlp([3] * 700), "input-first")
+    seconds = best_of(lambda: str(p), repeat)
+    print(f"print the input-first plan of mlp([3] * 700): {seconds:.3f} s")
+    graph = analyzer.models.mlp([3, 4, 5, 4, 3])
+    seconds = best_of(lambda: analyzer.all_orders(graph), max(1, repeat // 3))
+    print(f"all_orders, 720 orders of a 6-intermediate mlp: {seconds * 1e3 / 720:.2f} ms per order")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", choices=["search"], help="run one group of benchmarks")
     args = parser.parse_args(argv)
     repeat = 3 if args.quick else 7
     with blas_threads(1):
+        if args.only == "search":
+            search(repeat)
+            return 0
         chains(repeat)
         scale(repeat)
         tracing(repeat)
         dag(max(1, repeat // 3))
         overhead(repeat, 128 if args.quick else 256)
+        search(repeat)
     return 0
 
 

@@ -190,7 +190,7 @@ def test_unknown_activation(activation, build):
 # ------------------------------------------------------------------ planning
 @pytest.mark.parametrize("order", ["backward", "fastest", "Input-First", ""])
 def test_unknown_order_lists_the_valid_ones(order):
-    message = "unknown order .*valid orders: input-first, output-first, optimal, forward"
+    message = "unknown order .*valid orders: input-first, output-first, optimal, markowitz"
     with pytest.raises(PlanError, match=message):
         plan(one_layer(3, 2), order)
 
@@ -219,14 +219,14 @@ def test_enumeration_past_the_limit():
         all_orders(one_layer(3, 2), limit=5)
 
 
-def test_dag_too_large_for_the_exact_optimum_gets_the_better_end_not_proven():
+def test_dag_past_the_subset_dp_is_still_proven_optimal():
     g = mlp([2] * 13)  # 12 layers: u1…u11 and a1…a11 are intermediates (u12 is the output)
     assert len(g.intermediates) == 22 > MAX_EXACT_INTERMEDIATES == 20
     best = plan(g, "optimal")
-    assert not best.proven_optimal
-    assert "22 intermediates, over the subset DP's 20" in best.search.tried["stopped"]
-    assert best.macs == min(plan(g, o).macs for o in ("input-first", "output-first"))
-    assert "no optimality claim" in str(best)
+    assert best.proven_optimal and best.lower_bound == best.macs
+    assert best.macs <= min(plan(g, o).macs for o in ("input-first", "output-first"))
+    with pytest.raises(PlanError, match="20"):
+        plan(g, "subset-dp")  # the subset DP itself still refuses
 
 
 def test_optimal_with_symbolic_sizes():

@@ -428,9 +428,9 @@ def test_strategies_return_search_records():
     best = plan(g, "optimal")
     assert isinstance(best.search, SearchRecord)
     assert best.proven_optimal and best.lower_bound == best.macs
-    assert best.search.tried["states"] == 2**3
+    assert plan(g, "subset-dp").search.tried["states"] == 2**3
     ends = plan(g, "input-first")
-    assert not ends.proven_optimal and ends.lower_bound is None
+    assert not ends.proven_optimal and 0 <= ends.lower_bound <= best.macs
     assert "proven optimal" in str(best)
     chain_plan = plan(chain([5, 9, 2, 7, 3]))
     assert chain_plan.proven_optimal and chain_plan.search.strategy == "chain-dp"
@@ -448,14 +448,14 @@ def test_bytes_objective_finds_the_order_that_moves_least():
     assert by_bytes.lower_bound == fewest
 
 
-def test_out_of_time_optimal_is_the_better_end_not_proven():
-    g = mlp([3, 4, 5, 4, 3, 2, 3, 4, 5, 2, 3, 4, 2])  # 22 intermediates
-    g2 = mlp([3, 4, 5, 4, 3, 2, 3, 4, 5])
-    p = plan(g2, "optimal", time_limit=1e-9)
-    ends = min(plan(g2, o).macs for o in ("input-first", "output-first"))
-    assert not p.proven_optimal and p.macs == ends
-    big = plan(g, "optimal")  # past the subset DP: the better end, not proven
-    assert not big.proven_optimal and "over the subset DP" in big.search.tried["stopped"]
+def test_out_of_time_optimal_is_a_certified_order_not_proven():
+    from test_planning_scale import layered_graph  # no path reduction applies
+
+    g = layered_graph(30, seed=3)
+    p = plan(g, "optimal", time_limit=1e-3)
+    heuristic = plan(g, "best-heuristic").macs
+    assert not p.proven_optimal
+    assert p.lower_bound <= p.macs <= heuristic
 
 
 def test_budget_rejects_bad_limits():

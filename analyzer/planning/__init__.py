@@ -2,8 +2,10 @@
 
 Modules, lowest first: ``costs`` (cost models, the pricer), ``search`` (the
 order registry, budgets, search records), ``problem`` (what a planner reads of
-a graph), ``plan`` (the Plan type and its step table), the strategies
-(``ends``, ``chain``, ``subset``) and ``api`` (``plan``, ``compare``, ...).
+a graph), ``board`` (an elimination state with prices kept up to date),
+``cuts`` and ``bounds`` (lower bounds), ``plan`` (the Plan type and its step table), the
+strategies (``ends``, ``heuristics``, ``chain``, ``subset``, ``reductions``,
+``bnb``, ``optimal``) and ``api`` (``plan``, ``compare``, ...).
 
 Examples
 --------
@@ -15,18 +17,30 @@ Examples
 H**2*N + H**2 + 2*H
 """
 
-from . import ends, subset  # noqa: F401  (register the strategies)
+from . import ends, heuristics, optimal, subset  # noqa: F401  (register the strategies)
 from .api import MAX_ENUMERATED, all_orders, compare, from_sequence, plan
+from .bounds import root_bound
 from .chain import chain_optimum
 from .costs import COST_MODELS, OBJECTIVES, CostModel, Pricer, check_cost, cost_model
 from .plan import Plan, build_plan, exact_total
 from .problem import Problem
-from .search import ALIASES, ORDERS, Budget, SearchRecord, canonical_order, register_order
+from .search import (
+    ALIASES,
+    DEFAULT_TIME_LIMIT,
+    HEURISTICS,
+    ORDERS,
+    Budget,
+    SearchRecord,
+    canonical_order,
+    register_order,
+)
 from .subset import MAX_EXACT_INTERMEDIATES
 
 __all__ = [
     "ALIASES",
     "COST_MODELS",
+    "DEFAULT_TIME_LIMIT",
+    "HEURISTICS",
     "MAX_ENUMERATED",
     "MAX_EXACT_INTERMEDIATES",
     "OBJECTIVES",
@@ -48,4 +62,5 @@ __all__ = [
     "from_sequence",
     "plan",
     "register_order",
+    "root_bound",
 ]

@@ -4,7 +4,9 @@ On a chain ``v0 -> v1 -> … -> vn`` an elimination order is a bracketing of
 ``Jn ⋯ J1``. The kind of a sub-product does not depend on its bracketing (the
 product rules are associative in kind, tested in ``tests/test_structure.py``),
 so the DP over intervals is exact under every cost model. Dense chains priced
-by macs use a vectorised DP (all intervals of one length at once).
+by macs use a vectorised DP (all intervals of one length at once). Both look at
+the budget once per interval length and stop with :class:`OutOfTime` when it
+has run out (the caller then returns the best heuristic order, not proven).
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ from ..structure import DENSE, product_rule
 from .problem import Problem
 from .search import Budget, SearchRecord
 
-__all__ = ["chain_optimum", "chain_search", "chain_sequence"]
+__all__ = ["chain_optimum", "chain_search", "chain_sequence", "OutOfTime"]
 
 
-def chain_optimum(dims: Sequence[int]) -> tuple[int, np.ndarray]:
+class OutOfTime(Exception):
+    """The budget ran out before the DP finished."""
+
+
+def chain_optimum(dims: Sequence[int], budget: Budget | None = None) -> tuple[int, np.ndarray]:
     """Exact optimum of the dense chain ``J_n ⋯ J_1``, ``J_i`` of shape ``(dims[i], dims[i-1])``.
 
     Vectorised over all intervals of a length; each candidate is priced by the
@@ -45,6 +51,8 @@ def chain_optimum(dims: Sequence[int]) -> tuple[int, np.ndarray]:
     split = np.zeros((n, n), dtype=np.int64)
     windows = np.lib.stride_tricks.sliding_window_view
     for length in range(1, n):
+        if budget is not None and budget.expired():
+            raise OutOfTime(f"time limit of {budget.time_limit} s")
         count = n - length
         left = by_start[:count, :length]
         right = by_end[length:n, length - 1 :: -1] if length > 1 else by_end[length:n, :1]
@@ -91,6 +99,8 @@ def _interval_split(problem: Problem, budget: Budget) -> tuple[object, np.ndarra
     for i in range(n):
         kind[i][0] = kinds[chain[i], chain[i + 1]]
     for length in range(1, n):
+        if budget.expired():
+            raise OutOfTime(f"time limit of {budget.time_limit} s")
         for i in range(n - length):
             best = None
             start, end = chain[i], chain[i + length + 1]
@@ -109,13 +119,13 @@ def _interval_split(problem: Problem, budget: Budget) -> tuple[object, np.ndarra
 
 
 def chain_search(problem: Problem, budget: Budget) -> SearchRecord:
-    """The proven optimum of a chain problem."""
+    """The proven optimum of a chain problem (:class:`OutOfTime` when the budget runs out)."""
     chain = problem.chain
     n = len(chain) - 1
     if n == 1:
         return SearchRecord("chain-dp", [], True, 0, budget.objective, {"intervals": 0})
     if budget.objective == "macs" and all(k == DENSE for _, _, k in problem.edges):
-        best, split = chain_optimum([problem.sizes[v] for v in chain])
+        best, split = chain_optimum([problem.sizes[v] for v in chain], budget)
     else:
         best, split = _interval_split(problem, budget)
     return SearchRecord(

@@ -62,6 +62,11 @@ class CostModel:
     treats: str
     description: str
 
+    @property
+    def keeps_structure(self) -> bool:
+        """False only when every factor is multiplied as a full matrix."""
+        return self.treats != "dense"
+
     def kind(self, structure: str, shape: tuple | None = None) -> Kind:
         """The kind a factor of this structure (and shape) is multiplied as."""
         if self.treats == "dense":
@@ -175,10 +180,29 @@ class Pricer:
         """What eliminating ``v`` from ``state`` (whose factors are kinds) costs, unchanged state.
 
         ``objective`` ``"macs"`` counts multiply-adds; ``"bytes"`` counts bytes read
-        and written by the products and merges.
+        and written by the products and merges. Under the dense model the macs of
+        the ``|pred| x |succ|`` products are one call of the dense rule with the
+        summed sizes (its price ``m·k·n`` is linear in ``m`` and in ``n``), so the
+        price takes time linear in the vertex's degree.
         """
-        total = 0
         pred, succ = state.pred, state.succ
+        if objective == "macs" and not self.model.keeps_structure:
+            sizes = self.sizes
+            inputs, outputs = pred[v], succ[v]
+            if not inputs or not outputs:
+                return 0
+            rows = sum(sizes[s] for s in outputs)
+            cols = sum(sizes[p] for p in inputs)
+            key = ("Σ", rows, sizes[v], cols)
+            found = self._cache.get(key)
+            if found is None:
+                if len(self._cache) > 100_000:
+                    self._cache.clear()
+                found = self._cache[key] = product_rule(DENSE, DENSE).macs(
+                    (rows, sizes[v]), (sizes[v], cols)
+                )
+            return found
+        total = 0
         for p, inner in pred[v].items():
             heads = succ[p]
             for s, outer in succ[v].items():

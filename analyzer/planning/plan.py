@@ -13,6 +13,7 @@ otherwise the plan shows its elimination order and per-step products.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -28,7 +29,16 @@ from ..symbolic import as_expression, leading_term
 from .problem import Problem
 from .search import SearchRecord
 
-__all__ = ["Plan", "build_plan", "exact_total", "STEP_COLUMNS", "MAX_BRACKETING"]
+__all__ = [
+    "Plan",
+    "build_plan",
+    "bracketing_of",
+    "exact_total",
+    "summary",
+    "largest",
+    "STEP_COLUMNS",
+    "MAX_BRACKETING",
+]
 
 #: Columns of ``Plan.steps``.
 STEP_COLUMNS = [
@@ -58,45 +68,45 @@ class _Factor(NamedTuple):
     expr: tuple  # ("leaf", label) | ("·", outer, inner) | ("+", existing, product)
 
 
-def _dims(shape: tuple) -> str:
-    return "×".join(str(d) for d in shape)
+_RECORD_COLUMNS = STEP_COLUMNS[1:-1]
 
 
 def _simulate(problem: Problem, sequence: Sequence[str]):
+    """Step columns (one entry per product) and the factors left, from kinds and shapes only."""
     sizes, pricer = problem.sizes, problem.pricer()
-    records: list[dict] = []
+    columns: dict[str, list] = {name: [] for name in _RECORD_COLUMNS}
+    (
+        eliminated, products, shapes, structures, modes, results, macs, adds, elements, moved,
+        written,
+    ) = (columns[name] for name in _RECORD_COLUMNS)  # fmt: skip
 
     def multiply(outer: _Factor, inner: _Factor, p, v, s) -> _Factor:
         price = pricer.product(outer.kind, inner.kind, p, v, s)
         itemsize = pricer.itemsize(p, s)
         shape = (sizes[s], sizes[p])
-        records.append(
-            {
-                "eliminate": v,
-                "product": f"J({s},{v})·J({v},{p})",
-                "shapes": f"({_dims(outer.shape)})·({_dims(inner.shape)})",
-                "structures": f"{outer.kind}·{inner.kind}",
-                "mode": product_rule(outer.kind, inner.kind).mode(outer.shape, inner.shape),
-                "result": price.result,
-                "macs": price.macs,
-                "adds": 0,
-                "elements": price.result.stored(shape),
-                "bytes": (price.read + price.written) * itemsize,
-                "bytes_written": price.written * itemsize,
-            }
-        )
+        (m, k), n = outer.shape, inner.shape[1]
+        eliminated.append(v)
+        products.append(f"J({s},{v})·J({v},{p})")
+        shapes.append(f"({m}×{k})·({k}×{n})")
+        structures.append(f"{outer.kind}·{inner.kind}")
+        modes.append(product_rule(outer.kind, inner.kind).mode(outer.shape, inner.shape))
+        results.append(price.result)
+        macs.append(price.macs)
+        adds.append(0)
+        elements.append(price.result.stored(shape))
+        moved.append((price.read + price.written) * itemsize)
+        written.append(price.written * itemsize)
         return _Factor(price.result, shape, itemsize, ("·", outer.expr, inner.expr))
 
     def add(existing: _Factor, product: _Factor, p, s) -> _Factor:
         price = pricer.merge(existing.kind, product.kind, p, s)
-        record = records[-1]
-        record["adds"] = price.macs
-        record["macs"] += price.formed
-        record["result"] = price.result
-        record["product"] += f" + J({s},{p})"
-        record["elements"] = price.result.stored(existing.shape)
-        record["bytes"] += (price.read + price.written) * existing.itemsize
-        record["bytes_written"] += price.written * existing.itemsize
+        adds[-1] = price.macs
+        macs[-1] += price.formed
+        results[-1] = price.result
+        products[-1] += f" + J({s},{p})"
+        elements[-1] = price.result.stored(existing.shape)
+        moved[-1] += (price.read + price.written) * existing.itemsize
+        written[-1] += price.written * existing.itemsize
         return _Factor(
             price.result, existing.shape, existing.itemsize, ("+", existing.expr, product.expr)
         )
@@ -113,50 +123,98 @@ def _simulate(problem: Problem, sequence: Sequence[str]):
         formed = factor.kind.densify_macs(factor.shape)
         if formed == 0:
             continue
-        elements = factor.shape[0] * factor.shape[1]
-        records.append(
-            {
-                "eliminate": "",
-                "product": f"preaccumulate J({h},{t})",
-                "shapes": f"({_dims(factor.shape)})",
-                "structures": str(factor.kind),
-                "mode": "preaccumulate",
-                "result": DENSE,
-                "macs": formed,
-                "adds": 0,
-                "elements": elements,
-                "bytes": (factor.kind.stored(factor.shape) + elements) * factor.itemsize,
-                "bytes_written": elements * factor.itemsize,
-            }
-        )
+        size = factor.shape[0] * factor.shape[1]
+        eliminated.append("")
+        products.append(f"preaccumulate J({h},{t})")
+        shapes.append(f"({factor.shape[0]}×{factor.shape[1]})")
+        structures.append(str(factor.kind))
+        modes.append("preaccumulate")
+        results.append(DENSE)
+        macs.append(formed)
+        adds.append(0)
+        elements.append(size)
+        moved.append((factor.kind.stored(factor.shape) + size) * factor.itemsize)
+        written.append(size * factor.itemsize)
         final[t, h] = factor._replace(kind=DENSE)
-    return records, final
+    return columns, final
 
 
-def _rendered_lengths(roots: list[tuple]) -> tuple[dict[int, int], bool]:
-    """Length of each sub-expression written out, and whether the expressions form a tree."""
-    length: dict[int, int] = {}
+def summary(problem: Problem, sequence: Sequence[str]) -> tuple[Any, Any, str]:
+    """Macs, largest intermediate and bracketing of an order, without a step table.
+
+    What :func:`~analyzer.planning.api.all_orders` lists for each order: one
+    pass of eliminations on kinds and expressions, priced by the pricer.
+    """
+    sizes, pricer = problem.sizes, problem.pricer()
+    macs: list = []
+    elements: list = []
+
+    def multiply(outer: _Factor, inner: _Factor, p, v, s) -> _Factor:
+        price = pricer.product(outer.kind, inner.kind, p, v, s)
+        macs.append(price.macs)
+        elements.append(price.result.stored((sizes[s], sizes[p])))
+        return _Factor(price.result, None, 0, ("·", outer.expr, inner.expr))
+
+    def add(existing: _Factor, product: _Factor, p, s) -> _Factor:
+        kind = pricer.add_kinds(existing.kind, product.kind, p, s)
+        elements[-1] = kind.stored((sizes[s], sizes[p]))
+        return _Factor(kind, None, 0, ("+", existing.expr, product.expr))
+
+    state = problem.state(lambda t, h, k: _Factor(k, None, 0, ("leaf", problem.labels[t, h])))
+    for v in sequence:
+        eliminate(state, v, multiply, add)
+    total = exact_total(macs) if macs else 0
+    return total, largest(elements), bracketing_of(problem, state.factors())
+
+
+def _measure(roots: list[tuple], limit: int) -> tuple[int, bool]:
+    """Characters of the expressions written out, and whether they form a tree.
+
+    Walks the expressions as :func:`_write` would; stops as soon as the count
+    passes ``limit`` once a shared sub-expression has been seen (a text that
+    long is not written), so it takes time linear in what it counts.
+    """
     seen: set[int] = set()
-    tree = True
-    stack = [(r, False) for r in roots]
+    tree, total = True, 0
+    stack = list(roots)
     while stack:
-        expr, ready = stack.pop()
+        expr = stack.pop()
         key = id(expr)
+        if key in seen:
+            tree = False
+        else:
+            seen.add(key)
         if expr[0] == "leaf":
-            tree &= key not in seen
-            seen.add(key)
-            length[key] = len(expr[1])
-            continue
-        if not ready:
-            if key in seen:
-                tree = False
-                continue
-            seen.add(key)
-            stack.append((expr, True))
-            stack.extend((child, False) for child in expr[1:])
-            continue
-        length[key] = sum(length[id(child)] for child in expr[1:]) + 3
-    return length, tree
+            total += len(expr[1])
+        else:
+            total += 3
+            stack.append(expr[2])
+            stack.append(expr[1])
+        if not tree and total > limit:
+            break
+    return total, tree
+
+
+def bracketing_of(problem: Problem, final: dict) -> str:
+    """The bracketing of the factors ``final`` left (see :attr:`Plan.bracketing`)."""
+    if problem.chain is not None:
+        roots = [("", f.expr) for f in final.values()]
+    else:
+        roots = [
+            (f"∂{out}/∂{par} = ", final[par, out].expr)
+            for out in problem.outputs
+            for par in problem.parameters
+            if (par, out) in final
+        ]
+    prefix = sum(len(p) for p, _ in roots)
+    total, tree = _measure([expr for _, expr in roots], max(0, MAX_BRACKETING - prefix))
+    total += prefix
+    if total > MAX_BRACKETING and not tree:
+        return (
+            f"(not written out: over {MAX_BRACKETING} characters where paths merge; "
+            f"see the elimination order and steps)"
+        )
+    return "; ".join(prefix + _write(expr) for prefix, expr in roots)
 
 
 def _write(expr: tuple) -> str:
@@ -194,7 +252,10 @@ class Plan:
         enough to read; otherwise a note pointing at ``steps``.
     largest_intermediate : elements of the largest product or sum formed.
     problem : the planned problem (graph as it was, cost model, factor kinds).
-    search : the :class:`~analyzer.planning.search.SearchRecord` of the strategy.
+    search : the :class:`~analyzer.planning.search.SearchRecord` of the strategy: what
+        it tried (``search.tried``: nodes, pruned, ...), how long (``search.seconds``).
+    proven_optimal, lower_bound, gap : whether the order is proven optimal, a cost no
+        order can beat, and ``cost / lower_bound - 1`` (see the properties).
     """
 
     graph: Any
@@ -254,30 +315,41 @@ class Plan:
 
     @property
     def lower_bound(self) -> Any:
-        """A cost no order can beat (``None`` when the strategy proves none)."""
+        """A cost no order can beat, in the search's objective (``None`` when unknown).
+
+        Equals the plan's cost when it is proven optimal; heuristic and end
+        orders carry the cheap bound of :func:`~analyzer.planning.bounds.root_bound`.
+        """
         return self.search.lower_bound
+
+    @property
+    def objective_value(self) -> Any:
+        """The plan's cost in the search's objective: :attr:`macs` or :attr:`bytes`."""
+        return self.bytes if self.search.objective == "bytes" else self.macs
+
+    @property
+    def gap(self) -> float | None:
+        """How far from optimal the plan may be: ``cost / lower_bound - 1`` (``None``: no bound).
+
+        0 when proven optimal; ``inf`` when the bound is 0 and the cost is not.
+
+        >>> from analyzer.models import mlp
+        >>> from analyzer.planning import plan
+        >>> plan(mlp([4, 9, 3]), "optimal").gap
+        0.0
+        """
+        bound = self.lower_bound
+        if bound is None or self.symbolic:
+            return None
+        value = self.objective_value
+        if bound == 0:
+            return 0.0 if value == 0 else float("inf")
+        return float(value / bound - 1) if value != bound else 0.0
 
     @property
     def bracketing(self) -> str:
         """The products as nested brackets when short enough to read (see the module docstring)."""
-        problem = self.problem
-        if problem.chain is not None:
-            roots = [("", f.expr) for f in self.final.values()]
-        else:
-            roots = [
-                (f"∂{out}/∂{par} = ", self.final[par, out].expr)
-                for out in problem.outputs
-                for par in problem.parameters
-                if (par, out) in self.final
-            ]
-        lengths, tree = _rendered_lengths([expr for _, expr in roots])
-        total = sum(lengths[id(expr)] + len(prefix) for prefix, expr in roots)
-        if total > MAX_BRACKETING and not tree:
-            return (
-                f"(not written out: {total} characters where paths merge; "
-                f"see the elimination order and steps)"
-            )
-        return "; ".join(prefix + _write(expr) for prefix, expr in roots)
+        return bracketing_of(self.problem, self.final)
 
     def evaluate(self, **sizes: int) -> int:
         """Total macs with the size symbols replaced by numbers.
@@ -310,11 +382,23 @@ class Plan:
 
     def _certificate(self) -> str:
         search = self.search
+        unit = search.objective
+        tried = search.tried
+        work = ", ".join(
+            f"{tried[k]} {k}" for k in ("nodes", "pruned", "states", "intervals") if k in tried
+        )
+        work = f"; {work}" if work else ""
         if search.proven:
-            return f"proven optimal ({search.objective}; {search.seconds:.3g} s)"
-        if search.lower_bound is not None:
-            return f"not proven optimal; no order costs less than {search.lower_bound}"
-        return "no optimality claim"
+            return f"proven optimal ({unit}; {search.seconds:.3g} s{work})"
+        if search.lower_bound is None:
+            return "no optimality claim"
+        gap = self.gap
+        shown = "" if gap is None else f", gap at most {gap:.2%}"
+        why = f"stopped: {tried['stopped']}" if "stopped" in tried else f"{self.order}"
+        return (
+            f"not proven optimal ({why}); no order costs less than "
+            f"{search.lower_bound} {unit}{shown}"
+        )
 
     def __str__(self) -> str:
         macs = self.formula
@@ -332,6 +416,14 @@ class Plan:
             f"  largest intermediate: {self.largest_intermediate} elements",
             f"  search:               {self._certificate()}",
         ]
+        if self.search.preparatory:
+            free = self.search.preparatory
+            lines.insert(
+                2,
+                f"  preparatory:          {', '.join(map(str, free[:20]))}"
+                + (" …" if len(free) > 20 else "")
+                + " (free copies, eliminated first at no cost)",
+            )
         if len(self.steps):
             columns = ["step", "eliminate", "product", "shapes", "structures", "macs"]
             if (self.steps["mode"] != "product").any():
@@ -351,27 +443,54 @@ class Plan:
         return f"<Plan {self.order} {self.cost}: {self.formula} macs>"
 
 
+def largest(elements: Sequence[Any]) -> Any:
+    """The largest element count: an int for numbers; for symbols, the distinct ones in a Max.
+
+    Never compares polynomials pairwise (quadratic, and slow in sympy): the
+    distinct values are kept in one ``Max`` built without evaluation when
+    there are many. Give it numbers all at once with ``xreplace`` (``subs``
+    replaces one symbol at a time and compares the terms at each step).
+
+    >>> largest([3, 12, 5]), largest([])
+    (12, 0)
+    """
+    if not elements:
+        return 0
+    if all(isinstance(e, int | np.integer) for e in elements):
+        return int(max(elements))
+    distinct = list(dict.fromkeys(sympy.sympify(e) for e in elements))
+    numbers = [e for e in distinct if e.is_number]
+    symbolic = [e for e in distinct if not e.is_number]
+    if numbers:
+        symbolic.append(max(numbers))
+    if len(symbolic) == 1:
+        return symbolic[0]
+    if len(symbolic) <= 4:
+        return sympy.Max(*symbolic)
+    return sympy.Max(*symbolic, evaluate=False)
+
+
+def _running(values: list) -> list:
+    if all(isinstance(v, int | np.integer) for v in values):
+        return [int(v) for v in itertools.accumulate(int(v) for v in values)]
+    out, running = [], sympy.Integer(0)
+    for v in values:
+        running = sympy.Add(running, sympy.expand(sympy.sympify(v)))
+        out.append(running)
+    return out
+
+
 def build_plan(problem: Problem, order: str, search: SearchRecord) -> Plan:
     """The plan of ``search.sequence`` on ``problem``, with its step table and totals."""
     sequence = list(search.sequence)
-    records, final = _simulate(problem, sequence)
-    steps = pd.DataFrame(records, columns=STEP_COLUMNS[1:-1])
-    steps.insert(0, "step", range(1, len(steps) + 1))
-    running, cumulative = 0, []
-    for m in steps["macs"]:
-        running = exact_total([running, m])
-        cumulative.append(running)
-    steps["cumulative_macs"] = cumulative
-    for column in _EXACT_COLUMNS:
-        steps[column] = pd.Series(list(steps[column]), dtype=object, index=steps.index)
-    elements = list(steps["elements"])
-    if elements and all(isinstance(e, int | np.integer) for e in elements):
-        largest = int(max(elements))
-    elif elements:
-        largest = sympy.Max(*[sympy.sympify(e) for e in elements])
-    else:
-        largest = 0
-    macs = list(steps["macs"])
+    columns, final = _simulate(problem, sequence)
+    table: dict[str, Any] = {"step": range(1, len(columns["macs"]) + 1)}
+    for name in _RECORD_COLUMNS:
+        values = columns[name]
+        table[name] = pd.Series(values, dtype=object) if name in _EXACT_COLUMNS else values
+    macs = columns["macs"]
+    table["cumulative_macs"] = pd.Series(_running(macs), dtype=object)
+    steps = pd.DataFrame(table, columns=STEP_COLUMNS)
     return Plan(
         graph=problem.graph,
         order=order,
@@ -379,8 +498,8 @@ def build_plan(problem: Problem, order: str, search: SearchRecord) -> Plan:
         sequence=tuple(sequence),
         steps=steps,
         formula=sympy.sympify(exact_total(macs)) if macs else sympy.Integer(0),
-        adds_formula=sympy.sympify(exact_total(list(steps["adds"]))) if macs else sympy.Integer(0),
-        largest_intermediate=largest,
+        adds_formula=sympy.sympify(exact_total(columns["adds"])) if macs else sympy.Integer(0),
+        largest_intermediate=largest(columns["elements"]),
         problem=problem,
         search=search,
         final=final,

@@ -1,11 +1,19 @@
-"""What a planner needs of a graph, frozen when planning starts: vertices, sizes, factor kinds."""
+"""What a planner needs of a graph, frozen when planning starts: vertices, sizes, factor kinds.
+
+Reading a graph takes time linear in its size (up to the log of a heap): the
+differentiated part and a deterministic topological order (ties broken by the
+order in which variables were added) come from one pass over plain
+dictionaries, not from networkx views. A graph is validated once per
+fingerprint (and rule version): planning it again (``compare``, ``check``)
+skips the checks, which read nothing the fingerprint does not.
+"""
 
 from __future__ import annotations
 
+import heapq
+import weakref
 from dataclasses import dataclass
 from typing import Any
-
-import networkx as nx
 
 from .. import structure
 from ..elimination import State
@@ -14,6 +22,9 @@ from ..graph import JacobianGraph
 from .costs import CostModel, Pricer, cost_model
 
 __all__ = ["Problem"]
+
+#: Graphs already validated, with the fingerprint and rule version they had then.
+_VALIDATED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -46,30 +57,41 @@ class Problem:
         model = cost_model(cost)
         if not isinstance(graph, JacobianGraph):
             raise PlanError(f"expected a JacobianGraph, got {type(graph).__name__}")
-        graph.validate()
-        sub = graph.differentiated()
-        position = {n: i for i, n in enumerate(graph.nodes)}
-        nodes = list(nx.lexicographical_topological_sort(sub, key=position.get))
-        intermediates = [n for n in nodes if graph.nodes[n]["role"] == "intermediate"]
+        fingerprint = graph.fingerprint()
+        if _VALIDATED.get(graph) != (fingerprint, structure.rules_version()):
+            graph.validate()  # what it checks is all in the fingerprint (and the kinds)
+            _VALIDATED[graph] = (fingerprint, structure.rules_version())
+        succ, pred, data = graph._succ, graph._pred, graph._node
+        parameters, outputs = graph.parameters, graph.outputs
+        keep = _reachable(parameters, succ) & _reachable(outputs, pred)
+        position = {n: i for i, n in enumerate(data)}
+        nodes = _topological(keep, succ, pred, position)
+        intermediates = [n for n in nodes if data[n]["role"] == "intermediate"]
         edges, labels = [], {}
-        for tail, head in sub.edges:
-            data = graph.edges[tail, head]
-            edges.append((tail, head, model.kind(data["structure"], tuple(data["shape"]))))
-            labels[tail, head] = data.get("label") or f"J({head},{tail})"
+        kind = model.kind
+        for tail in nodes:
+            for head, attributes in succ[tail].items():
+                if head in keep:
+                    edges.append((tail, head, kind(attributes["structure"], attributes["shape"])))
+                    labels[tail, head] = attributes.get("label") or f"J({head},{tail})"
         edges.sort(key=lambda e: (position[e[0]], position[e[1]]))
         chain = None
         if (
-            len(graph.parameters) == 1
-            and len(graph.outputs) == 1
-            and all(sub.in_degree(n) <= 1 and sub.out_degree(n) <= 1 for n in nodes)
+            len(parameters) == 1
+            and len(outputs) == 1
             and len(edges) == len(nodes) - 1
+            and all(
+                sum(1 for x in pred[n] if x in keep) <= 1
+                and sum(1 for x in succ[n] if x in keep) <= 1
+                for n in nodes
+            )
         ):
             chain = nodes
-        sizes = {n: graph.nodes[n]["size"] for n in nodes}
-        itemsizes = {n: graph.nodes[n]["dtype"].itemsize for n in nodes}
+        sizes = {n: data[n]["size"] for n in nodes}
+        itemsizes = {n: data[n]["dtype"].itemsize for n in nodes}
         return cls(
             graph, model, nodes, intermediates, edges, labels, chain, sizes, itemsizes,
-            graph.fingerprint(), graph.parameters, graph.outputs, structure.rules_version(),
+            fingerprint, parameters, outputs, structure.rules_version(),
         )  # fmt: skip
 
     @property
@@ -85,6 +107,13 @@ class Problem:
         make = payload or (lambda t, h, k: k)
         return State.of(self.nodes, [(t, h, make(t, h, k)) for t, h, k in self.edges])
 
+    def initial(self) -> State:
+        """The start state of kinds, made once and shared: read it, never eliminate in it."""
+        found = self.__dict__.get("_initial")
+        if found is None:
+            found = self.__dict__["_initial"] = self.state()
+        return found
+
     def check_unchanged(self) -> None:
         """A clear error when the graph changed since this problem was read from it."""
         if self.rules != structure.rules_version():
@@ -97,3 +126,30 @@ class Problem:
                 "the graph changed since this plan was made (variables, factors or sizes were "
                 "added, removed or edited); plan it again"
             )
+
+
+def _reachable(starts: list, neighbours: dict) -> set:
+    seen, stack = set(starts), list(starts)
+    while stack:
+        for n in neighbours[stack.pop()]:
+            if n not in seen:
+                seen.add(n)
+                stack.append(n)
+    return seen
+
+
+def _topological(keep: set, succ: dict, pred: dict, position: dict) -> list:
+    """Kahn's order of the vertices in ``keep``; among those ready, the earliest added first."""
+    waiting = {n: sum(1 for p in pred[n] if p in keep) for n in keep}
+    ready = [(position[n], n) for n, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        _, n = heapq.heappop(ready)
+        order.append(n)
+        for s in succ[n]:
+            if s in keep:
+                waiting[s] -= 1
+                if waiting[s] == 0:
+                    heapq.heappush(ready, (position[s], s))
+    return order

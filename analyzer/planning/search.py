@@ -5,7 +5,9 @@ A strategy maps a :class:`~analyzer.planning.problem.Problem` and a
 bound on the cost of any order (``None`` when the strategy proves none),
 whether the sequence is proven optimal, what it tried and how long it took.
 Strategies are registered by name (as opt_einsum registers its path
-optimisers): :func:`register_order` adds one, :data:`ORDERS` lists them.
+optimisers): :func:`register_order` adds one, :data:`ORDERS` lists them, and
+:data:`HEURISTICS` names those that are fast heuristics (``best-heuristic``
+takes the cheapest of them).
 """
 
 from __future__ import annotations
@@ -21,11 +23,17 @@ from .costs import check_objective
 __all__ = [
     "ORDERS",
     "ALIASES",
+    "HEURISTICS",
+    "DEFAULT_TIME_LIMIT",
     "Budget",
     "SearchRecord",
     "register_order",
     "canonical_order",
 ]
+
+
+#: Seconds an exact search may take when ``plan`` is given no ``time_limit``.
+DEFAULT_TIME_LIMIT = 10.0
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,10 @@ class Budget:
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
 
+    def left(self) -> float | None:
+        """Seconds left (``None``: no limit)."""
+        return None if self.time_limit is None else self.time_limit - self.elapsed()
+
 
 @dataclass
 class SearchRecord:
@@ -67,7 +79,10 @@ class SearchRecord:
     ``lower_bound`` is a cost no order can beat (``None`` when unknown); when
     ``proven`` is True the sequence is optimal for the objective and
     ``lower_bound`` equals its cost. ``tried`` counts what the search looked
-    at (e.g. ``{"states": 1024}``).
+    at (e.g. ``{"states": 1024}``, ``{"nodes": 5000, "pruned": 3200}``) and
+    why it stopped early (``tried["stopped"]``). ``preparatory`` lists the
+    eliminations at the start of ``sequence`` made first because they are free
+    and keep the optimum (see :mod:`analyzer.planning.reductions`).
     """
 
     strategy: str
@@ -77,21 +92,29 @@ class SearchRecord:
     objective: str = "macs"
     tried: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    preparatory: list = field(default_factory=list)
 
 
 #: Orders by name: each maps a Problem and a Budget to a SearchRecord.
 ORDERS: dict[str, Callable[..., SearchRecord]] = {}
 #: Other names of registered orders.
 ALIASES: dict[str, str] = {}
+#: Names of the registered orders that are heuristics (fast, no optimality claim).
+HEURISTICS: list[str] = []
 
 
-def register_order(name: str, *aliases: str) -> Callable:
-    """Register a strategy under ``name`` (and ``aliases``); use as a decorator."""
+def register_order(name: str, *aliases: str, heuristic: bool = False) -> Callable:
+    """Register a strategy under ``name`` (and ``aliases``); use as a decorator.
+
+    ``heuristic`` marks a fast order that ``best-heuristic`` should also try.
+    """
 
     def decorate(strategy: Callable[..., SearchRecord]) -> Callable[..., SearchRecord]:
         ORDERS[name] = strategy
         for alias in aliases:
             ALIASES[alias] = name
+        if heuristic and name not in HEURISTICS:
+            HEURISTICS.append(name)
         return strategy
 
     return decorate
@@ -108,5 +131,7 @@ def canonical_order(order: str) -> str:
         return order
     if isinstance(order, str) and order in ALIASES:
         return ALIASES[order]
-    names = ", ".join(list(ORDERS) + list(ALIASES))
+    main = ("input-first", "output-first", "optimal")
+    names = sorted(ORDERS, key=lambda name: name not in main)  # the main three first
+    names = ", ".join(names + list(ALIASES))
     raise PlanError(f"unknown order {order!r}; valid orders: {names}")

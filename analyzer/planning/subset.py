@@ -5,56 +5,65 @@ order in which they were eliminated (the factor kinds of a merge or product do
 not depend on it either, see ``tests/test_structure.py``), so the cheapest way
 to reach each set extends a cheapest way to reach a set one vertex smaller.
 Time and memory grow as ``2^n``: at most :data:`MAX_EXACT_INTERMEDIATES`.
+Registered as ``"subset-dp"``, the oracle the exact search is tested against
+(``"optimal"`` is the search of :mod:`analyzer.planning.optimal`).
+
+>>> from analyzer.models import one_layer
+>>> from analyzer.planning import plan
+>>> plan(one_layer(10, 5), "subset-dp").macs
+620
 """
 
 from __future__ import annotations
 
-from ..elimination import eliminate
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+from ..elimination import State, eliminate
 from ..errors import PlanError
-from .chain import chain_search
-from .ends import input_first, output_first
+from .costs import Pricer
 from .problem import Problem
 from .search import Budget, SearchRecord, register_order
 
-__all__ = ["MAX_EXACT_INTERMEDIATES", "subset_search", "optimal"]
+__all__ = ["MAX_EXACT_INTERMEDIATES", "subset_optimum", "subset_search", "OutOfTime"]
 
 #: Largest number of intermediate variables the subset DP accepts.
 MAX_EXACT_INTERMEDIATES = 20
 
 
-class _OutOfTime(Exception):
-    pass
+class OutOfTime(Exception):
+    """The budget ran out before the DP finished."""
 
 
-def subset_search(problem: Problem, budget: Budget) -> SearchRecord:
-    """The proven optimum by a DP over subsets of eliminated vertices."""
-    names = problem.intermediates
+def subset_optimum(
+    state: State, pricer: Pricer, names: Sequence[Hashable], objective: str, budget: Budget
+) -> tuple[Any, list, int]:
+    """The cheapest order of ``names`` from ``state`` (left unchanged), its cost, states seen.
+
+    :class:`OutOfTime` when the budget runs out.
+    """
     n = len(names)
-    if n > MAX_EXACT_INTERMEDIATES:
-        raise _OutOfTime(f"{n} intermediates, over the subset DP's {MAX_EXACT_INTERMEDIATES}")
-    pricer = problem.pricer()
-    objective = budget.objective
-    layer = {0: (0, problem.state())}
+    layer = {0: (0, state)}
     parent: dict[int, tuple[int, int]] = {}
     states = 1
     for _ in range(n):
         best: dict[int, tuple[object, int, int]] = {}
-        for mask, (cost, state) in layer.items():
+        for mask, (cost, here) in layer.items():
             if budget.expired():
-                raise _OutOfTime(f"time limit of {budget.time_limit} s")
+                raise OutOfTime(f"time limit of {budget.time_limit} s")
             for i in range(n):
                 if mask >> i & 1:
                     continue
-                candidate = cost + pricer.elimination(state, names[i], objective)
+                candidate = cost + pricer.elimination(here, names[i], objective)
                 target = mask | (1 << i)
                 if target not in best or candidate < best[target][0]:
                     best[target] = (candidate, mask, i)
         next_layer = {}
         for target, (cost, mask, i) in best.items():
             parent[target] = (mask, i)
-            state = layer[mask][1].copy_for(names[i])
-            eliminate(state, names[i], pricer.multiply_kinds, pricer.add_kinds)
-            next_layer[target] = (cost, state)
+            here = layer[mask][1].copy_for(names[i])
+            eliminate(here, names[i], pricer.multiply_kinds, pricer.add_kinds)
+            next_layer[target] = (cost, here)
         states += len(next_layer)
         layer = next_layer
     sequence, mask = [], (1 << n) - 1
@@ -62,47 +71,40 @@ def subset_search(problem: Problem, budget: Budget) -> SearchRecord:
         mask, i = parent[mask]
         sequence.append(names[i])
     ((total, _),) = layer.values() if n else [(0, None)]
+    return total, sequence[::-1], states
+
+
+def subset_search(problem: Problem, budget: Budget) -> SearchRecord:
+    """The proven optimum by a DP over subsets of eliminated vertices (:class:`OutOfTime`)."""
+    total, sequence, states = subset_optimum(
+        problem.state(), problem.pricer(), problem.intermediates, budget.objective, budget
+    )
     return SearchRecord(
         "subset-dp",
-        sequence[::-1],
+        sequence,
         proven=True,
         lower_bound=total,
-        objective=objective,
+        objective=budget.objective,
         tried={"states": states},
         seconds=budget.elapsed(),
     )
 
 
-@register_order("optimal")
-def optimal(problem: Problem, budget: Budget) -> SearchRecord:
-    """The proven optimum: the interval DP on chains, the subset DP on other graphs.
+@register_order("subset-dp")
+def subset_dp(problem: Problem, budget: Budget) -> SearchRecord:
+    """The subset DP itself, for graphs of at most :data:`MAX_EXACT_INTERMEDIATES` intermediates.
 
-    When the time limit runs out first, or the graph has more than
-    :data:`MAX_EXACT_INTERMEDIATES` intermediates and is not a chain, the cheaper
-    end (input-first or output-first) is returned, marked not proven, with the
-    reason in ``search.tried["stopped"]``.
+    Past that, or past the time limit, it is a :class:`PlanError`: plan ``"optimal"``.
     """
     if problem.symbolic:
+        raise PlanError("the optimal order depends on the sizes; give numbers")
+    n = len(problem.intermediates)
+    if n > MAX_EXACT_INTERMEDIATES:
         raise PlanError(
-            "the optimal order depends on the sizes; give numbers "
-            "(input-first and output-first accept symbols)"
+            f"the subset DP takes at most {MAX_EXACT_INTERMEDIATES} intermediate variables "
+            f"(time and memory grow as 2^n), this graph has {n}; plan 'optimal'"
         )
-    if problem.chain is not None:
-        return chain_search(problem, budget)
     try:
         return subset_search(problem, budget)
-    except _OutOfTime as reason:
-        pricer = problem.pricer()
-        ends = [input_first(problem, budget), output_first(problem, budget)]
-        costs = []
-        for record in ends:
-            state, total = problem.state(), 0
-            for v in record.sequence:
-                total += pricer.elimination(state, v, budget.objective)
-                eliminate(state, v, pricer.multiply_kinds, pricer.add_kinds)
-            costs.append(total)
-        best = ends[costs.index(min(costs))]
-        best.strategy = "optimal (stopped: better end)"
-        best.tried = {"stopped": str(reason)}
-        best.seconds = budget.elapsed()
-        return best
+    except OutOfTime as reason:
+        raise PlanError(f"the subset DP ran out of time ({reason}); plan 'optimal'") from None

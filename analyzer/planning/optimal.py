@@ -1,0 +1,223 @@
+"""The ``optimal`` order: reductions, exact DPs where they apply, branch and bound elsewhere.
+
+Steps (each exact; see :mod:`~analyzer.planning.reductions`,
+:mod:`~analyzer.planning.bnb` and :mod:`~analyzer.planning.bounds`):
+
+1. A chain: the interval DP of :mod:`~analyzer.planning.chain`.
+2. Free copies (identity factors, structured model) are eliminated first and
+   shown as preparatory steps.
+3. Under the ``macs`` objective the remaining vertices split into independent
+   parts, planned apart (smallest first, each with an equal share of the time
+   left); a part that is a path gets the path interval DP.
+4. A part of at most :data:`SMALL_PART` vertices: the subset DP (exact, at
+   most ``2^12`` states).
+5. Any other part: branch and bound, from the cheapest heuristic order (its
+   first upper bound) and the bound of :mod:`~analyzer.planning.bounds`.
+
+The answer is always an order. ``search.proven`` says whether it is optimal;
+when not (time ran out, or the search was interrupted), ``search.lower_bound``
+is a cost no order can beat, the sum of the parts' bounds.
+
+``"branch-and-bound"`` is the search alone on the whole graph (no reduction),
+for comparisons.
+
+Examples
+--------
+>>> from analyzer.models import mlp
+>>> from analyzer.planning import plan
+>>> p = plan(mlp([30, 2, 40, 3, 50, 4]), "optimal")
+>>> p.proven_optimal, p.lower_bound == p.macs, p.search.tried["paths"]
+(True, True, 1)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+from ..elimination import State
+from ..errors import PlanError
+from .bnb import BranchAndBound, Outcome
+from .board import Board
+from .bounds import LowerBound, root_bound
+from .chain import OutOfTime, chain_search
+from .costs import Pricer
+from .heuristics import _fill_score, _markowitz_score, greedy
+from .problem import Problem
+from .reductions import as_path, free_copies, parts, path_optimum
+from .search import Budget, SearchRecord, register_order
+from .subset import OutOfTime as SubsetOutOfTime
+from .subset import subset_optimum
+
+__all__ = ["optimal", "branch_and_bound", "upper_bound", "SMALL_PART"]
+
+#: Parts of at most this many vertices get the subset DP (at most 2^12 states): there
+#: its plain loop beats the search's bookkeeping; larger parts get the search.
+SMALL_PART = 12
+
+
+def _numbers(problem: Problem) -> None:
+    if problem.symbolic:
+        raise PlanError(
+            "the optimal order depends on the sizes; give numbers "
+            "(input-first and output-first accept symbols)"
+        )
+
+
+def upper_bound(
+    state: State, pricer: Pricer, part: Sequence[Hashable], objective: str
+) -> tuple[Any, list, str]:
+    """The cheapest of markowitz, min-fill, input-first and output-first on ``part``.
+
+    ``part`` is in topological order; ``state`` is left unchanged.
+    """
+    found = []
+    for name, score, wide in (
+        ("markowitz", _markowitz_score, None),
+        ("min-fill", _fill_score, True),
+    ):
+        board = Board(state, pricer, part, objective, wide=wide)
+        sequence, cost = greedy(board, score, restore=True)
+        found.append((cost, sequence, name))
+    for name, sequence in (("input-first", list(part)), ("output-first", list(part)[::-1])):
+        cost = Board(state, pricer, part, objective).run(sequence, restore=True)
+        found.append((cost, sequence, name))
+    return min(found, key=lambda item: item[0])
+
+
+def _search(
+    state: State, problem: Problem, pricer: Pricer, part: list, objective: str
+) -> tuple[BranchAndBound | None, Outcome]:
+    """The search of one part, ready to run, and its outcome if it does not run."""
+    cost, sequence, name = upper_bound(state, pricer, part, objective)
+    bound = LowerBound(
+        state, pricer, part, objective, order=problem.nodes, itemsizes=problem.itemsizes
+    )
+    outcome = Outcome(sequence, cost, min(bound.total, cost), bound.total >= cost, {"upper": name})
+    if outcome.proven:
+        return None, outcome
+    board = Board(state, pricer, part, objective)
+    return BranchAndBound(board, bound, Budget(None, objective), (cost, sequence)), outcome
+
+
+def _run(search: BranchAndBound, outcome: Outcome, budget: Budget, share: float | None) -> Outcome:
+    search.budget = Budget(share, budget.objective)
+    found = search.solve()
+    found.tried["upper"] = outcome.tried["upper"]
+    return found
+
+
+def _combine(
+    problem: Problem, budget: Budget, strategy: str, preparatory: list, outcomes: list[Outcome]
+) -> SearchRecord:
+    sequence = list(preparatory)
+    tried: dict[str, Any] = {"preparatory": len(preparatory), "parts": len(outcomes)}
+    counts = ("nodes", "expanded", "pruned", "passes", "paths", "states", "memo", "memo emptied")
+    for outcome in outcomes:
+        sequence += outcome.sequence
+        for key, value in outcome.tried.items():
+            if key in counts:
+                tried[key] = tried.get(key, 0) + value
+            elif key == "stopped":
+                tried["stopped"] = value
+    tried.setdefault("paths", 0)
+    proven = all(o.proven for o in outcomes)
+    cost = sum(o.cost for o in outcomes)
+    lower = cost if proven else sum(o.lower_bound for o in outcomes)
+    tried["cost"] = cost
+    return SearchRecord(
+        strategy,
+        sequence,
+        proven=proven,
+        lower_bound=lower,
+        objective=budget.objective,
+        tried=tried,
+        seconds=budget.elapsed(),
+        preparatory=list(preparatory),
+    )
+
+
+def _solve_parts(
+    problem: Problem, budget: Budget, state: State, groups: list[list], use_paths: bool
+) -> list[Outcome]:
+    pricer, objective = problem.pricer(), budget.objective
+    outcomes: list[Outcome | None] = [None] * len(groups)
+    pending = []
+    for index, part in enumerate(groups):
+        path = as_path(state, part) if use_paths else None
+        if path is not None:
+            found = path_optimum(state, pricer, path, budget)
+            if found is not None:
+                cost, sequence = found
+                outcomes[index] = Outcome(sequence, cost, cost, True, {"paths": 1})
+                continue
+        if len(part) <= SMALL_PART:
+            try:
+                cost, sequence, states = subset_optimum(state, pricer, part, objective, budget)
+            except SubsetOutOfTime:
+                pass
+            else:
+                outcomes[index] = Outcome(sequence, cost, cost, True, {"states": states})
+                continue
+        search, outcome = _search(state, problem, pricer, part, objective)
+        outcomes[index] = outcome
+        if search is not None:
+            pending.append((index, search))
+    pending.sort(key=lambda item: len(groups[item[0]]))
+    interrupted = False
+    for rank, (index, search) in enumerate(pending):
+        if interrupted:
+            outcomes[index].tried["stopped"] = "interrupted"
+            continue
+        left = budget.left()
+        share = None if left is None else max(left, 0.0) / (len(pending) - rank)
+        found = _run(search, outcomes[index], budget, None if share is None else max(share, 1e-9))
+        outcomes[index] = found
+        interrupted = found.tried.get("stopped") == "interrupted"
+    return outcomes  # type: ignore[return-value]
+
+
+@register_order("optimal")
+def optimal(problem: Problem, budget: Budget) -> SearchRecord:
+    """The cheapest order, proven when the search finishes in time (see the module docstring)."""
+    _numbers(problem)
+    if problem.chain is not None:
+        try:
+            return chain_search(problem, budget)
+        except OutOfTime as reason:
+            record = branch_and_bound(problem, Budget(1e-9, budget.objective))
+            record.strategy = "optimal (stopped: chain DP out of time)"
+            record.tried["stopped"] = str(reason)
+            record.seconds = budget.elapsed()
+            return record
+    state, pricer, objective = problem.state(), problem.pricer(), budget.objective
+    preparatory: list = []
+    if pricer.model.keeps_structure:
+        preparatory = free_copies(
+            state, pricer, problem.intermediates, objective, problem.itemsizes
+        )
+    rest = [v for v in problem.intermediates if v in state.pred]
+    macs = objective == "macs"
+    groups = parts(state, rest) if macs and rest else ([rest] if rest else [])
+    outcomes = _solve_parts(problem, budget, state, groups, use_paths=macs)
+    return _combine(problem, budget, "optimal", preparatory, outcomes)
+
+
+@register_order("branch-and-bound")
+def branch_and_bound(problem: Problem, budget: Budget) -> SearchRecord:
+    """Branch and bound on the whole graph, without reductions (for comparisons)."""
+    _numbers(problem)
+    state = problem.state()
+    outcomes = []
+    if problem.intermediates:
+        search, outcome = _search(
+            state, problem, problem.pricer(), list(problem.intermediates), budget.objective
+        )
+        if search is not None:
+            left = budget.left()
+            outcome = _run(search, outcome, budget, None if left is None else max(left, 1e-9))
+        outcomes.append(outcome)
+    record = _combine(problem, budget, "branch-and-bound", [], outcomes)
+    if record.lower_bound is None:
+        record.lower_bound = root_bound(problem, budget.objective)
+    return record
