@@ -211,3 +211,39 @@ def test_a_graph_with_the_new_kinds_plans_executes_and_checks():
     structured = analyzer.compare(g, "structured").set_index("order")["macs"]
     dense = analyzer.compare(g, "dense").set_index("order")["macs"]
     assert structured["optimal"] <= dense["optimal"]
+
+
+def test_kinds_distribute_over_sums():
+    """The subset DP and the search key a state by the eliminated set alone: that needs
+    kind(A (B + C)) == kind(A B + A C) and kind((B + C) A) == kind(B A + C A)."""
+    from analyzer.structure import Operator, kind_of, product_rule, sum_rule
+
+    kinds = [kind_of(k) for k in ("zero", "identity", "scalar", "diagonal", "dense")]
+    kinds += [BlockDiagonal(2), KronIdentity(2), Selection(), Summation(), Operator(5)]
+
+    def times(a, b):
+        return product_rule(a, b).result
+
+    def plus(a, b):
+        return sum_rule(a, b).result
+
+    for a, b, c in itertools.product(kinds, repeat=3):
+        assert times(a, plus(b, c)) == plus(times(a, b), times(a, c)), (a, b, c)
+        assert times(plus(b, c), a) == plus(times(b, a), times(c, a)), (a, b, c)
+
+
+@pytest.mark.parametrize("other", ["identity", "scalar", "kron-identity"])
+def test_sums_with_kron_identity(other):
+    shape = (6, 6)
+    x, X, _ = make("kron-identity", shape, 2)
+    if other == "kron-identity":
+        y, Y, _ = make(other, shape, 2)
+    elif other == "identity":
+        y, Y = Block("identity", shape), np.eye(6)
+    else:
+        y, Y = Block("scalar", shape, 2.5), 2.5 * np.eye(6)
+    for a, b, A, B in ((x, y, X, Y), (y, x, Y, X)):
+        result, adds = add_counted(a, b)
+        np.testing.assert_allclose(result.dense(), A + B)
+        assert result.kind == "kron-identity[2]"
+        assert adds == sum_rule(a.kind, b.kind).adds(shape) == (9 if other == "kron-identity" else 3)

@@ -358,3 +358,27 @@ register_product(
 )
 register_product("dense", "summation", "dense", lambda o: 0, lambda x, s, o: (x[:, s], 0))
 register_product("summation", "summation", "summation", lambda o: 0, lambda a, b, o: (a[b], 0))
+register_sum(
+    "kron-identity", "kron-identity",
+    lambda o: o.left if o.left.params == o.right.params else "dense",
+    lambda o: o.left.stored(o.shape) if o.left.params == o.right.params else o.m * o.n,
+    lambda a, b, o: (a.data + b.data, a.data.size) if o.left.params == o.right.params
+    else (a.dense() + b.dense(), o.m * o.n),
+)  # fmt: skip
+
+
+def _ki_plus_scalar(a: Block, b: Block, o: Operands) -> tuple[np.ndarray, int]:
+    """``A ⊗ I + c I = (A + c I) ⊗ I``: a square kron-identity absorbs a scalar multiple of I."""
+    kron, other = (a, b) if a.kind.name == "kron-identity" else (b, a)
+    c = 1.0 if other.kind == "identity" else float(other.data)
+    out = np.array(kron.data, dtype=float, copy=True)
+    out[np.diag_indices(out.shape[0])] += c
+    return out, out.shape[0]
+
+
+for _other in ("identity", "scalar"):
+    register_sum(
+        "kron-identity", _other, lambda o: o.left if o.left.name == "kron-identity" else o.right,
+        lambda o: _div(o.m, (o.left if o.left.name == "kron-identity" else o.right).n),
+        _ki_plus_scalar,
+    )  # fmt: skip
