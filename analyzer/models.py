@@ -249,11 +249,16 @@ def _sparse_factor(rows: int, cols: int, e: int, rng: np.random.Generator):
 
     cover = max(rows, cols)
     positions = [(t % rows, t % cols) for t in range(min(e, cover))]
-    if e > cover:
-        taken = {r * cols + c for r, c in positions}
-        free = np.setdiff1d(np.arange(rows * cols), np.fromiter(taken, dtype=np.int64))
-        extra = rng.choice(free, size=e - cover, replace=False)
-        positions += [(int(k) // cols, int(k) % cols) for k in extra]
+    taken = {r * cols + c for r, c in positions}
+    while len(taken) < e:  # rejection sampling: O(e) draws while under half the cells are taken
+        if len(taken) > rows * cols // 2:
+            free = np.setdiff1d(np.arange(rows * cols), np.fromiter(taken, dtype=np.int64))
+            taken.update(int(k) for k in rng.choice(free, size=e - len(taken), replace=False))
+            break
+        for k in rng.integers(0, rows * cols, e - len(taken)):
+            taken.add(int(k))
+    extra = sorted(taken - {r * cols + c for r, c in positions})
+    positions += [(k // cols, k % cols) for k in extra]
     r, c = np.array(positions).T
     values = rng.standard_normal(e) / np.sqrt(max(1, e / rows))
     return sparse.csr_matrix((values, (r, c)), shape=(rows, cols))

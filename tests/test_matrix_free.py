@@ -174,3 +174,23 @@ def test_a_tangent_of_the_wrong_shape_is_the_projects_error():
     g.add_factor("y", "w", "dense", lambda v: np.ones((1, 2)))
     with pytest.raises(analyzer.AnalyzerError, match="tangent gave|adjoint gave"):
         analyzer.execute(analyzer.plan(g, "input-first", "matrix-free"), repeat=1)
+
+
+def test_symbolic_matrix_free_polynomials_match_the_numeric_plans():
+    g = analyzer.models.one_layer("H", "N")
+    forward = analyzer.plan(g, "input-first", "matrix-free")
+    H, N = sorted(forward.formula.free_symbols, key=str)
+    assert forward.formula.expand() == (2 * H**2 * N + H**2 + H * N + H + 1)
+    for h, n in ((1, 1), (3, 7), (100, 100)):
+        numeric = analyzer.plan(analyzer.models.one_layer(h, n), "input-first", "matrix-free")
+        assert forward.evaluate(H=h, N=n) == numeric.macs
+
+
+def test_the_bound_of_a_proven_plan_includes_the_final_preaccumulation():
+    p = analyzer.plan(analyzer.chain([5, 3], edges=[7]), "optimal", "matrix-free")
+    assert p.proven_optimal and p.macs == p.lower_bound == 7 * 3
+
+
+def test_operator_costs_must_be_integers():
+    with pytest.raises(analyzer.AnalyzerError, match="integer e >= 0"):
+        analyzer.structure.Operator(3.0)

@@ -395,10 +395,12 @@ def from_jax(
     (:mod:`analyzer.frontends.jax_rules`), so a function written with ``jax.numpy``
     gives the variables and factors that :func:`~analyzer.frontends.trace` gives for
     it written with numpy. Calls (``jit``, ``custom_jvp``, ``custom_vjp``,
-    ``checkpoint``) are read in place; equations on constants only are computed at
-    once; a ``broadcast_in_dim`` read by an elementwise operation is that operation's
-    broadcast operand (as numpy broadcasts implicitly) and a float conversion is its
-    operand: neither is a variable. The graph's callables compute with numpy in
+    ``checkpoint``) are read in place: a custom derivative rule is not used, the
+    primal computation is differentiated (as if the rule were absent); equations on
+    constants only are computed at once; a ``broadcast_in_dim`` read by an
+    elementwise operation is that operation's broadcast operand (as numpy
+    broadcasts implicitly) and a float conversion is its operand: neither is a
+    variable. The graph's callables compute with numpy in
     float64 at any point.
 
     Parameters

@@ -42,7 +42,8 @@ def plan(
         "input-first", "output-first", the heuristics "markowitz", "min-fill",
         "best-heuristic", and "branch-and-bound", "subset-dp") or an alias
         ("forward", "tangent", "reverse", "adjoint", "backprop").
-    cost : a name of :data:`~analyzer.planning.costs.COST_MODELS` ("dense", "structured").
+    cost : a name of :data:`~analyzer.planning.costs.COST_MODELS` ("dense", "structured",
+        "matrix-free").
     time_limit : seconds an exact search may take (default
         :data:`~analyzer.planning.search.DEFAULT_TIME_LIMIT`, 10 s; None: no
         limit). Past it the best order found is returned with

@@ -2,9 +2,14 @@
 
 A cost model says which structure kind each factor is multiplied as: ``dense``
 treats every factor as a full matrix (as the course sheet does), ``structured``
-keeps each factor's own kind. Every price then comes from the rule table of
-:mod:`analyzer.structure`; :class:`Pricer` is the one place that asks it, and
-every strategy and the plan's step table call it.
+keeps each factor's own kind, ``matrix-free`` applies every factor as an
+operator of its nonzeros (tangent and adjoint code, as AD tools run). Under
+``matrix-free`` a factor stored as another kind is charged its elemental count
+``e`` per vector by definition (the structure kernel that computes its numbers
+may do less); operator chains realised by sparse matrices count what they do.
+Every price then comes from the rule table of :mod:`analyzer.structure`;
+:class:`Pricer` is the one place that asks it, and every strategy and the
+plan's step table call it.
 
 Examples
 --------

@@ -491,6 +491,10 @@ def build_plan(problem: Problem, order: str, search: SearchRecord) -> Plan:
     macs = columns["macs"]
     table["cumulative_macs"] = pd.Series(_running(macs), dtype=object)
     steps = pd.DataFrame(table, columns=STEP_COLUMNS)
+    forming = [m for m, mode in zip(macs, columns["mode"], strict=True) if mode == "preaccumulate"]
+    if forming and search.lower_bound is not None and search.objective == "macs":
+        # operators left at the end are the same for every order: their forming adds to any bound
+        search.lower_bound = exact_total([search.lower_bound, *forming])
     return Plan(
         graph=problem.graph,
         order=order,

@@ -1,8 +1,9 @@
 """Exact optimum over all elimination orders of a small graph: a DP over eliminated subsets.
 
 The graph left after eliminating a set of vertices does not depend on the
-order in which they were eliminated (the factor kinds of a merge or product do
-not depend on it either, see ``tests/test_structure.py``), so the cheapest way
+order in which they were eliminated (the kind of a product does not depend on
+its bracketing and products distribute over sums in kind: see
+``tests/test_structure.py`` and ``tests/test_traced_kinds.py``), so the cheapest way
 to reach each set extends a cheapest way to reach a set one vertex smaller.
 Time and memory grow as ``2^n``: at most :data:`MAX_EXACT_INTERMEDIATES`.
 Registered as ``"subset-dp"``, the oracle the exact search is tested against

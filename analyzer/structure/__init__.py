@@ -10,8 +10,10 @@ Products and sums are registered pair rules (:func:`register_product`,
 :func:`register_sum`). The same rule entry prices a product (macs, elements
 read and written, the result's kind) and holds the kernel that executes it;
 each kernel also reports the multiply-adds it performed, counted from the
-arrays it touched. A pair with no rule falls back to dense, priced as a dense
-product. Adding a kind is one :class:`Kind` subclass and its pair rules.
+arrays it touched. A pair with no rule makes the cheaper operand dense (the
+registered rule of the other with a dense factor, or a dense product), counting
+the macs of forming an operator's matrix. Adding a kind is one :class:`Kind`
+subclass and its pair rules.
 
 Kinds (``rows x cols``; stored numbers in brackets):
 
@@ -25,6 +27,10 @@ diagonal   diag(d)                                          d, length n
 row-block  H x HN, row i holds B[i, :] in columns iN..iN+N  B, shape (H, N)
 dense      any                                              the whole matrix
 ========== ================================================ ==================
+
+Kinds of traced operations (:mod:`analyzer.structure.traced`): ``block-diagonal[a]``
+(``I_a ⊗ B``), ``kron-identity[n]`` (``A ⊗ I_n``), ``selection``, ``summation``;
+matrix-free factors (:mod:`analyzer.structure.operator`): ``operator[e]``.
 
 ``row-block`` generalises ``I_H ⊗ xᵀ``, the Jacobian of ``W x`` with respect to
 the row-major flattening of ``W`` (then ``B[i, :] = x``).

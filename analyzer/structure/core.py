@@ -2,8 +2,9 @@
 
 Nothing here knows a particular kind: the built-in kinds and their rules live in
 :mod:`analyzer.structure.basic` and the kinds of traced operations in their own
-modules. A pair with no registered rule falls back to a dense product (or sum),
-priced as one.
+modules. A pair with no registered rule makes the cheaper operand dense (and a
+sum with no rule adds two dense matrices), counting the macs of forming an
+operator's matrix.
 """
 
 from __future__ import annotations
@@ -461,7 +462,7 @@ def product_rule(left: str, right: str) -> ProductRule:
 
     Zero absorbs (0 macs), identity is free (0 macs), a scalar costs one mac per
     stored value of the other factor, registered pairs price the rest, and a
-    pair with no rule is multiplied as two dense matrices.
+    pair with no rule makes the cheaper operand dense (see :func:`_densified_product`).
 
     >>> product_rule("dense", "dense").macs((2, 3), (3, 4))
     24

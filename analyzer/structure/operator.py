@@ -99,12 +99,24 @@ class LinearMap:
         return self.apply_adjoint(np.eye(m))
 
 
+def _is_symbolic(value: Any) -> bool:
+    import sympy
+
+    return isinstance(value, sympy.Basic) and not value.is_number
+
+
 class Operator(Kind):
     """A matrix-free factor applied at ``e`` multiply-adds per vector: ``operator[e]``."""
 
     name = "operator"
 
     def __new__(cls, e: int | None = None) -> Operator:
+        if e is not None and not _is_symbolic(e):
+            if isinstance(e, bool) or not isinstance(e, int | np.integer) or e < 0:
+                raise AnalyzerError(
+                    f"an operator's cost per vector is an integer e >= 0, got {e!r}"
+                )
+            e = int(e)
         return super().__new__(cls, *(() if e is None else (e,)))
 
     @property
@@ -181,11 +193,21 @@ def _min(a: Size, b: Size) -> Size:
 
 
 def _right_first(o: Operands) -> bool:
+    """Whether preaccumulating the right operand is the cheaper way (decided exactly)."""
     right_first, left_first = _operator_pair_macs(o)
-    try:
-        return bool(right_first <= left_first)
-    except TypeError:  # symbolic: undecidable without sizes
+    if isinstance(right_first, int) and isinstance(left_first, int):
+        return right_first <= left_first
+    import sympy
+
+    difference = sympy.factor(sympy.sympify(left_first) - right_first)
+    if difference.is_nonnegative:
         return True
+    if difference.is_nonpositive:  # ties cost the same either way
+        return False
+    raise AnalyzerError(
+        f"whether to preaccumulate the left or the right operator depends on the sizes "
+        f"({left_first} against {right_first}); give numbers"
+    )
 
 
 def _operator_times_operator(x: LinearMap, y: LinearMap, o: Operands) -> tuple[np.ndarray, int]:

@@ -48,6 +48,7 @@ from .core import (
     Operands,
     Shape,
     Size,
+    _densified_product,
     _dims,
     exact_quotient,
     register_kind,
@@ -128,6 +129,9 @@ class KronIdentity(Kind):
     def stored(self, shape):
         rows, cols = self.factor_shape(shape)
         return rows * cols
+
+    def nonzeros(self, shape):
+        return self.stored(shape) * self.n  # each number of A sits on n diagonal entries
 
     def to_dense(self, data, shape):
         return np.kron(np.asarray(data, dtype=float), np.eye(self.n))
@@ -210,26 +214,26 @@ def _same_blocks(o: Operands) -> bool:
 
 def _bd_times_dense(blocks, matrix, o):
     a, r, c = blocks.shape
-    out = np.einsum("arc,acn->arn", blocks, matrix.reshape(a, c, -1), optimize=True)
+    out = np.matmul(blocks, matrix.reshape(a, c, -1))
     return out.reshape(a * r, -1), blocks.size * matrix.shape[1]
 
 
 def _dense_times_bd(matrix, blocks, o):
     a, r, c = blocks.shape
-    out = np.einsum("mar,arc->mac", matrix.reshape(-1, a, r), blocks, optimize=True)
-    return out.reshape(matrix.shape[0], a * c), matrix.shape[0] * blocks.size
+    out = np.matmul(matrix.reshape(-1, a, r).transpose(1, 0, 2), blocks)  # (a, m, c)
+    return out.transpose(1, 0, 2).reshape(matrix.shape[0], a * c), matrix.shape[0] * blocks.size
 
 
 def _bd_times_bd(left, right, o):
-    if left.shape[0] != right.shape[0]:  # different block counts: make the right one dense
-        return _bd_times_dense(left, o.right.to_dense(right, o.right_shape), o)
-    return np.einsum("arc,acd->ard", left, right, optimize=True), left.size * right.shape[2]
+    if not _same_blocks(o):  # different block counts: the cheaper operand made dense
+        return _densified_product(o.left, o.right).kernel(left, right, o)
+    return np.matmul(left, right), left.size * right.shape[2]
 
 
 def _bd_bd_macs(o: Operands) -> Size:
     if _same_blocks(o):
         return _div(o.m * o.k * o.n, o.left.blocks**2)
-    return _div(o.m * o.k * o.n, o.left.blocks)  # the right one made dense
+    return _densified_product(o.left, o.right).macs(o)
 
 
 register_product(
@@ -300,8 +304,8 @@ def _dense_times_ki(matrix, factor, o):
 
 
 def _ki_times_ki(left, right, o):
-    if o.left.params != o.right.params:
-        return _ki_times_dense(left, o.right.to_dense(right, o.right_shape), o)
+    if o.left.params != o.right.params:  # different identities: the cheaper operand made dense
+        return _densified_product(o.left, o.right).kernel(left, right, o)
     return left @ right, left.shape[0] * left.shape[1] * right.shape[1]
 
 
@@ -315,7 +319,7 @@ register_product(
     "kron-identity", "kron-identity",
     lambda o: o.left if o.left.params == o.right.params else "dense",
     lambda o: _div(o.m * o.k * o.n, o.left.n**3) if o.left.params == o.right.params
-    else _div(o.m * o.k * o.n, o.left.n),
+    else _densified_product(o.left, o.right).macs(o),
     _ki_times_ki,
 )  # fmt: skip
 
@@ -327,19 +331,23 @@ def _gather_rows(index: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return out
 
 
+def _grouping(index: np.ndarray, groups: int):
+    """The 0/1 sparse matrix sending entry ``j`` to group ``index[j]`` (``-1``: nowhere)."""
+    from scipy import sparse
+
+    kept = np.flatnonzero(index >= 0)
+    ones = np.ones(kept.size)
+    return sparse.csr_matrix((ones, (index[kept], kept)), shape=(groups, index.size))
+
+
 def _scatter_columns(matrix: np.ndarray, index: np.ndarray, columns: int) -> np.ndarray:
     """``matrix @ S`` for a selection ``S``: column ``index[i]`` gathers column ``i``."""
-    out = np.zeros((matrix.shape[0], columns))
-    rows = np.flatnonzero(index >= 0)
-    np.add.at(out.T, index[rows], matrix.T[rows])
-    return out
+    return np.asarray((_grouping(index, columns) @ matrix.T).T)
 
 
 def _sum_rows(index: np.ndarray, matrix: np.ndarray, rows: int) -> np.ndarray:
     """``S @ matrix`` for a summation ``S``: row ``index[j]`` adds row ``j``."""
-    out = np.zeros((rows, matrix.shape[1]))
-    np.add.at(out, index, matrix)
-    return out
+    return np.asarray(_grouping(index, rows) @ matrix)
 
 
 register_product(
