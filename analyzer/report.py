@@ -805,6 +805,8 @@ def _largest(part: pd.DataFrame, x: str | None, sizes: list[str]) -> pd.DataFram
     product = np.prod(
         [pd.to_numeric(part[s], errors="coerce").to_numpy(float) for s in present], axis=0
     )
+    if not np.isfinite(product).any():
+        return part.iloc[:0]
     return part[product == np.nanmax(product)]
 
 
@@ -825,6 +827,8 @@ def _reading(
         named = dict(zip(groups, key, strict=True))
         x = named.get("sweep")
         top = _largest(part, x, sizes)
+        if top.empty:  # no row has a value for the sizes: no largest configuration
+            continue
         by_order = {str(o): r.iloc[0] for o, r in top.groupby("order")}
         where = ", ".join(
             ([str(named["model"])] if "model" in named else [])

@@ -567,3 +567,14 @@ def test_plot_time_skips_a_leading_term_it_cannot_read(tmp_path, monkeypatch, ta
     results = tables["results"].assign(leading_term=term)
     fig, ax = plot_time(results, "H", "dense")
     assert not any(label.startswith("predicted") for label in _legend(ax))
+
+
+@pytest.mark.parametrize("column", ["H", "N"])
+def test_render_with_a_size_column_left_empty(tmp_path, tables, column):
+    # an IndexError before: the largest configuration of no configuration
+    write_report(tmp_path, **tables)
+    results = _read_csv(tmp_path / "results.csv")
+    results[column] = None
+    results.to_csv(tmp_path / "results.csv", index=False)
+    md = render(tmp_path).read_text()
+    assert "## Reading the numbers" in md
