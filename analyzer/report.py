@@ -100,7 +100,8 @@ def _order_key(order: Any) -> tuple[int, str]:
 
 
 def _orders(values: Iterable[Any]) -> list[str]:
-    return sorted({str(v) for v in values}, key=_order_key)
+    """The order names present (missing values left out), in the order tables show them."""
+    return sorted({str(v) for v in values if not pd.isna(v)}, key=_order_key)
 
 
 def _uniques(series: pd.Series) -> list[Any]:
@@ -119,7 +120,7 @@ def _size_names(results: pd.DataFrame, meta: Mapping[str, Any] | None, func: str
     sizes = (meta or {}).get("sizes")
     if sizes is None:
         return _sweeps(results)
-    if isinstance(sizes, str) or not all(isinstance(s, str) for s in sizes):
+    if not isinstance(sizes, list | tuple) or not all(isinstance(s, str) for s in sizes):
         raise AnalyzerError(f"{func}: meta['sizes'] must be a list of column names, got {sizes!r}")
     missing = [s for s in sizes if s not in results.columns]
     if missing:
@@ -223,7 +224,9 @@ def _series(rows: pd.DataFrame) -> list[tuple[Any, str, pd.DataFrame]]:
     for model in models:
         part = rows if model is None else rows[rows["model"] == model]
         for order in _orders(part["order"]):
-            out.append((model, order, part[part["order"].astype(str) == order]))
+            rows_of_order = part[part["order"].astype(str) == order]
+            if len(rows_of_order):
+                out.append((model, order, rows_of_order))
     return out
 
 

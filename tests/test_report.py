@@ -578,3 +578,21 @@ def test_render_with_a_size_column_left_empty(tmp_path, tables, column):
     results.to_csv(tmp_path / "results.csv", index=False)
     md = render(tmp_path).read_text()
     assert "## Reading the numbers" in md
+
+
+@pytest.mark.parametrize("column", ["order", "model", "cost"])
+def test_render_with_a_label_column_left_empty(tmp_path, tables, column):
+    # 'order' left empty raised an IndexError (found by the hostile-CLI property test)
+    write_report(tmp_path, **tables)
+    results = _read_csv(tmp_path / "results.csv")
+    results[column] = None
+    results.to_csv(tmp_path / "results.csv", index=False)
+    assert render(tmp_path).name == "report.md"
+
+
+def test_render_with_meta_sizes_that_are_not_a_list(tmp_path, tables):
+    # a TypeError before (found by the hostile-CLI property test)
+    write_report(tmp_path, **tables)
+    (tmp_path / "meta.json").write_text('{"sizes": 5}')
+    with pytest.raises(AnalyzerError, match="meta\\['sizes'\\] must be a list"):
+        render(tmp_path)
