@@ -907,12 +907,12 @@ def _reading(
             if len(out):
                 worst = out.assign(_far=np.abs(np.log(r[out.index]))).nlargest(3, "_far")
                 named = []
-                for _, w in worst.iterrows():
+                for i, w in worst.iterrows():
                     label = f"`{w['product']}` " if "product" in w.index else ""
-                    named.append(
-                        f"{label}({w['order']}, {_config(w, sizes)}) at "
-                        f"{float(w['roofline_ratio']):.2f}"
+                    where = ", ".join(
+                        p for p in (_cell(w.get("order")), _config(w, sizes)) if p and p != "nan"
                     )
+                    named.append(f"{label}({where}) at {r[i]:.2f}")
                 text += "; furthest: " + "; ".join(named)
             items.append(text + ".")
     # fits

@@ -596,3 +596,11 @@ def test_render_with_meta_sizes_that_are_not_a_list(tmp_path, tables):
     (tmp_path / "meta.json").write_text('{"sizes": 5}')
     with pytest.raises(AnalyzerError, match="meta\\['sizes'\\] must be a list"):
         render(tmp_path)
+
+
+def test_reading_steps_without_an_order_column(tmp_path, tables):
+    # a KeyError before, when a step over 1 ms fell outside the band (found by the
+    # hostile-CLI property test, on a steps.csv without its order column)
+    steps = tables["steps"].drop(columns="order")
+    md = write_report(tmp_path, **{**tables, "steps": steps}).read_text()
+    assert "`J2 J1` (H=512, N=16) at 3.00" in md.split("furthest: ", 1)[1]
