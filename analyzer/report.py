@@ -100,7 +100,8 @@ def _order_key(order: Any) -> tuple[int, str]:
 
 
 def _orders(values: Iterable[Any]) -> list[str]:
-    return sorted({str(v) for v in values}, key=_order_key)
+    """The order names present (missing values left out), in the order tables show them."""
+    return sorted({str(v) for v in values if not pd.isna(v)}, key=_order_key)
 
 
 def _uniques(series: pd.Series) -> list[Any]:
@@ -119,7 +120,7 @@ def _size_names(results: pd.DataFrame, meta: Mapping[str, Any] | None, func: str
     sizes = (meta or {}).get("sizes")
     if sizes is None:
         return _sweeps(results)
-    if isinstance(sizes, str) or not all(isinstance(s, str) for s in sizes):
+    if not isinstance(sizes, list | tuple) or not all(isinstance(s, str) for s in sizes):
         raise AnalyzerError(f"{func}: meta['sizes'] must be a list of column names, got {sizes!r}")
     missing = [s for s in sizes if s not in results.columns]
     if missing:
@@ -223,7 +224,9 @@ def _series(rows: pd.DataFrame) -> list[tuple[Any, str, pd.DataFrame]]:
     for model in models:
         part = rows if model is None else rows[rows["model"] == model]
         for order in _orders(part["order"]):
-            out.append((model, order, part[part["order"].astype(str) == order]))
+            rows_of_order = part[part["order"].astype(str) == order]
+            if len(rows_of_order):
+                out.append((model, order, rows_of_order))
     return out
 
 
@@ -805,6 +808,8 @@ def _largest(part: pd.DataFrame, x: str | None, sizes: list[str]) -> pd.DataFram
     product = np.prod(
         [pd.to_numeric(part[s], errors="coerce").to_numpy(float) for s in present], axis=0
     )
+    if not np.isfinite(product).any():
+        return part.iloc[:0]
     return part[product == np.nanmax(product)]
 
 
@@ -825,6 +830,8 @@ def _reading(
         named = dict(zip(groups, key, strict=True))
         x = named.get("sweep")
         top = _largest(part, x, sizes)
+        if top.empty:  # no row has a value for the sizes: no largest configuration
+            continue
         by_order = {str(o): r.iloc[0] for o, r in top.groupby("order")}
         where = ", ".join(
             ([str(named["model"])] if "model" in named else [])
@@ -900,12 +907,12 @@ def _reading(
             if len(out):
                 worst = out.assign(_far=np.abs(np.log(r[out.index]))).nlargest(3, "_far")
                 named = []
-                for _, w in worst.iterrows():
+                for i, w in worst.iterrows():
                     label = f"`{w['product']}` " if "product" in w.index else ""
-                    named.append(
-                        f"{label}({w['order']}, {_config(w, sizes)}) at "
-                        f"{float(w['roofline_ratio']):.2f}"
+                    where = ", ".join(
+                        p for p in (_cell(w.get("order")), _config(w, sizes)) if p and p != "nan"
                     )
+                    named.append(f"{label}({where}) at {r[i]:.2f}")
                 text += "; furthest: " + "; ".join(named)
             items.append(text + ".")
     # fits

@@ -567,3 +567,40 @@ def test_plot_time_skips_a_leading_term_it_cannot_read(tmp_path, monkeypatch, ta
     results = tables["results"].assign(leading_term=term)
     fig, ax = plot_time(results, "H", "dense")
     assert not any(label.startswith("predicted") for label in _legend(ax))
+
+
+@pytest.mark.parametrize("column", ["H", "N"])
+def test_render_with_a_size_column_left_empty(tmp_path, tables, column):
+    # an IndexError before: the largest configuration of no configuration
+    write_report(tmp_path, **tables)
+    results = _read_csv(tmp_path / "results.csv")
+    results[column] = None
+    results.to_csv(tmp_path / "results.csv", index=False)
+    md = render(tmp_path).read_text()
+    assert "## Reading the numbers" in md
+
+
+@pytest.mark.parametrize("column", ["order", "model", "cost"])
+def test_render_with_a_label_column_left_empty(tmp_path, tables, column):
+    # 'order' left empty raised an IndexError (found by the hostile-CLI property test)
+    write_report(tmp_path, **tables)
+    results = _read_csv(tmp_path / "results.csv")
+    results[column] = None
+    results.to_csv(tmp_path / "results.csv", index=False)
+    assert render(tmp_path).name == "report.md"
+
+
+def test_render_with_meta_sizes_that_are_not_a_list(tmp_path, tables):
+    # a TypeError before (found by the hostile-CLI property test)
+    write_report(tmp_path, **tables)
+    (tmp_path / "meta.json").write_text('{"sizes": 5}')
+    with pytest.raises(AnalyzerError, match="meta\\['sizes'\\] must be a list"):
+        render(tmp_path)
+
+
+def test_reading_steps_without_an_order_column(tmp_path, tables):
+    # a KeyError before, when a step over 1 ms fell outside the band (found by the
+    # hostile-CLI property test, on a steps.csv without its order column)
+    steps = tables["steps"].drop(columns="order")
+    md = write_report(tmp_path, **{**tables, "steps": steps}).read_text()
+    assert "`J2 J1` (H=512, N=16) at 3.00" in md.split("furthest: ", 1)[1]
