@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--trace", metavar="FILE.py:FUNCTION", help="trace your numpy function")
         p.add_argument("--shapes", help="its arguments' shapes, e.g. W=64x32,x=32 (with --trace)")
         p.add_argument("--wrt", help="differentiated arguments, e.g. W,w (default: all)")
+        p.add_argument("--jax", action="store_true", help="the function uses jax.numpy (--trace)")
         p.epilog = (
             "Sizes: --NAME VALUE with the model's size names, e.g. --H 64 --N 32, or symbols "
             "(--H H --N N) for exact cost polynomials. Or --trace FILE.py:FUNCTION --shapes "
@@ -155,10 +156,12 @@ def _graph(args: argparse.Namespace, extra: Sequence[str]):
             raise AnalyzerError(f"unexpected argument(s) with --trace: {' '.join(extra)}")
         if args.shapes is None:
             raise AnalyzerError("--trace needs --shapes, e.g. --shapes W=64x32,x=32")
-        return trace_file(args.trace, args.shapes, args.wrt)
+        return trace_file(args.trace, args.shapes, args.wrt, jax=args.jax)
     for option in ("shapes", "wrt"):
         if getattr(args, option) is not None:
             raise AnalyzerError(f"--{option} goes with --trace FILE.py:FUNCTION")
+    if args.jax:
+        raise AnalyzerError("--jax goes with --trace FILE.py:FUNCTION")
     name, factory, names = resolve_model(args.model)
     sizes = _parse_sizes(extra, names, symbols=True, optional=_OPTIONAL_SIZES.get(name, ()))
     args = {}

@@ -74,3 +74,19 @@ def test_operator_chains_on_the_command_line(capsys):
     assert " 408 " in out and " 556 " in out and " 500 " in out
     assert main(["plan", "--model", "chain", "--dims", "8,7,8", "--edges", "57,2"]) == 2
     assert "from 1 to 56" in capsys.readouterr().err
+
+
+def test_a_jax_function_on_the_command_line(tmp_path, capsys):
+    pytest.importorskip("jax")
+    path = tmp_path / "jnet.py"
+    path.write_text(
+        "import jax.numpy as jnp\n\ndef net(w, W, x):\n    return jnp.tanh(w @ jnp.tanh(W @ x))\n",
+        encoding="utf-8",
+    )
+    argv = ["compare", "--trace", f"{path}:net", "--shapes", "w=10,W=10x5,x=5", "--wrt", "w,W"]
+    assert main([*argv, "--jax"]) == 0
+    out = capsys.readouterr().out
+    assert " 5560 " in out and " 620 " in out
+    assert main([*argv[:-2], "--wrt", "v", "--jax"]) == 2
+    assert "names no argument v" in capsys.readouterr().err
+    assert main(["compare", "--model", "one-layer", "--H", "3", "--N", "2", "--jax"]) == 2

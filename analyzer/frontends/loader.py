@@ -113,14 +113,32 @@ def example_arguments(
     ]
 
 
-def trace_file(spec: str, shapes: str, wrt: str | None = None, seed: int = 0) -> JacobianGraph:
+def trace_file(
+    spec: str, shapes: str, wrt: str | None = None, seed: int = 0, jax: bool = False
+) -> JacobianGraph:
     """Trace ``FILE.py:FUNCTION`` at seeded random arguments of the given shapes.
 
-    ``wrt`` is a comma list of argument names (default: every argument).
+    ``wrt`` is a comma list of argument names (default: every argument). With
+    ``jax`` the function is written with ``jax.numpy`` and read from its jaxpr
+    (:func:`~analyzer.frontends.from_jax`).
     """
-    from .numpy_trace import trace
-
     function = load_function(spec)
     arguments = example_arguments(function, parse_shapes(shapes), seed)
     chosen = None if wrt is None else tuple(n.strip() for n in str(wrt).split(",") if n.strip())
-    return trace(function, *arguments, wrt=chosen, name=spec.rsplit(":", 1)[1])
+    name = spec.rsplit(":", 1)[1]
+    if jax:
+        from .jax_reader import from_jax
+
+        names = list(inspect.signature(function).parameters)
+        unknown = [n for n in (chosen or ()) if n not in names]
+        if unknown:
+            raise TraceError(
+                f"--wrt names no argument {', '.join(unknown)}; arguments: {', '.join(names)}"
+            )
+        argnums = (
+            tuple(range(len(names))) if chosen is None else tuple(names.index(n) for n in chosen)
+        )
+        return from_jax(function, *arguments, argnums=argnums, name=name)
+    from .numpy_trace import trace
+
+    return trace(function, *arguments, wrt=chosen, name=name)
