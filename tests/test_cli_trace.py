@@ -90,3 +90,19 @@ def test_a_jax_function_on_the_command_line(tmp_path, capsys):
     assert main([*argv[:-2], "--wrt", "v", "--jax"]) == 2
     assert "names no argument v" in capsys.readouterr().err
     assert main(["compare", "--model", "one-layer", "--H", "3", "--N", "2", "--jax"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("import sys\nsys.exit(0)\n", "cannot import"),
+        ("def f(x):\n    raise RuntimeError('boom')\n", "raised RuntimeError: boom"),
+        ("import sys\ndef f(x):\n    sys.exit(3)\n", "raised SystemExit"),
+    ],
+)
+def test_a_users_file_that_exits_or_raises_is_one_line(tmp_path, capsys, source, message):
+    path = tmp_path / "user.py"
+    path.write_text(source, encoding="utf-8")
+    assert main(["compare", "--trace", f"{path}:f", "--shapes", "x=3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err

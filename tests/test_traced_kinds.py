@@ -36,6 +36,9 @@ def make(kind: str, shape: tuple[int, int], param: int = 1):
     if kind == "dense":
         data = RNG.standard_normal(shape)
         return Block("dense", shape, data), data, np.arange(1, rows * cols + 1).reshape(shape)
+    if kind == "scalar":
+        c = float(RNG.standard_normal())
+        return Block("scalar", shape, c), c * np.eye(rows), np.eye(rows, dtype=np.int64)
     if kind == "diagonal":
         d = RNG.standard_normal(rows)
         return Block("diagonal", shape, d), np.diag(d), np.diag(np.arange(1, rows + 1))
@@ -103,9 +106,16 @@ CASES = [
     ("summation", (2, 5), 1, "dense", (5, 3), 1, True),
     ("dense", (3, 2), 1, "summation", (2, 5), 1, True),
     ("summation", (2, 5), 1, "summation", (5, 7), 1, True),
+    # selections and summations meet diagonals and scalars: the one takes the number
+    ("diagonal", (5, 5), 1, "selection", (5, 4), 1, True),
+    ("selection", (5, 4), 1, "diagonal", (4, 4), 1, True),
+    ("scalar", (5, 5), 1, "selection", (5, 4), 1, True),
+    ("selection", (5, 4), 1, "scalar", (4, 4), 1, True),
+    ("diagonal", (2, 2), 1, "summation", (2, 5), 1, True),
+    ("summation", (2, 5), 1, "diagonal", (5, 5), 1, True),
+    ("scalar", (2, 2), 1, "summation", (2, 5), 1, True),
+    ("summation", (2, 5), 1, "scalar", (5, 5), 1, True),
     # no rule: the cheaper operand is made dense
-    ("diagonal", (5, 5), 1, "selection", (5, 4), 1, False),
-    ("selection", (5, 4), 1, "diagonal", (4, 4), 1, False),
     ("kron-identity", (6, 4), 2, "diagonal", (4, 4), 1, False),
     ("selection", (4, 6), 1, "kron-identity", (6, 4), 2, False),
     ("summation", (2, 4), 1, "block-diagonal", (4, 6), 2, False),
@@ -248,3 +258,26 @@ def test_sums_with_kron_identity(other):
         assert result.kind == "kron-identity[2]"
         expected = 9 if other == "kron-identity" else 3
         assert adds == sum_rule(a.kind, b.kind).adds(shape) == expected
+
+
+@pytest.mark.parametrize(
+    ("make_kind", "message"),
+    [
+        (lambda: BlockDiagonal(2.5), "positive integer"),
+        (lambda: KronIdentity("H"), "positive integer"),
+        (lambda: Selection().read([0.5, 1.7, 2.2], (3, 4)), "integer indices"),
+        (lambda: Summation().read([True, False], (2, 2)), "integer indices"),
+    ],
+)
+def test_parameters_and_indices_must_be_integers(make_kind, message):
+    with pytest.raises(analyzer.AnalyzerError, match=message):
+        make_kind()
+
+
+def test_a_sum_times_a_product_keeps_memory_linear():
+    """``(sin(x) * x).sum()`` structured: summation · diagonal is n numbers, not an n x n matrix."""
+    n = 10_000
+    g = analyzer.trace(lambda x: (np.sin(x) * x).sum(), np.linspace(-1, 1, n))
+    p = analyzer.plan(g, "output-first", "structured")
+    assert p.largest_intermediate <= n
+    assert analyzer.execute(p, repeat=1).macs == p.macs

@@ -19,10 +19,11 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ..errors import TraceError
+from ..errors import AnalyzerError, TraceError
 from ..graph import JacobianGraph
 
 __all__ = ["load_function", "parse_shapes", "example_arguments", "trace_file"]
@@ -46,7 +47,7 @@ def load_function(spec: str) -> Callable:
     sys.modules[module_name] = module
     try:
         module_spec.loader.exec_module(module)
-    except Exception as error:  # the user's file failed to import: name it, one line
+    except (Exception, SystemExit) as error:  # the user's file failed to import: name it
         del sys.modules[module_name]
         raise TraceError(f"cannot import {path_text}: {type(error).__name__}: {error}") from None
     function = getattr(module, name, None)
@@ -126,6 +127,15 @@ def trace_file(
     arguments = example_arguments(function, parse_shapes(shapes), seed)
     chosen = None if wrt is None else tuple(n.strip() for n in str(wrt).split(",") if n.strip())
     name = spec.rsplit(":", 1)[1]
+    try:
+        return _trace(function, arguments, chosen, name, jax)
+    except AnalyzerError:
+        raise
+    except (Exception, SystemExit) as error:  # the user's function failed: name it, one line
+        raise TraceError(f"{spec} raised {type(error).__name__}: {error}") from None
+
+
+def _trace(function: Callable, arguments: list, chosen: Any, name: str, jax: bool):
     if jax:
         from .jax_reader import from_jax
 

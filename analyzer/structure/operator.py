@@ -141,7 +141,7 @@ class Operator(Kind):
         return data.matrix()[0]
 
     def densify_macs(self, shape):
-        return self.e * min(shape[0], shape[1])
+        return self.e * _min(shape[0], shape[1])
 
     def densify(self, data, shape):
         return data.matrix()

@@ -60,13 +60,19 @@ __all__ = ["BlockDiagonal", "KronIdentity", "Selection", "Summation"]
 
 
 # ----------------------------------------------------------------------------- kinds
+def _count(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise AnalyzerError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 class BlockDiagonal(Kind):
     """``a`` diagonal blocks of shape ``(r, c)``: shape ``(a r, a c)``; ``I_a ⊗ B`` if equal."""
 
     name = "block-diagonal"
 
     def __new__(cls, blocks: int = 0) -> BlockDiagonal:
-        return super().__new__(cls, *((int(blocks),) if blocks else ()))
+        return super().__new__(cls, *((_count(blocks, "blocks"),) if blocks else ()))
 
     @property
     def blocks(self) -> int:
@@ -108,7 +114,7 @@ class KronIdentity(Kind):
     name = "kron-identity"
 
     def __new__(cls, n: int = 0) -> KronIdentity:
-        return super().__new__(cls, *((int(n),) if n else ()))
+        return super().__new__(cls, *((_count(n, "n"),) if n else ()))
 
     @property
     def n(self) -> int:
@@ -142,8 +148,10 @@ class KronIdentity(Kind):
 
 def _indices(numbers: Any, count: Size, bound: Size, low: int, what: str) -> np.ndarray:
     index = np.asarray(numbers)
-    if index.dtype.kind not in "iuf" or index.size != count:
-        raise AnalyzerError(f"a {what} needs {count} integer indices, got {index.size}")
+    if index.dtype.kind not in "iu" or index.size != count:
+        raise AnalyzerError(
+            f"a {what} needs {count} integer indices, got {index.size} of dtype {index.dtype}"
+        )
     index = index.astype(np.int64).reshape(-1)
     if index.size and (index.min() < low or index.max() >= bound):
         raise AnalyzerError(
@@ -390,3 +398,41 @@ for _other in ("identity", "scalar"):
         lambda o: _div(o.m, (o.left if o.left.name == "kron-identity" else o.right).n),
         _ki_plus_scalar,
     )  # fmt: skip
+
+
+# A selection or a summation meeting a diagonal or a scalar: each structural one takes one of
+# the other's numbers (a multiplication by one, free): a dense result with those numbers.
+def _diagonal_values(block_data: Any, kind: Kind, size: int) -> np.ndarray:
+    if kind.name == "scalar":
+        return np.full(size, float(block_data))
+    return np.asarray(block_data, dtype=float)
+
+
+def _placed(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape) -> np.ndarray:
+    out = np.zeros(shape)
+    out[rows, cols] = values
+    return out
+
+
+def _scaled_selection(left: Any, right: Any, o: Operands) -> tuple[np.ndarray, int]:
+    if o.left.name == "selection":  # S · D: row i holds d[idx[i]] at column idx[i]
+        index, d = left, _diagonal_values(right, o.right, o.n)
+        rows = np.flatnonzero(index >= 0)
+        return _placed(rows, index[rows], d[index[rows]], (o.m, o.n)), 0
+    d, index = _diagonal_values(left, o.left, o.m), right  # D · S: row i holds d[i]
+    rows = np.flatnonzero(index >= 0)
+    return _placed(rows, index[rows], d[rows], (o.m, o.n)), 0
+
+
+def _scaled_summation(left: Any, right: Any, o: Operands) -> tuple[np.ndarray, int]:
+    if o.left.name == "summation":  # S · D: column j holds d[j] at row idx[j]
+        index, d = left, _diagonal_values(right, o.right, o.n)
+        return _placed(index, np.arange(o.n), d, (o.m, o.n)), 0
+    d, index = _diagonal_values(left, o.left, o.m), right  # D · S: column j holds d[idx[j]]
+    return _placed(index, np.arange(o.n), d[index], (o.m, o.n)), 0
+
+
+for _copying, _kernel in (("selection", _scaled_selection), ("summation", _scaled_summation)):
+    for _scaling in ("diagonal", "scalar"):
+        register_product(_copying, _scaling, "dense", lambda o: 0, _kernel)
+        register_product(_scaling, _copying, "dense", lambda o: 0, _kernel)
