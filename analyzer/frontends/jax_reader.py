@@ -29,7 +29,7 @@ from .jax_rules import (
     supported,
 )
 from .numpy_rules import Rule, Site
-from .numpy_trace import _argument_names, _check_finite, _function_name
+from .numpy_trace import _argument_names, _check_finite, _function_name, live_and_outputs
 
 __all__ = ["from_jax"]
 
@@ -516,20 +516,7 @@ def _build(
 ) -> JacobianGraph:
     """The graph of the recorded variables that reach a returned value."""
     recorded = reader.recorded
-    live, stack = set(), list(returned)
-    while stack:
-        v = stack.pop()
-        if v not in live:
-            live.add(v)
-            if v in recorded:
-                stack += [tail for tail, _, _ in recorded[v].factors]
-    consumed = {tail for v in live if v in recorded for tail, _, _ in recorded[v].factors}
-    as_output: dict[str, str] = {}
-    for v in returned:
-        if v in recorded and v not in consumed and returned.count(v) == 1:
-            as_output[v] = v
-        else:
-            as_output[reader.fresh("output")] = v
+    live, as_output = live_and_outputs(recorded, returned, reader.fresh)
     g = JacobianGraph(name=name)
     for p, (value, dtype) in parameters.items():
         if p not in live:

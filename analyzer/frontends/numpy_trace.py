@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -620,6 +620,32 @@ def _outputs(result: Any, run: _Trace, names: list[str], positions: list[int]) -
     return [item.name for item in items]
 
 
+def live_and_outputs(
+    recorded: Mapping[str, Any], returned: list[str], fresh: Callable[[str], str]
+) -> tuple[set[str], dict[str, str]]:
+    """The recorded variables that reach a returned value, and each output's source.
+
+    A returned variable becomes an output itself when nothing else reads it (nor
+    another output: a variable returned twice gets an output variable each time);
+    otherwise a fresh output variable copies it. Shared by the front ends.
+    """
+    live, stack = set(), list(returned)
+    while stack:
+        v = stack.pop()
+        if v not in live:
+            live.add(v)
+            if v in recorded:
+                stack += [tail for tail, _, _ in recorded[v].factors]
+    consumed = {tail for v in live if v in recorded for tail, _, _ in recorded[v].factors}
+    as_output: dict[str, str] = {}
+    for v in returned:
+        if v in recorded and v not in consumed and returned.count(v) == 1:
+            as_output[v] = v
+        else:
+            as_output[fresh("output")] = v
+    return live, as_output
+
+
 def _build(
     run: _Trace,
     parameters: dict[str, np.ndarray],
@@ -629,22 +655,7 @@ def _build(
 ) -> JacobianGraph:
     """The graph of the recorded variables that reach a returned value."""
     recorded = run.recorded
-    live, stack = set(), list(returned)
-    while stack:
-        v = stack.pop()
-        if v not in live:
-            live.add(v)
-            if v in recorded:
-                stack += [tail for tail, _, _ in recorded[v].factors]
-    consumed = {tail for v in live if v in recorded for tail, _, _ in recorded[v].factors}
-    # a returned variable becomes an output itself when nothing else reads it (nor
-    # another output: a variable returned twice gets an output variable each time)
-    as_output: dict[str, str] = {}
-    for v in returned:
-        if v in recorded and v not in consumed and returned.count(v) == 1:
-            as_output[v] = v
-        else:
-            as_output[run.fresh("output")] = v
+    live, as_output = live_and_outputs(recorded, returned, run.fresh)
     g = JacobianGraph(name=name)
     for p, value in parameters.items():
         if p not in live:
