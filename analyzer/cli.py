@@ -189,6 +189,8 @@ def _run(args: argparse.Namespace, extra: list[str], argv: Sequence[str]) -> int
     out = getattr(args, "out", None)
     if out is not None and not out.strip():
         raise AnalyzerError(f"{args.command}: --out must name a folder, got {out!r}")
+    if args.command == "report" and not args.folder.strip():
+        raise AnalyzerError(f"report: FOLDER must name a folder, got {args.folder!r}")
     if args.command == "plan":
         costs = _costs(args.cost)
         if len(costs) != 1:

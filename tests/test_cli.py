@@ -496,6 +496,16 @@ def test_a_blank_out_is_refused(monkeypatch, tmp_path, capsys, out, command):
     assert list(tmp_path.iterdir()) == []  # nothing written into the current folder
 
 
+@pytest.mark.parametrize("folder", ["", " "])
+def test_report_of_a_blank_folder_is_refused(swept, monkeypatch, tmp_path, capsys, folder):
+    # "" meant the current folder: its results.csv was re-rendered there
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(swept[0] / "results.csv", tmp_path / "results.csv")
+    line = error_line(capsys, ["report", folder])
+    assert "FOLDER must name a folder" in line
+    assert [p.name for p in tmp_path.iterdir()] == ["results.csv"]
+
+
 @pytest.mark.parametrize("resume", [["--resume"], []])
 def test_run_into_a_sweep_folder_is_refused(copy_of_swept, monkeypatch, capsys, resume):
     monkeypatch.setattr(measure, "execute", forbid_execute)
