@@ -16,12 +16,14 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from . import primitives as prim
+from .blas import available_memory
 from .errors import GraphError
 from .graph import JacobianGraph, as_size
 from .structure import LinearMap, Operator
@@ -54,6 +56,13 @@ class _Values:
         make = self.normal(*shape)
         if make is None:
             return None
+        needed = 8 * math.prod(shape)
+        if needed > available_memory() // 2:
+            shown = "×".join(map(str, shape))
+            raise GraphError(
+                f"this model draws its fixed {shown} matrix when built ({needed / 2**30:.3g} GiB, "
+                "over half the memory available); plan it with symbolic sizes instead"
+            )
         try:
             return make()
         except (MemoryError, ValueError):

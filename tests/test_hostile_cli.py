@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import sympy
-from hypothesis import HealthCheck, assume, given, settings
+from analyzer.planning import ALIASES, ORDERS
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import analyzer.measure as measure
@@ -34,7 +35,6 @@ from analyzer.fit import fit_exponents, predicted_exponent
 from analyzer.machine import Roofline
 from analyzer.measure import resolve_model
 from analyzer.models import MODELS
-from analyzer.planner import ALIASES, ORDERS
 from analyzer.symbolic import (
     MAX_DEPTH,
     as_expression,
@@ -359,28 +359,6 @@ def command_lines(draw) -> list[str]:
     return argv
 
 
-# Bugs of the core (models.py, owned elsewhere), left out of the property test and pinned
-# by test_known_core_bugs below: least_squares and affine draw their fixed matrix when the
-# graph is built, so a size of 2**63 or more is a raw numpy ValueError ("Maximum allowed
-# dimension exceeded"), and large sizes allocate m*n floats just to plan.
-EAGER_MODELS = ("least-squares", "affine")
-
-
-def known_core_bug(argv: list[str]) -> bool:
-    models = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--model"]
-    models += [a.split("=", 1)[1] for a in argv if a.startswith("--model=")]
-    if not (models and models[-1] in EAGER_MODELS):
-        return False
-    for token in argv:
-        for piece in token.split("=")[-1].split(","):
-            try:
-                if int(piece) >= 2**63:
-                    return True
-            except ValueError:
-                continue
-    return False
-
-
 @settings(
     max_examples=120,
     deadline=None,
@@ -388,7 +366,6 @@ def known_core_bug(argv: list[str]) -> bool:
 )
 @given(argv=command_lines())
 def test_hostile_command_lines_exit_0_or_2_with_one_line(quiet, capsys, argv):
-    assume(not known_core_bug(argv))
     with tempfile.TemporaryDirectory() as tmp, inside(tmp):
         Path("file.txt").write_text("a file, not a folder")
         if "sweep-made" in argv:
@@ -501,18 +478,15 @@ def test_damaged_report_and_resume_folders_exit_0_or_2_with_one_line(
         assert not Path("MARKER").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug (models.py): least_squares/affine draw their fixed matrix eagerly, so a "
-    "size >= 2**63 is a raw numpy ValueError; remove this marker and known_core_bug once fixed",
-)
 @pytest.mark.parametrize(
     "argv",
     [
         ["plan", "--model", "least-squares", "--m", "1", "--n", str(2**63)],
         ["compare", "--model", "affine", "--p", str(2**63), "--n", "2"],
+        ["plan", "--model", "least-squares", "--m", "100000", "--n", "100000"],
     ],
 )
-def test_known_core_bugs(quiet, capsys, argv):
-    assert known_core_bug(argv)
+def test_models_too_large_to_draw_are_bad_input(quiet, capsys, argv):
+    """least_squares and affine draw their fixed matrix when built: a size past memory is
+    refused with one line (it was a raw numpy ValueError, or 80 GB allocated to plan)."""
     run_cli(argv, capsys)
