@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import sympy
-from analyzer.planning import ALIASES, ORDERS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,6 +34,7 @@ from analyzer.fit import fit_exponents, predicted_exponent
 from analyzer.machine import Roofline
 from analyzer.measure import resolve_model
 from analyzer.models import MODELS
+from analyzer.planning import ALIASES, ORDERS
 from analyzer.symbolic import (
     MAX_DEPTH,
     as_expression,
