@@ -20,7 +20,13 @@ from ..structure import DENSE, product_rule
 from .problem import Problem
 from .search import Budget, SearchRecord
 
-__all__ = ["chain_optimum", "chain_search", "chain_sequence", "OutOfTime"]
+__all__ = [
+    "chain_optimum",
+    "operator_chain_optimum",
+    "chain_search",
+    "chain_sequence",
+    "OutOfTime",
+]
 
 
 class OutOfTime(Exception):
@@ -126,6 +132,8 @@ def chain_search(problem: Problem, budget: Budget) -> SearchRecord:
         return SearchRecord("chain-dp", [], True, 0, budget.objective, {"intervals": 0})
     if budget.objective == "macs" and all(k == DENSE for _, _, k in problem.edges):
         best, split = chain_optimum([problem.sizes[v] for v in chain], budget)
+    elif budget.objective == "macs" and (leaves := _operator_leaves(problem)) is not None:
+        best, split = operator_chain_optimum([problem.sizes[v] for v in chain], leaves, budget)
     else:
         best, split = _interval_split(problem, budget)
     return SearchRecord(
@@ -137,3 +145,100 @@ def chain_search(problem: Problem, budget: Budget) -> SearchRecord:
         tried={"intervals": n * (n - 1) // 2},
         seconds=budget.elapsed(),
     )
+
+
+def operator_chain_optimum(
+    dims: Sequence[int], edges: Sequence[int | None], budget: Budget | None = None
+) -> tuple[int, np.ndarray]:
+    """Exact GDJCPB optimum of ``J_n ⋯ J_1`` whose factors are operators or dense matrices.
+
+    ``edges[i-1]`` is the cost per vector ``e`` of ``J_i`` (shape ``(dims[i], dims[i-1])``)
+    when it is an ``operator[e]``, ``None`` when it is dense. A sub-product of one
+    factor keeps that factor's kind; any longer one is dense (every product with an
+    operator is). Vectorised over all intervals of a length, as :func:`chain_optimum`,
+    with the prices of the operator rules of :mod:`analyzer.structure.operator`, for a
+    product ``outer (m×k) · inner (k×n)``:
+
+    - dense · dense: ``m k n`` (the dense rule);
+    - operator leaf · dense: ``n e`` (tangents); dense · operator leaf: ``m e`` (adjoints);
+    - operator · operator (two leaves): the cheaper of ``e_inner min(k, n) + e_outer n``
+      (preaccumulate the inner one, then tangents) and ``e_outer min(m, k) + e_inner m``.
+
+    A single operator factor (``n = 1``) costs 0 here: its final preaccumulation is a
+    plan step of its own. Returns the optimal macs and ``split`` as :func:`chain_optimum`
+    (ties broken towards the smallest split, as the rule-table DP does).
+
+    >>> operator_chain_optimum([8, 7, 8, 5, 7], [44, 2, 18, 11])[0]  # the issue's example
+    408
+    >>> operator_chain_optimum([25, 20, 10, 5, 15, 35, 30], [None] * 6)[0]  # all dense
+    15125
+    """
+    p = np.asarray(dims)
+    n = len(p) - 1
+    if n < 1:
+        raise PlanError("a chain needs at least one factor")
+    if len(edges) != n:
+        raise PlanError(f"an operator chain needs one e per factor: {n}, got {len(edges)}")
+    operator = np.array([e is not None for e in edges])
+    e = np.array([0 if x is None else x for x in edges])
+    top = float(p.max())
+    bound = 2.0 * n * max(top**3, float(e.max(initial=0)) * top * 2)
+    dtype = np.int64 if bound < 2.0**62 else object
+    p, e = p.astype(dtype), e.astype(dtype)
+    macs = product_rule(DENSE, DENSE).macs
+    by_start = np.zeros((n, n), dtype=dtype)  # by_start[i, L] = m[i, i+L]
+    by_end = np.zeros((n, n), dtype=dtype)  # by_end[j, L] = m[j-L, j]
+    split = np.zeros((n, n), dtype=np.int64)
+    windows = np.lib.stride_tricks.sliding_window_view
+    for length in range(1, n):
+        if budget is not None and budget.expired():
+            raise OutOfTime(f"time limit of {budget.time_limit} s")
+        count = n - length
+        rows, cols = p[length + 1 : n + 1], p[:count]  # m and n of each interval
+        middle = windows(p, length)[1 : count + 1]  # k of each split
+        step = macs((rows[:, None], middle), (middle, cols[:, None]))
+        inner_op, inner_e = operator[:count], e[:count]  # leaf i: the inner factor of split 0
+        outer_op, outer_e = operator[length:n], e[length:n]  # leaf i+L: outer of the last split
+        if length == 1:
+            k = middle[:, 0]
+            both = np.minimum(
+                inner_e * np.minimum(k, cols) + outer_e * cols,
+                outer_e * np.minimum(rows, k) + inner_e * rows,
+            )
+            first = np.where(
+                inner_op & outer_op,
+                both,
+                np.where(outer_op, cols * outer_e, np.where(inner_op, rows * inner_e, step[:, 0])),
+            )
+            step[:, 0] = first
+        else:
+            step[:, 0] = np.where(inner_op, rows * inner_e, step[:, 0])
+            step[:, -1] = np.where(outer_op, cols * outer_e, step[:, -1])
+        left = by_start[:count, :length]
+        right = by_end[length:n, length - 1 :: -1] if length > 1 else by_end[length:n, :1]
+        cost = step + left
+        cost += right
+        best = np.argmin(cost, axis=1)
+        value = cost[np.arange(count), best]
+        by_start[:count, length] = value
+        by_end[length:n, length] = value
+        split[:count, length] = np.arange(count) + best + 1
+    return int(by_start[0, n - 1]), split
+
+
+def _operator_leaves(problem: Problem) -> list[int | None] | None:
+    """Each factor's ``e`` (``None`` when dense) when the chain's factors are all
+    operators (integer ``e``) or dense and its sizes are numbers; else ``None``."""
+    if any(not isinstance(problem.sizes[v], int) for v in problem.chain):
+        return None
+    kinds = {(t, h): k for t, h, k in problem.edges}
+    leaves: list[int | None] = []
+    for tail, head in zip(problem.chain, problem.chain[1:], strict=False):
+        kind = kinds[tail, head]
+        if kind == DENSE:
+            leaves.append(None)
+        elif kind.name == "operator" and kind.params and isinstance(kind.params[0], int):
+            leaves.append(kind.params[0])
+        else:
+            return None
+    return leaves
