@@ -6,6 +6,11 @@ differentiated value becomes a variable, with one factor per traced operand from
 the rules of :mod:`analyzer.frontends.jax_rules` (the numpy tracer's rules);
 one on constants only is computed at once. jax is imported when
 :func:`from_jax` runs, never when ``analyzer`` is imported.
+
+With ``matrix_free=True`` each of those factors is an ``operator[e]`` instead: its
+tangent and adjoint are ``jax.jvp`` and ``jax.vjp`` of the equation with respect to
+that operand, at the point the graph is evaluated, and ``e`` is the count of
+partial derivatives of the kind the rule gives (:func:`~analyzer.frontends.jax_rules.partials`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import numpy as np
 
 from ..errors import TraceError
 from ..graph import JacobianGraph
+from ..structure import Operator
 from .jax_rules import (
     BROADCAST_IN_DIM,
     ELEMENTWISE,
@@ -26,6 +32,8 @@ from .jax_rules import (
     INLINED,
     PRIMITIVES,
     broadcast_view,
+    jvp_vjp_map,
+    partials,
     supported,
 )
 from .numpy_rules import Rule, Site
@@ -52,6 +60,16 @@ class _Ref(NamedTuple):
     target: tuple[int, ...] | None = None
     label: str = ""
     dtype: Any = np.float64
+
+
+class _Equation(NamedTuple):
+    """What JAX computes for one recorded variable: ``bind(*arguments)``, where each
+    argument is an operand of ``ins`` (a :class:`_Ref`, or a constant) in ``avals``'
+    shape and dtype (a broadcast view broadcast to it)."""
+
+    bind: Callable[..., Any]
+    ins: list
+    avals: list[tuple[tuple[int, ...], Any]]
 
 
 class _Pending(NamedTuple):
@@ -89,8 +107,15 @@ def _float_dtype(dtype: Any) -> np.dtype:
 class _Reader:
     """One reading of a jaxpr: the recorded variables, their example values and names."""
 
-    def __init__(self, jax: Any, reserved: Sequence[str], shown: dict[int, str]) -> None:
+    def __init__(
+        self,
+        jax: Any,
+        reserved: Sequence[str],
+        shown: dict[int, str],
+        matrix_free: bool = False,
+    ) -> None:
         self.jax = jax
+        self.matrix_free = matrix_free
         self.literal = _literal_type(jax)
         self.count = 0
         self.reserved = set(reserved)
@@ -166,7 +191,11 @@ class _Reader:
             rule, operands, rule_params = PRIMITIVES[primitive](tuple(ins), shapes, params)
         except TraceError as error:
             raise TraceError(f"cannot read {label}: {error}") from None
-        ref = self.record(primitive, rule, operands, rule_params, label, shape, out.aval.dtype)
+        avals = [(tuple(a.aval.shape), a.aval.dtype) for a in eqn.invars]
+        computed = _Equation(lambda *a: eqn.primitive.bind(*a, **params), ins, avals)
+        ref = self.record(
+            primitive, rule, operands, rule_params, label, shape, out.aval.dtype, computed
+        )
         return [ref]
 
     def inline(self, eqn: Any, ins: list) -> list:
@@ -227,6 +256,10 @@ class _Reader:
         key = (ref.name, ref.shape, ref.target)
         if key not in self.materialized:
             source = _Ref(ref.name, ref.shape)
+            target = ref.target
+            computed = _Equation(
+                lambda x: self.jax.numpy.broadcast_to(x, target), [source], [(ref.shape, ref.dtype)]
+            )
             self.materialized[key] = self.record(
                 "broadcast_in_dim",
                 BROADCAST_IN_DIM,
@@ -235,6 +268,7 @@ class _Reader:
                 ref.label,
                 ref.target,
                 ref.dtype,
+                computed,
             )
         return self.materialized[key]
 
@@ -248,8 +282,10 @@ class _Reader:
         label: str,
         out_shape: tuple,
         dtype: Any,
+        computed: _Equation,
     ) -> _Ref:
-        """Compute one equation with numpy at the example point and record its factors."""
+        """Compute one equation with numpy at the example point and record its factors
+        (matrix-free: operators applying ``computed`` by ``jax.jvp`` and ``jax.vjp``)."""
         traced = tuple(isinstance(o, _Ref) for o in operands)
         shapes = tuple(o.shape if t else np.shape(o) for o, t in zip(operands, traced, strict=True))
         plain = [
@@ -293,11 +329,25 @@ class _Reader:
             for operand, factor in zip(names, factors, strict=True)
             if operand is not None
         ]
+        if self.matrix_free:
+            edges = self.operators(edges, computed, math.prod(out_shape))
         self.values[name] = value
         self.recorded[name] = _Pending(
             name, out_shape, _float_dtype(dtype), evaluate, f"{name} = {label}", edges
         )
         return _Ref(name, out_shape)
+
+    def operators(self, edges: list, computed: _Equation, rows: int) -> list:
+        """One operator factor per traced variable of an equation (uses of it summed)."""
+        kinds: dict[str, list] = {}
+        for operand, kind, _ in edges:
+            kinds.setdefault(operand, []).append(kind)
+        out = []
+        for operand, used in kinds.items():
+            cols = int(np.size(self.values[operand]))
+            e = partials(used, (rows, cols))
+            out.append((operand, Operator(e), _operator_at(self.jax, computed, operand, rows, e)))
+        return out
 
     def label(self, primitive: str, ins: list, params: Any) -> str:
         shown = [self.show(x) for x in ins]
@@ -324,6 +374,42 @@ def _numbers_at(numbers: Callable | None, name: str, arguments: Callable) -> Cal
     if numbers is None:
         return None
     return lambda v: numbers(v[name], *arguments(v))
+
+
+def _operator_at(jax: Any, computed: _Equation, operand: str, rows: int, e: int) -> Callable:
+    """``v -> LinearMap`` of the equation's derivative with respect to ``operand`` at ``v``."""
+    jnp = jax.numpy
+    bind, ins, avals = computed
+    dtypes = [dtype for x, (_, dtype) in zip(ins, avals, strict=True) if _is_use(x, operand)]
+    others = {
+        x.name: dtype
+        for x, (_, dtype) in zip(ins, avals, strict=True)
+        if isinstance(x, _Ref) and x.name != operand
+    }
+
+    def function(held: dict, a: Any) -> Any:
+        arguments = []
+        for x, (shape, dtype) in zip(ins, avals, strict=True):
+            if not isinstance(x, _Ref):
+                arguments.append(x)
+                continue
+            flat = a if x.name == operand else held[x.name]
+            view = jnp.reshape(flat, x.shape)
+            arguments.append(jnp.broadcast_to(view, shape).astype(dtype))
+        return jnp.ravel(bind(*arguments))
+
+    make = jvp_vjp_map(jax, function, rows, e)
+
+    def at(v: dict) -> Any:
+        held = {n: jnp.asarray(np.ravel(v[n]), dtype=dtype) for n, dtype in others.items()}
+        primal = jnp.asarray(np.ravel(v[operand]), dtype=jnp.result_type(*dtypes))
+        return make(held, primal)
+
+    return at
+
+
+def _is_use(x: Any, operand: str) -> bool:
+    return isinstance(x, _Ref) and x.name == operand
 
 
 # ---------------------------------------------------------------------------- from_jax
@@ -384,6 +470,7 @@ def from_jax(
     *example_args: Any,
     argnums: int | Sequence[int] = 0,
     name: str | None = None,
+    matrix_free: bool = False,
 ) -> JacobianGraph:
     """Read a JAX function's jaxpr into a Jacobian graph.
 
@@ -415,6 +502,19 @@ def from_jax(
         floats, a scalar becoming a size-1 variable); the others are constants.
     name : str, optional
         The graph's name (default: ``f``'s name).
+    matrix_free : bool, default False
+        Make each equation's factor with respect to each traced operand an
+        ``operator[e]`` (:class:`~analyzer.structure.Operator`) whose tangent and
+        adjoint are JAX's own ``jax.jvp`` and ``jax.vjp`` of that equation (its other
+        operands held at the point where the graph is evaluated), and whose ``e`` is
+        the number of partial derivatives the ordinary reading's structure kind holds
+        (:func:`~analyzer.frontends.jax_rules.partials`: ``n`` for an elementwise
+        operation on ``n`` entries, ``m k`` for ``∂(W x)/∂W`` with ``W`` of ``m x k``,
+        ``m k p`` for either operand of an ``(m x k) · (k x p)`` product, ...). The
+        ``"matrix-free"`` cost model then prices both readings alike, and executing
+        the plan really runs JAX's tangents and adjoints, ``e`` macs per vector.
+        The identity factors that join a returned value to its output variable stay
+        identities.
 
     Returns
     -------
@@ -427,10 +527,11 @@ def from_jax(
     Raises
     ------
     TraceError
-        When jax is not installed, for an unsupported primitive on traced values
-        (naming it and listing the supported ones), a bad ``argnums``, a non-float,
-        NaN or infinite differentiated argument, or a function that ``jax.make_jaxpr``
-        cannot record or that returns nothing depending on the arguments.
+        When jax is not installed, ``matrix_free`` is not a bool, for an unsupported
+        primitive on traced values (naming it and listing the supported ones), a bad
+        ``argnums``, a non-float, NaN or infinite differentiated argument, or a
+        function that ``jax.make_jaxpr`` cannot record or that returns nothing
+        depending on the arguments.
 
     Examples
     --------
@@ -448,6 +549,8 @@ def from_jax(
     >>> g.nodes["tanh_2"]["dtype"], g.function().dtype
     (dtype('float32'), dtype('float64'))
     """
+    if not isinstance(matrix_free, bool):
+        raise TraceError(f"matrix_free must be True or False, got {matrix_free!r}")
     jax = _import_jax()
     if not callable(f):
         raise TraceError(f"from_jax needs a function, got {type(f).__name__}")
@@ -468,7 +571,7 @@ def from_jax(
         for i, (n, a) in enumerate(zip(names, example_args, strict=True))
         if i not in positions
     }
-    reader = _Reader(jax, names, shown)
+    reader = _Reader(jax, names, shown, matrix_free)
     jaxpr = closed.jaxpr
     inputs: list[Any] = []
     for i, (arg_name, arg) in enumerate(zip(names, example_args, strict=True)):

@@ -8,7 +8,13 @@ jaxpr equation's operands and parameters into ``(rule, operands, params)``
 for that rule; only ``logistic``, ``broadcast_in_dim`` (when its result is
 used by something other than an elementwise operation) and the ``dot_general``
 contractions that are not vector/matrix products need rules of their own,
-built with the same helpers. Nothing here imports jax.
+built with the same helpers. Nothing here imports jax: :func:`jvp_vjp_map` is
+handed the module.
+
+Matrix-free reading (``from_jax(..., matrix_free=True)``) keeps each factor's
+structure kind only to count its partial derivatives: :func:`partials` is the
+``e`` of the ``operator[e]`` factor that replaces it (see its docstring), and
+:func:`jvp_vjp_map` is the operator itself, applied by ``jax.jvp`` and ``jax.vjp``.
 
 Examples
 --------
@@ -33,6 +39,7 @@ import numpy as np
 from scipy.special import expit
 
 from ..errors import TraceError
+from ..structure import LinearMap, kind_of, sum_rule
 from .numpy_rules import MATMUL, RULES, D, Factor, Rule, Site, elementwise
 
 __all__ = [
@@ -45,6 +52,8 @@ __all__ = [
     "PRIMITIVES",
     "Binding",
     "broadcast_view",
+    "jvp_vjp_map",
+    "partials",
     "supported",
 ]
 
@@ -292,3 +301,91 @@ def supported() -> str:
         + "; calls read in place: "
         + ", ".join(sorted(INLINED))
     )
+
+
+# ----------------------------------------------------------------------- matrix-free
+def partials(kinds: list[Any], shape: tuple[int, int]) -> int:
+    """``e`` of a primitive's operator factor: the partial derivatives its kind holds.
+
+    ``kinds`` are the structure kinds the (not matrix-free) reader gives the factor of
+    each use of one operand in one equation (two for ``x * x``), ``shape`` the factor's
+    ``(output size, operand size)``. The uses are summed as the graph sums them (a
+    square row-block being a diagonal) and ``e`` is the sum's
+    :meth:`~analyzer.structure.Kind.nonzeros`: the entries of its stored pattern that
+    are not structurally zero. So the ``"matrix-free"`` cost model prices the
+    matrix-free graph and the ordinary one alike. Per kind, for an output of ``m``
+    and an operand of ``n`` entries: identity, scalar, diagonal ``n`` (elementwise
+    operations, reshapes); selection ``m`` (copies: transposes, slices,
+    concatenations, broadcasts of a copied operand); summation ``n`` (sums over
+    axes); row-block ``n`` (``∂(W x)/∂W``, ``W`` of ``m x k``: ``m k``);
+    block-diagonal and kron-identity their blocks' entries (``∂(A B)/∂A`` and
+    ``∂(A B)/∂B`` for ``A`` ``m x k``, ``B`` ``k x p``: ``m k p`` each); zero 0;
+    dense ``m n``. Dense counts every entry even where the derivative is
+    structurally zero: a broadcast operand of a non-copying elementwise operation
+    (``n`` operand entries feeding ``m`` outputs has ``m`` partials, not ``m n``),
+    general ``dot_general`` contractions and scaled reductions (``mean``).
+
+    >>> partials(["diagonal"], (4, 4)), partials(["dense"], (1, 4))
+    (4, 4)
+    >>> partials(["row-block"], (3, 12)), partials(["diagonal", "diagonal"], (4, 4))
+    (12, 4)
+    """
+    shape = (int(shape[0]), int(shape[1]))
+    total = None
+    for kind in kinds:
+        found = kind_of(kind)
+        if found.name == "row-block" and shape[0] == shape[1]:
+            found = kind_of("diagonal")
+        total = found if total is None else sum_rule(total, found).result
+    if total is None:
+        raise TraceError("a matrix-free factor needs the kind of at least one use")
+    return int(total.nonzeros(shape))
+
+
+def jvp_vjp_map(
+    jax: Any, function: Callable[[Any, Any], Any], rows: int, e: int
+) -> Callable[[Any, Any], LinearMap]:
+    """``(held, primal) -> LinearMap``: ``∂function(held, a)/∂a`` at ``a = primal``,
+    applied by JAX's ``jvp`` and ``vjp``.
+
+    ``function(held, a)`` maps the other operands ``held`` (a pytree of arrays) and a
+    flat operand ``a`` to the flat result of one equation. The tangent of an ``n x p``
+    matrix is ``p`` calls of ``jax.jvp``, one per column, and the adjoint of a
+    ``q x m`` matrix ``q`` calls of ``jax.vjp``'s pullback, one per row, each
+    counted at ``e`` multiply-adds (:func:`partials`). Both are compiled by
+    ``jax.jit`` once per factor (the point is an argument, so maps made at other
+    points and any number of vectors reuse the compiled code).
+    """
+    from functools import partial
+
+    jnp = jax.numpy
+
+    def push(held: Any, a: Any, t: Any) -> Any:
+        return jax.jvp(partial(function, held), (a,), (t.astype(a.dtype),))[1]
+
+    def pull(held: Any, a: Any, y: Any) -> Any:
+        out, pullback = jax.vjp(partial(function, held), a)
+        return pullback(y.astype(out.dtype))[0]
+
+    pushes, pulls = jax.jit(push), jax.jit(pull)
+
+    def at(held: Any, primal: Any) -> LinearMap:
+        cols = int(np.size(primal))
+
+        def tangent(X: np.ndarray) -> np.ndarray:
+            if X.shape[1] == 0:
+                return np.zeros((rows, 0))
+            T = jnp.asarray(X)
+            return np.asarray(
+                jnp.stack([pushes(held, primal, T[:, j]) for j in range(X.shape[1])], 1)
+            )
+
+        def adjoint(Y: np.ndarray) -> np.ndarray:
+            if Y.shape[0] == 0:
+                return np.zeros((0, cols))
+            W = jnp.asarray(Y)
+            return np.asarray(jnp.stack([pulls(held, primal, W[i]) for i in range(Y.shape[0])]))
+
+        return LinearMap((rows, cols), e, tangent, adjoint)
+
+    return at
