@@ -167,3 +167,18 @@ def test_operators_follow_the_point_the_graph_is_evaluated_at() -> None:
 def test_matrix_free_must_be_a_bool(bad) -> None:
     with pytest.raises(TraceError, match="matrix_free must be True or False"):
         from_jax(jnp.sin, np.ones(3), matrix_free=bad)
+
+
+def test_many_vectors_are_applied_in_blocks(monkeypatch) -> None:
+    from analyzer.frontends import jax_rules
+
+    monkeypatch.setattr(jax_rules, "VECTORS_PER_CALL", 2)
+
+    def f(x, W):
+        return jnp.sin(W @ x)
+
+    x, W = np.linspace(0.1, 0.9, 3), np.arange(6.0).reshape(2, 3) / 10
+    g = from_jax(f, x, W, argnums=(0, 1), matrix_free=True)
+    for order in ORDERS:  # 9 tangents per factor input-first, 2 adjoints output-first
+        run = analyzer.execute(analyzer.plan(g, order, "matrix-free"), repeat=1, warmup=0)
+        np.testing.assert_allclose(run.jacobian, jacfwd(f, (x, W), (0, 1)), rtol=1e-10)

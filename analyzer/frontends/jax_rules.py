@@ -46,6 +46,7 @@ __all__ = [
     "BROADCAST_IN_DIM",
     "DOT_GENERAL",
     "ELEMENTWISE",
+    "VECTORS_PER_CALL",
     "FOLDED",
     "INLINED",
     "LOGISTIC",
@@ -342,6 +343,10 @@ def partials(kinds: list[Any], shape: tuple[int, int]) -> int:
     return int(total.nonzeros(shape))
 
 
+#: The most tangent or adjoint vectors one compiled call of a matrix-free factor applies.
+VECTORS_PER_CALL = 256
+
+
 def jvp_vjp_map(
     jax: Any, function: Callable[[Any, Any], Any], rows: int, e: int
 ) -> Callable[[Any, Any], LinearMap]:
@@ -352,13 +357,12 @@ def jvp_vjp_map(
     flat operand ``a`` to the flat result of one equation. The tangent of an ``n x p``
     matrix is ``p`` calls of ``jax.jvp``, one per column, and the adjoint of a
     ``q x m`` matrix ``q`` calls of ``jax.vjp``'s pullback, one per row, each
-    counted at ``e`` multiply-adds (:func:`partials`). Both are compiled by
-    ``jax.jit`` once per factor (the point is an argument, so maps made at other
-    points and any number of vectors reuse the compiled code).
+    counted at ``e`` multiply-adds (:func:`partials`). They are batched by
+    ``jax.vmap`` in blocks of at most :data:`VECTORS_PER_CALL` vectors, and compiled
+    by ``jax.jit`` once per factor and block size (the point is an argument: maps
+    made at other points reuse the compiled code).
     """
     from functools import partial
-
-    jnp = jax.numpy
 
     def push(held: Any, a: Any, t: Any) -> Any:
         return jax.jvp(partial(function, held), (a,), (t.astype(a.dtype),))[1]
@@ -367,24 +371,28 @@ def jvp_vjp_map(
         out, pullback = jax.vjp(partial(function, held), a)
         return pullback(y.astype(out.dtype))[0]
 
-    pushes, pulls = jax.jit(push), jax.jit(pull)
+    pushes = jax.jit(jax.vmap(push, in_axes=(None, None, 0)))
+    pulls = jax.jit(jax.vmap(pull, in_axes=(None, None, 0)))
 
     def at(held: Any, primal: Any) -> LinearMap:
         cols = int(np.size(primal))
 
+        def blocks(apply: Callable, vectors: np.ndarray, width: int) -> np.ndarray:
+            """``apply`` to each row of ``vectors``, a block of rows per call."""
+            if len(vectors) == 0:
+                return np.zeros((0, width))
+            step = VECTORS_PER_CALL
+            done = [
+                np.asarray(apply(held, primal, vectors[i : i + step]), dtype=float)
+                for i in range(0, len(vectors), step)
+            ]
+            return np.concatenate(done) if len(done) > 1 else done[0]
+
         def tangent(X: np.ndarray) -> np.ndarray:
-            if X.shape[1] == 0:
-                return np.zeros((rows, 0))
-            T = jnp.asarray(X)
-            return np.asarray(
-                jnp.stack([pushes(held, primal, T[:, j]) for j in range(X.shape[1])], 1)
-            )
+            return blocks(pushes, np.ascontiguousarray(X.T), rows).T
 
         def adjoint(Y: np.ndarray) -> np.ndarray:
-            if Y.shape[0] == 0:
-                return np.zeros((0, cols))
-            W = jnp.asarray(Y)
-            return np.asarray(jnp.stack([pulls(held, primal, W[i]) for i in range(Y.shape[0])]))
+            return blocks(pulls, Y, cols)
 
         return LinearMap((rows, cols), e, tangent, adjoint)
 
