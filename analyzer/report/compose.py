@@ -9,16 +9,16 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..errors import AnalyzerError
-from ..files import atomic_write_text, save_figure
+from ..files import GRAPH_FILE, atomic_write_text, save_figure
 from .document import Document
 from .figures import plot_macs, plot_roofline, plot_time
 from .format import _command, _need, _numeric, _positive, _size_names, _stem, _sweeps, _uniques
+from .headline import headline, lead_figure
+from .jacobian import MAX_DRAWN, describe_graph, graph_size, plot_graph
 from .reading import machine_items, reading, roofline_rates
 from .tables import PREDICTED_NOTE, results_table, verdict_table
 
 __all__ = ["build"]
-
-# ----------------------------------------------------------------------------- reports
 
 
 def build(
@@ -29,8 +29,14 @@ def build(
     machine: dict[str, Any],
     meta: dict[str, Any],
     func: str,
+    graph: dict[str, Any] | None = None,
 ) -> Path:
-    """Write the plots, report.md and report.html into ``folder``; return report.md's path."""
+    """Write the plots, report.md and report.html into ``folder``; return report.md's path.
+
+    The report leads with the answer (:func:`~analyzer.report.headline.headline`) beside the
+    figure that shows it, then the function's Jacobian graph (when ``graph`` is given), the
+    sentences, notes and plots; the long tables come last.
+    """
     _need(results, ["order", "cost", "macs"], "results", func)
     sizes = _size_names(results, meta, func)
     if not sizes:
@@ -94,20 +100,42 @@ def build(
             else:
                 add(fig, "roofline", caption)
 
+    graph_stem = None
+    if graph is not None and graph_size(graph) <= MAX_DRAWN:
+        fig, _ = plot_graph(graph)
+        save_figure(fig, folder / "graph")
+        graph_stem = "graph"
+
     doc = Document()
     doc.heading(1, name)
+    text, lead_model, lead_cost, lead_x = headline(results, fits, sizes)
+    stems = [stem for stem, _ in plots]
+    lead = lead_figure(lead_model if several else None, lead_cost, lead_x, stems)
+    captions = dict(plots)
+    doc.lead(
+        text,
+        None if lead is None else f"{lead}.png",
+        captions.get(lead, ""),
+        None if lead is None else (folder / f"{lead}.png").read_bytes(),
+    )
+    doc.heading(2, "The function and its Jacobian graph" if graph is not None else "The function")
     doc.markdown(str(meta.get("description") or ""))
+    if graph is not None:
+        sentence = describe_graph(graph)
+        if graph_stem is None:
+            sentence += (
+                f" It is too large to draw legibly (pictures are drawn up to {MAX_DRAWN} "
+                f"variables); its variables and factors are listed in `{GRAPH_FILE}`."
+            )
+        doc.markdown(sentence)
+        if graph_stem is not None:
+            doc.image(
+                f"{graph_stem}.png",
+                "Jacobian graph: each variable with its size, each factor with its structure",
+                (folder / f"{graph_stem}.png").read_bytes(),
+            )
     doc.markdown("**Command** that produced these tables:")
     doc.code(_command(meta))
-    doc.heading(2, "Verdicts")
-    if fits is None:
-        doc.markdown("No fits were given.")
-    else:
-        doc.table(verdict_table(fits, sizes, several))
-        if "predicted_asymptotic" in fits.columns:
-            doc.markdown(PREDICTED_NOTE)
-    if meta.get("fit_rule"):
-        doc.markdown(f"**Fit rule.** {meta['fit_rule']}")
     doc.heading(2, "Reading the numbers")
     doc.bullets(reading(results, fits, steps, sizes, peak))
     notes = meta.get("notes") or []
@@ -121,6 +149,15 @@ def build(
     for stem, caption in plots:
         doc.heading(3, caption)
         doc.image(f"{stem}.png", caption, (folder / f"{stem}.png").read_bytes())
+    doc.heading(2, "Verdicts")
+    if fits is None:
+        doc.markdown("No fits were given.")
+    else:
+        doc.table(verdict_table(fits, sizes, several))
+        if "predicted_asymptotic" in fits.columns:
+            doc.markdown(PREDICTED_NOTE)
+    if meta.get("fit_rule"):
+        doc.markdown(f"**Fit rule.** {meta['fit_rule']}")
     doc.heading(2, "Results")
     doc.markdown(
         "Seconds are medians over repeats; GFLOP/s counts flops = 2·macs; roofline_ratio is "

@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalyzerError
-from ..files import atomic_write_text, write_csv
+from ..files import GRAPH_FILE, atomic_write_text, write_csv
 from .compose import build
 from .format import _FITS_CSV_COLUMNS, _frame, _mapping, _need, _numeric, _size_names
+from .jacobian import graph_from_data, read_graph
 
 __all__ = ["write_report", "render"]
 
@@ -67,6 +68,8 @@ def write_report(
     steps: pd.DataFrame | None = None,
     machine: Mapping[str, Any] | None = None,
     meta: Mapping[str, Any] | None = None,
+    *,
+    graph: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write a sweep's tables, plots, report.md and a self-contained report.html into ``folder``.
 
@@ -75,7 +78,9 @@ def write_report(
     ``machine.json``, ``meta.json``, the plots ``time_vs_<x>_<cost>``, ``macs_vs_<x>_<cost>``
     (one per swept size and cost present; ``_<model>`` is appended when there are several
     models) and ``roofline_<cost>`` as PNG and SVG, ``report.html`` (plots embedded as
-    base64 PNG) and ``report.md``.
+    base64 PNG) and ``report.md``. With a graph (``graph``, else ``results.attrs['graph']``
+    as :func:`analyzer.measure.sweep` leaves it), also ``graph.json`` and its picture
+    ``graph.png``/``graph.svg`` (up to :data:`~analyzer.report.jacobian.MAX_DRAWN` variables).
 
     Parameters
     ----------
@@ -95,6 +100,8 @@ def write_report(
     meta : dict, optional
         ``name``, ``command``, ``sizes`` (size column names; else the ``sweep`` values),
         ``description``, ``notes``, ``fit_rule``.
+    graph : dict, optional
+        The swept graph as node-link data (:func:`analyzer.measure.graph_record`).
 
     Returns
     -------
@@ -128,6 +135,14 @@ def write_report(
             f"{func}: cannot tell which columns are sizes: give meta['sizes'] or a 'sweep' column"
         )
     _numeric(results, [*_size_names(results, meta, func), "macs"], func)
+    if graph is None:
+        graph = results.attrs.get("graph")
+    if graph is not None:
+        try:
+            graph_from_data(graph)
+        except AnalyzerError as exc:
+            raise AnalyzerError(f"{func}: {exc}") from None
+        graph = _jsonable(graph)
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise AnalyzerError(f"{func}: {folder} exists and is not a folder")
@@ -141,15 +156,20 @@ def write_report(
         (folder / "steps.csv").unlink(missing_ok=True)
     atomic_write_text(folder / "machine.json", json.dumps(_jsonable(machine), indent=2) + "\n")
     atomic_write_text(folder / "meta.json", json.dumps(_jsonable(meta), indent=2) + "\n")
-    return build(folder, results, fits, steps, machine, meta, func)
+    if graph is not None:
+        atomic_write_text(folder / GRAPH_FILE, json.dumps(graph, indent=1) + "\n")
+    else:
+        graph = read_graph(folder / GRAPH_FILE, func)  # the sweep's own, in its folder
+    return build(folder, results, fits, steps, machine, meta, func, graph)
 
 
 def render(folder: str | Path) -> Path:
     """Re-read a report folder's tables and rewrite its plots, report.md and report.html.
 
-    Reads ``results.csv`` (required), ``fits.csv``, ``steps.csv``, ``machine.json`` and
-    ``meta.json`` (each optional) as :func:`write_report` wrote them; the data files are not
-    rewritten. Backs the ``analyzer report DIR`` command.
+    Reads ``results.csv`` (required), ``fits.csv``, ``steps.csv``, ``machine.json``,
+    ``meta.json`` and ``graph.json`` (each optional; without ``graph.json``, an older
+    folder, the report has no picture of the graph) as :func:`write_report` wrote them;
+    the data files are not rewritten. Backs the ``analyzer report DIR`` command.
 
     Returns
     -------
@@ -188,4 +208,5 @@ def render(folder: str | Path) -> Path:
         _read_json(folder / "machine.json", func) if (folder / "machine.json").is_file() else {}
     )
     meta = _read_json(folder / "meta.json", func) if (folder / "meta.json").is_file() else {}
-    return build(folder, results, fits, steps, machine, meta, func)
+    graph = read_graph(folder / GRAPH_FILE, func)
+    return build(folder, results, fits, steps, machine, meta, func, graph)
