@@ -33,6 +33,7 @@ _ROLE_COLORS = {
     "output": "#f8d9b8",
 }
 _ROLE_ORDER = ("parameter", "constant", "intermediate", "output")
+_ROW_LAYERS = 8  # layers per row of the picture
 
 
 def read_graph(path: Path, func: str) -> dict[str, Any] | None:
@@ -173,7 +174,11 @@ def _positions(g: nx.DiGraph) -> dict[str, tuple[float, float]]:
         k = len(names)
         for i, v in enumerate(names):
             pos[v] = (float(col), (k - 1) / 2 - i)
-    return pos
+    # a long graph is folded into rows of _ROW_LAYERS layers, read left to right, top down
+    tallest = max((len(c) for c in columns.values()), default=1)
+    return {
+        v: (x % _ROW_LAYERS, y - (x // _ROW_LAYERS) * (tallest + 0.8)) for v, (x, y) in pos.items()
+    }
 
 
 def _size_text(size: str) -> str:
@@ -200,7 +205,7 @@ def _edges(g: nx.DiGraph, pos: dict, ax: Axes, edges: list, style: str) -> None:
         pos,
         edge_labels={(u, v): g.edges[u, v]["structure"] for u, v in edges},
         ax=ax,
-        font_size=8,
+        font_size=10,
         font_color="#7a2a00",
         bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
         rotate=False,
@@ -234,13 +239,15 @@ def plot_graph(data: Mapping[str, Any]) -> tuple[Figure, Axes]:
             f"the graph has {g.number_of_nodes()} variables; pictures are drawn up to {MAX_DRAWN}"
         )
     pos = _positions(g)
-    width = 1 + max((x for x, _ in pos.values()), default=0)
-    height = max((abs(y) for _, y in pos.values()), default=0) * 2 + 1
+    xs = [x for x, _ in pos.values()] or [0.0]
+    ys = [y for _, y in pos.values()] or [0.0]
+    width, height = 1 + max(xs) - min(xs), 1 + max(ys) - min(ys)
     fig = Figure(
-        figsize=(min(3.0 + 2.1 * width, 18.0), min(2.2 + 1.0 * height, 14.0)), layout="constrained"
+        figsize=(min(2.0 + 1.7 * width, 18.0), min(1.4 + 0.85 * height, 14.0)),
+        layout="constrained",
     )
     ax = fig.subplots()
-    layer = {v: int(x) for v, (x, _) in pos.items()}
+    layer = _layers(g)
     short = [(u, v) for u, v in g.edges if layer[v] - layer[u] <= 1]
     long = [(u, v) for u, v in g.edges if layer[v] - layer[u] > 1]
     for edges, style in ((short, "arc3"), (long, "arc3,rad=0.2")):
@@ -254,7 +261,7 @@ def plot_graph(data: Mapping[str, Any]) -> tuple[Figure, Axes]:
             pos,
             labels={v: f"{v}\n{_size_text(g.nodes[v]['size'])}" for v in nodes},
             ax=ax,
-            font_size=9,
+            font_size=11,
             bbox={
                 "boxstyle": "round,pad=0.35",
                 "fc": _ROLE_COLORS.get(role, "white"),
@@ -270,8 +277,6 @@ def plot_graph(data: Mapping[str, Any]) -> tuple[Figure, Axes]:
         fontsize="small",
         frameon=False,
     )
-    xs = [x for x, _ in pos.values()] or [0.0]
-    ys = [y for _, y in pos.values()] or [0.0]
     ax.set_xlim(min(xs) - 0.5, max(xs) + 0.5)
     ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
     ax.set_axis_off()
