@@ -204,8 +204,12 @@ def _agreement(fits: pd.DataFrame, what: str = "fits of time") -> str:
     order = [v for v in known if v in counts] + sorted(v for v in counts.index if v not in known)
     n = len(verdicts)
     if len(order) == 1:
-        every = "both" if n == 2 else ("the one" if n == 1 else f"all {n}")
-        return f"{every} {what if n != 1 else what.replace('fits', 'fit')} {order[0]}"
+        verdict = order[0]
+        if n == 1:
+            verb = {"pass": "passes", "fail": "fails"}.get(verdict, f"is {verdict}")
+            return f"the one {what.replace('fits', 'fit')} {verb}"
+        verb = verdict if verdict in ("pass", "fail") else f"are {verdict}"
+        return f"{'both' if n == 2 else f'all {n}'} {what} {verb}"
     agree = int(sum(counts.get(v, 0) for v in _AGREE))
     text = f"{agree} of {n} {what} agree with a prediction (" + ", ".join(
         f"{counts[v]} {v}" for v in order
