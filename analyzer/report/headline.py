@@ -133,7 +133,7 @@ def headline(
     >>> print(headline(r, f, ["H"])[0])  # doctest: +NORMALIZE_WHITESPACE
     **Predicted** (dense cost): input-first O(H³N) and output-first O(H²N) multiply-adds.
     <BLANKLINE>
-    **Measured**: against H, time grows with slope 2.97 (input-first) and 2.20
+    **Measured**: against H, the fitted slopes of time are 2.97 (input-first) and 2.20
     (output-first), where 3 and 2 are predicted.
     <BLANKLINE>
     **Agreement**: both fits of time pass.
@@ -170,7 +170,8 @@ def headline(
                 f = part[part["order"].astype(str) == order].iloc[0]
                 slopes.append(f"{_num(_finite(f.get('slope')))} ({order})")
                 preds.append(_predicted_number(_finite(f.get("predicted"))))
-            phrase = f"against {x}, time grows with slope {_list(slopes)}"
+            noun = "slope of time is" if len(slopes) == 1 else "slopes of time are"
+            phrase = f"against {x}, the fitted {noun} {_list(slopes)}"
             if any(p != "?" for p in preds):
                 phrase += f", where {_list(preds)} {'is' if len(preds) == 1 else 'are'} predicted"
             phrases.append(phrase)
