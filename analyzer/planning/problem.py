@@ -51,6 +51,8 @@ class Problem:
     parameters: list[str]
     outputs: list[str]
     rules: int  # the rule table's version (analyzer.structure.rules_version()) when planned
+    rank: dict[str, int] | None = None  # each vertex's position in the graph: eliminations
+    # visit neighbours and list factors by it (see analyzer.elimination)
 
     @classmethod
     def of(cls, graph: JacobianGraph, cost: str | CostModel = "dense") -> Problem:
@@ -92,6 +94,7 @@ class Problem:
         return cls(
             graph, model, nodes, intermediates, edges, labels, chain, sizes, itemsizes,
             fingerprint, parameters, outputs, structure.rules_version(),
+            {n: position[n] for n in nodes},
         )  # fmt: skip
 
     @property
@@ -105,7 +108,8 @@ class Problem:
     def state(self, payload=None) -> State:
         """A fresh elimination state whose factors are ``payload(tail, head, kind)`` (or kinds)."""
         make = payload or (lambda t, h, k: k)
-        return State.of(self.nodes, [(t, h, make(t, h, k)) for t, h, k in self.edges])
+        edges = [(t, h, make(t, h, k)) for t, h, k in self.edges]
+        return State.of(self.nodes, edges, self.rank)
 
     def initial(self) -> State:
         """The start state of kinds, made once and shared: read it, never eliminate in it."""
