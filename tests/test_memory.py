@@ -44,14 +44,17 @@ def replay(p):
     for t, h, kind in pr.edges:
         succ[t][h] = pred[h][t] = new(kind, t, h, True)
     ops = []  # (reads, result, label or None for a merge)
+    # neighbours are visited, and the final factors listed, in the order the variables
+    # were added to the graph (see analyzer.elimination)
+    rank = {n: i for i, n in enumerate(pr.graph.nodes)}
     for v in p.sequence:
         ins, outs = pred.pop(v), succ.pop(v)
         for q in ins:
             del succ[q][v]
         for s in outs:
             del pred[s][v]
-        for q, inner in ins.items():
-            for s, outer in outs.items():
+        for q, inner in sorted(ins.items(), key=lambda item: rank[item[0]]):
+            for s, outer in sorted(outs.items(), key=lambda item: rank[item[0]]):
                 a, b = objects[outer][0], objects[inner][0]
                 kind = product_rule(a, b).price((sizes[s], sizes[v]), (sizes[v], sizes[q])).result
                 made = new(kind, q, s, False)
@@ -64,8 +67,8 @@ def replay(p):
                     made = merged
                 succ[q][s] = pred[s][q] = made
     final = []
-    for t, heads in succ.items():
-        for h, obj in heads.items():
+    for t, heads in sorted(succ.items(), key=lambda item: rank[item[0]]):
+        for h, obj in sorted(heads.items(), key=lambda item: rank[item[0]]):
             kind = objects[obj][0]
             if kind.densify_macs((sizes[h], sizes[t])) != 0:
                 dense = new(DENSE, t, h, False)
