@@ -207,7 +207,8 @@ def _select(macs: np.ndarray, peaks: np.ndarray, K: int) -> np.ndarray:
     pick = np.where(allowed == least[:, None], macs, inf).argmin(axis=1)
     chosen[:, 0] = np.where(found, pick, -1)
     for j in range(1, K - 1):
-        level = least + (cheap_peak - least) * (j / (K - 1))
+        with np.errstate(invalid="ignore"):  # inf - inf in rows with no candidate
+            level = least + (cheap_peak - least) * (j / (K - 1))
         under = np.where(allowed <= level[:, None], macs, inf)
         best = under.min(axis=1)
         pick = np.where(under == best[:, None], peaks, inf).argmin(axis=1)
