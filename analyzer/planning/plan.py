@@ -412,6 +412,8 @@ class Plan:
             f"{tried[k]} {k}" for k in ("nodes", "pruned", "states", "intervals") if k in tried
         )
         work = f"; {work}" if work else ""
+        if "memory_limit" in tried:  # see analyzer.planning.limited
+            work += f"; within the memory limit of {tried['memory_limit']} bytes: {tried['method']}"
         if search.proven:
             return f"proven optimal ({unit}; {search.seconds:.3g} s{work})"
         if search.lower_bound is None:
@@ -419,6 +421,7 @@ class Plan:
         gap = self.gap
         shown = "" if gap is None else f", gap at most {gap:.2%}"
         why = f"stopped: {tried['stopped']}" if "stopped" in tried else f"{self.order}"
+        why += work if "memory_limit" in tried else ""
         return (
             f"not proven optimal ({why}); no order costs less than "
             f"{search.lower_bound} {unit}{shown}"
