@@ -131,26 +131,26 @@ def interval_front(
     n, weight, held = tables.n, tables.weight, tables.held
     K = max(2, int(keep))
     inf = np.inf
-    FM = np.full((n, n, K), inf)
-    FP = np.full((n, n, K), inf)
+    # fronts by interval start (FM[i, L]) and by interval end (EM[j, L], of j - L .. j), so
+    # that the left and right operands of every split of a length are plain slices
+    FM, FP = np.full((n, n, K), inf), np.full((n, n, K), inf)
+    EM, EP = np.full((n, n, K), inf), np.full((n, n, K), inf)
+    FM[:, 0, 0] = FP[:, 0, 0] = EM[:, 0, 0] = EP[:, 0, 0] = 0.0
+    j, L = np.indices((n, n))
+    start = np.maximum(j - L, 0)
+    weight_end, held_end = weight[start, L], held[start, L]
     back = np.zeros((n, n, K, 4), dtype=np.int64)  # split offset, right first, left, right index
-    FM[:, 0, 0] = 0.0
-    FP[:, 0, 0] = 0.0
     bound = inf if limit is None else float(limit)
-    rows_all = np.arange(n)
     used = 1  # the most points any interval kept so far: the arrays are cut to it
     for L in range(1, n):
         if budget is not None and budget.expired():
             raise OutOfTime(f"time limit of {budget.time_limit} s")
         count = n - L
-        i = rows_all[:count, None]
-        t = np.arange(L)[None, :]
-        li, lt = np.broadcast_to(i, (count, L)), np.broadcast_to(t, (count, L))
-        ri, rt = li + 1 + lt, L - 1 - lt
-        ML, PL = FM[li, lt, :used], FP[li, lt, :used]  # (count, L, used)
-        MR, PR = FM[ri, rt, :used], FP[ri, rt, :used]
-        HL, HR = held[li, lt], held[ri, rt]
-        comb = weight[li, lt] + weight[ri, rt] + weight[i, L]  # (count, L)
+        flip = slice(L - 1, None, -1) if L > 1 else slice(0, 1)  # right lengths L-1 .. 0
+        ML, PL = FM[:count, :L, :used], FP[:count, :L, :used]  # (count, L, used)
+        MR, PR = EM[L:n, flip, :used], EP[L:n, flip, :used]
+        HL, HR = held[:count, :L], held_end[L:n, flip]
+        comb = weight[:count, :L] + weight_end[L:n, flip] + weight[:count, L, None]
         macs = ML[..., :, None] + MR[..., None, :] + _costs(problem, tables, L)[..., None, None]
         first = np.maximum(PL[..., :, None], HL[..., None, None] + PR[..., None, :])
         second = np.maximum(PR[..., None, :], HR[..., None, None] + PL[..., :, None])
@@ -164,8 +164,8 @@ def interval_front(
         valid = chosen >= 0
         safe = np.where(valid, chosen, 0)
         rows = np.arange(count)[:, None]
-        FM[:count, L] = np.where(valid, macs[rows, safe], inf)
-        FP[:count, L] = np.where(valid, peaks[rows, safe], inf)
+        FM[:count, L] = EM[L:n, L] = np.where(valid, macs[rows, safe], inf)
+        FP[:count, L] = EP[L:n, L] = np.where(valid, peaks[rows, safe], inf)
         tt, x, y = np.unravel_index(safe, (L, used, used))
         o = right_first.reshape(count, -1)[rows, safe]
         back[:count, L] = np.stack([tt, o, x, y], axis=-1)
