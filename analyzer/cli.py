@@ -1,4 +1,4 @@
-"""The ``analyzer`` command (also ``python -m analyzer``): plan, compare, pareto, sweep, report, run.
+"""The ``analyzer`` command (``python -m analyzer``): plan, compare, pareto, sweep, report, run.
 
 Sizes are given as ``--NAME VALUE`` with the model's own size names
 (``--H 64 --N 32`` for one-layer, ``--dims 30,35,15`` for chain); in a sweep a

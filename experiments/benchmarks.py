@@ -321,9 +321,7 @@ def memory(repeat: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument(
-        "--only", choices=["search", "memory"], help="run one group of benchmarks"
-    )
+    parser.add_argument("--only", choices=["search", "memory"], help="run one group of benchmarks")
     args = parser.parse_args(argv)
     repeat = 3 if args.quick else 7
     with blas_threads(1):

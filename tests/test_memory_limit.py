@@ -1,4 +1,4 @@
-"""Memory-limited plans and the macs-peak front against a brute force over every elimination order."""
+"""Memory-limited plans and the macs-peak front against a brute force over every order."""
 
 from __future__ import annotations
 
@@ -200,7 +200,11 @@ def test_the_sheet_chain_front_starts_at_the_optimum():
 
 
 @settings(max_examples=12, deadline=None)
-@given(seed=st.integers(0, 10**6), count=st.integers(1, 6), cost=st.sampled_from(["dense", "structured"]))
+@given(
+    seed=st.integers(0, 10**6),
+    count=st.integers(1, 6),
+    cost=st.sampled_from(["dense", "structured"]),
+)
 def test_random_dags_limited_optimum_and_front_match_the_brute_force(seed, count, cost):
     g = random_dag(seed, count)
     check_limits(g, cost)
@@ -253,8 +257,12 @@ def test_interval_dp_matches_the_exact_front_on_small_chains():
         g = random_chain(rng, rng.randint(2, 7))
         exact = brute_front(brute(g))
         for point in interval_front(Problem.of(g), keep=8):
-            assert not any(m <= point.macs and p <= point.peak_bytes and (m, p) != (
-                point.macs, point.peak_bytes) for m, p in exact)
+            assert not any(
+                m <= point.macs
+                and p <= point.peak_bytes
+                and (m, p) != (point.macs, point.peak_bytes)
+                for m, p in exact
+            )
 
 
 def test_large_dag_beam_fits_the_limit():
@@ -331,11 +339,19 @@ def test_cli_pareto_and_memory_limit(capsys):
     assert main(["pareto", "--model", "one-layer", "--H", "6", "--N", "4"]) == 0
     out = capsys.readouterr().out
     assert "peak_bytes" in out and "exact" in out
-    assert main(["plan", "--model", "one-layer", "--H", "6", "--N", "4", "--memory-limit", "1 MB"]) == 0
+    assert (
+        main(["plan", "--model", "one-layer", "--H", "6", "--N", "4", "--memory-limit", "1 MB"])
+        == 0
+    )
     capsys.readouterr()
-    assert main(["plan", "--model", "one-layer", "--H", "6", "--N", "4", "--memory-limit", "1 B"]) == 2
+    assert (
+        main(["plan", "--model", "one-layer", "--H", "6", "--N", "4", "--memory-limit", "1 B"]) == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "smallest peak" in err[0]
-    assert main(["plan", "--model", "one-layer", "--H", "6", "--N", "4", "--memory-limit", "2 XB"]) == 2
+    assert (
+        main(["plan", "--model", "one-layer", "--H", "6", "--N", "4", "--memory-limit", "2 XB"])
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown memory unit" in err[0]

@@ -21,8 +21,8 @@ from . import ends, heuristics, optimal, subset  # noqa: F401  (register the str
 from .api import MAX_ENUMERATED, all_orders, compare, from_sequence, plan
 from .bounds import root_bound
 from .chain import chain_optimum
-from .front import pareto
 from .costs import COST_MODELS, OBJECTIVES, CostModel, Pricer, check_cost, cost_model
+from .front import pareto
 from .plan import Plan, build_plan, exact_total
 from .problem import Problem
 from .search import (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from ..graph import JacobianGraph
 from ..tables import Table
 from .api import quiet_collector
@@ -75,5 +77,6 @@ def pareto(
                 }
             )
     table = Table(rows, columns=FRONT_COLUMNS)
+    table["macs"] = pd.Series([int(m) for m in table["macs"]], dtype=object)  # exact ints
     table.attrs.update({"exact": exact, "method": method, "cost": problem.cost.name})
     return table

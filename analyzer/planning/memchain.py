@@ -20,7 +20,7 @@ optimum (a lower bound). The work is vectorised over all intervals of a length.
 >>> from analyzer.planning.problem import Problem
 >>> points = interval_front(Problem.of(chain([30, 35, 15, 5, 10, 20, 25])), keep=8)
 >>> [(int(p.macs), int(p.peak_bytes)) for p in points][:1]
-[(15125, 16000)]
+[(15125, 11000)]
 """
 
 from __future__ import annotations

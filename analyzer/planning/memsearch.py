@@ -19,9 +19,9 @@ optimality claim), for graphs past :data:`MAX_MEMORY_EXACT` intermediates.
 
 >>> from analyzer.models import chain
 >>> from analyzer.planning.problem import Problem
->>> labels, exact = layered(Problem.of(chain([30, 35, 15, 5, 10])), "front")
->>> exact, [(label.macs, label.peak_bytes) for label in labels]
-(True, [(9375, 17600), (11875, 14800)])
+>>> labels, exact = layered(Problem.of(chain([32, 38, 32, 28])), "front")
+>>> exact, [(label.macs, label.peak_bytes, label.sequence()) for label in labels]
+(True, [(67584, 27648, ['v1', 'v2']), (68096, 25408, ['v2', 'v1'])])
 """
 
 from __future__ import annotations

@@ -45,7 +45,9 @@ _TEXT = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$
 def parse_memory(limit: Any) -> int:
     """Bytes of a memory limit: a positive int, or a number followed by a unit (see the module)."""
     if isinstance(limit, bool):
-        raise PlanError(f"memory_limit must be a number of bytes or text like '2 GB', got {limit!r}")
+        raise PlanError(
+            f"memory_limit must be a number of bytes or text like '2 GB', got {limit!r}"
+        )
     if isinstance(limit, int | np.integer):
         value = int(limit)
     elif isinstance(limit, float | np.floating):
