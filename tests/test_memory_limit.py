@@ -355,3 +355,15 @@ def test_cli_pareto_and_memory_limit(capsys):
     )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown memory unit" in err[0]
+
+
+def test_plot_pareto():
+    from analyzer.report import plot_pareto
+
+    front = pareto(models.one_layer(6, 4))
+    fig, ax = plot_pareto(front)
+    xs, ys = ax.lines[0].get_xdata(), ax.lines[0].get_ydata()
+    assert sorted(zip(xs, ys)) == sorted(zip(front["peak_bytes"], front["macs"]))
+    assert "exact front" in ax.get_title()
+    with pytest.raises(analyzer.AnalyzerError, match="lacks column"):
+        plot_pareto(front.drop(columns="peak_bytes"))

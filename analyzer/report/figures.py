@@ -1,4 +1,4 @@
-"""Log-log figures of a sweep: time, multiply-adds and roofline agreement."""
+"""Figures: a sweep's time, multiply-adds and roofline agreement (log-log); the macs-peak front."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from .format import (
     _uniques,
 )
 
-__all__ = ["plot_time", "plot_macs", "plot_roofline"]
+__all__ = ["plot_time", "plot_macs", "plot_roofline", "plot_pareto"]
 
 _STYLES: dict[str, dict[str, Any]] = {
     "input-first": {"color": "C3", "marker": "o"},
@@ -372,4 +372,48 @@ def plot_roofline(
         "roofline-predicted seconds",
         "measured seconds (median)",
     )
+    return fig, ax
+
+
+def plot_pareto(front: pd.DataFrame, *, title: str | None = None) -> tuple[Figure, Axes]:
+    """The macs–peak front of :func:`analyzer.pareto`: macs against predicted peak bytes.
+
+    One point per order, joined as a staircase (every order above and to the right
+    of it is beaten); the cheapest and the leanest point are labelled by their
+    bracketing when it is short. The title says whether the front is exact.
+
+    Examples
+    --------
+    >>> import analyzer
+    >>> fig, ax = plot_pareto(analyzer.pareto(analyzer.chain([32, 38, 32, 28])))
+    >>> ax.get_title(), len(ax.lines[0].get_xdata())
+    ('Macs against peak memory (exact front, dense cost)', 2)
+    """
+    func = "plot_pareto"
+    df = _frame(front, "front", func)
+    _need(df, ["macs", "peak_bytes"], "front", func)
+    if df.empty:
+        raise AnalyzerError(f"{func}: the front has no rows")
+    df = df.sort_values("peak_bytes")
+    peaks = df["peak_bytes"].astype(float).to_numpy()
+    macs = df["macs"].astype(float).to_numpy()
+    fig, ax = _new_axes()
+    ax.step(peaks, macs, where="post", color="C2", marker="o", label="front")
+    if "bracketing" in df.columns:
+        for row in (df.iloc[0], df.iloc[-1]) if len(df) > 1 else (df.iloc[0],):
+            text = str(row["bracketing"])
+            if len(text) <= 40:
+                ax.annotate(
+                    text, (float(row["peak_bytes"]), float(row["macs"])), fontsize="x-small",
+                    xytext=(4, 4), textcoords="offset points",
+                )  # fmt: skip
+    exact = df.attrs.get("exact", front.attrs.get("exact"))
+    kind = {True: "exact front", False: "front found by the search"}.get(exact, "front")
+    cost = front.attrs.get("cost")
+    detail = f"{kind}, {cost} cost" if cost else kind
+    ax.set_title(title or f"Macs against peak memory ({detail})")
+    ax.set_xlabel("predicted peak memory (bytes)")
+    ax.set_ylabel("macs (multiply-adds)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
     return fig, ax
