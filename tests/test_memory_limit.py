@@ -363,7 +363,8 @@ def test_plot_pareto():
     front = pareto(models.one_layer(6, 4))
     fig, ax = plot_pareto(front)
     xs, ys = ax.lines[0].get_xdata(), ax.lines[0].get_ydata()
-    assert sorted(zip(xs, ys)) == sorted(zip(front["peak_bytes"], front["macs"]))
+    pairs = zip(front["peak_bytes"], front["macs"], strict=True)
+    assert sorted(zip(xs, ys, strict=True)) == sorted(pairs)
     assert "exact front" in ax.get_title()
     with pytest.raises(analyzer.AnalyzerError, match="lacks column"):
         plot_pareto(front.drop(columns="peak_bytes"))
