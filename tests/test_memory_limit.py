@@ -152,6 +152,7 @@ def check_limits(graph: JacobianGraph, cost: str = "dense") -> None:
         assert found.macs == expected
         assert found.peak_bytes <= limit
         assert found.proven_optimal and found.lower_bound == found.macs
+        assert found.search.tried["peak_bytes"] == found.peak_bytes  # the search's own peak
         mine = [(m, p) for m, p, o in orders if list(o) == list(found.sequence)]
         assert mine == [(found.macs, found.peak_bytes)]  # the search agrees with the model
     if least > 1:
@@ -271,6 +272,13 @@ def test_large_dag_beam_fits_the_limit():
     found = plan(g, "optimal", memory_limit=optimum.peak_bytes)
     assert found.peak_bytes <= optimum.peak_bytes
     assert found.macs == optimum.macs or not found.proven_optimal
+    others = [plan(g, o) for o in ("input-first", "output-first", "markowitz", "min-fill")]
+    tight = min(p.peak_bytes for p in others)
+    found = plan(g, "optimal", memory_limit=tight)
+    assert found.peak_bytes <= tight
+    assert found.search.tried["peak_bytes"] == found.peak_bytes
+    assert found.macs <= min(p.macs for p in others if p.peak_bytes <= tight)
+    assert found.lower_bound <= found.macs
     front = pareto(g)
     assert not front.attrs["exact"]
     assert front["macs"].min() <= optimum.macs
@@ -328,6 +336,11 @@ def test_bad_memory_limits(limit, message):
         plan(models.one_layer(4, 3), "optimal", memory_limit=limit)
 
 
+def test_the_bytes_objective_is_refused():
+    with pytest.raises(PlanError, match="macs objective"):
+        plan(models.one_layer(4, 3), "optimal", memory_limit="1 GB", objective="bytes")
+
+
 def test_symbolic_sizes_are_refused():
     with pytest.raises(PlanError, match="numeric sizes"):
         plan(models.one_layer("H", "N"), "optimal", memory_limit="1 GB")
@@ -355,6 +368,15 @@ def test_cli_pareto_and_memory_limit(capsys):
     )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown memory unit" in err[0]
+    assert (
+        main(["compare", "--model", "chain", "--dims", "32,38,32,28", "--memory-limit", "26kB"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "optimal within 26kB: 68096 macs" in out  # the brute force's leanest order
+    assert main(["pareto", "--model", "one-layer", "--H", "H", "--N", "N"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "numeric sizes" in err[0]
 
 
 def test_plot_pareto():

@@ -5,7 +5,9 @@ order registry, budgets, search records), ``problem`` (what a planner reads of
 a graph), ``board`` (an elimination state with prices kept up to date),
 ``cuts`` and ``bounds`` (lower bounds), ``plan`` (the Plan type and its step table), the
 strategies (``ends``, ``heuristics``, ``chain``, ``subset``, ``reductions``,
-``bnb``, ``optimal``) and ``api`` (``plan``, ``compare``, ...).
+``bnb``, ``optimal``), ``memory`` (peak memory of an order), the memory-aware searches
+(``memunits``, ``memsearch``, ``memchain``, ``limited``) and ``api`` (``plan``,
+``compare``, ...) with ``front`` (``pareto``).
 
 Examples
 --------
