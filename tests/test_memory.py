@@ -11,7 +11,7 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer import models
+from analyzer import execute, models
 from analyzer.elimination import eliminate, undo
 from analyzer.graph import JacobianGraph
 from analyzer.planning import Problem, from_sequence, plan
@@ -352,3 +352,64 @@ def test_a_plan_with_no_operation_has_zero_peak():
     g = models.chain([3, 4])
     p = plan(g)
     assert p.peak_elements == 0 and p.peak_bytes == 0 and list(p.steps["live_elements"]) == []
+
+
+# ------------------------------------------------------------------ measured against predicted
+#: What numpy may allocate beside the model's objects during one product: its ufunc buffers
+#: (np.getbufsize() = 8192 elements of 8 bytes, for up to three operands: 192 KiB) and the
+#: Python objects of the run (blocks, tuples, counts: a few kB). Stated once, for every case.
+ALLOWANCE = 256 * 1024
+
+
+def merging_graph() -> JacobianGraph:
+    """p -> a -> c, p -> b -> c and p -> c: two products merge onto p -> c (dense, ≥ 1 MB)."""
+    rng = np.random.default_rng(5)
+    sizes = {"p": 400, "a": 500, "b": 350, "c": 300, "out": 200}
+    g = JacobianGraph(name="merging")
+    g.add_variable("p", sizes["p"], role="parameter", value=rng.standard_normal(sizes["p"]))
+    for name in ("a", "b", "c"):
+        zeros = np.zeros(sizes[name])
+        g.add_variable(name, sizes[name], role="intermediate", evaluate=lambda v, z=zeros: z)
+    g.add_variable("out", sizes["out"], role="output", evaluate=lambda v: np.zeros(200))
+    for tail, head in [("p", "a"), ("p", "b"), ("a", "c"), ("b", "c"), ("p", "c"), ("c", "out")]:
+        matrix = rng.standard_normal((sizes[head], sizes[tail]))
+        g.add_factor(tail, head, "dense", lambda v, m=matrix: m)
+    return g
+
+
+MEASURED = [
+    (lambda: models.one_layer(128, 64), "dense", ["input-first", "output-first"]),
+    (lambda: models.chain([500, 400, 600, 300, 500]), "dense", ["output-first", "optimal"]),
+    (lambda: models.least_squares(600, 400), "structured", ["input-first", "output-first"]),
+    (lambda: models.mlp([300, 400, 500, 10]), "structured", ["output-first"]),
+    (merging_graph, "dense", ["input-first", "output-first"]),
+]
+
+
+@pytest.mark.parametrize(("build", "cost", "orders"), MEASURED)
+def test_measured_peak_is_the_predicted_one(build, cost, orders):
+    """tracemalloc's peak of one run within 10% of the model's, plus :data:`ALLOWANCE`."""
+    g = build()
+    problem = Problem.of(g, cost)
+    largest_leaf = max(k.stored((problem.sizes[h], problem.sizes[t])) for t, h, k in problem.edges)
+    assert 8 * largest_leaf >= 10**6  # sizes where the factors are at least 1 MB
+    for order in orders:
+        p = plan(g, order, cost=cost)
+        run = execute(p, repeat=1, warmup=0)
+        assert abs(run.peak_bytes - p.peak_bytes) <= 0.10 * p.peak_bytes + ALLOWANCE, order
+        assert run.macs == p.macs
+
+
+def test_measured_peak_follows_the_order():
+    """Input-first holds the H×HN product and J(u,W) at once; output-first does not."""
+    g = models.one_layer(96, 64)
+    inputs = execute(plan(g, "input-first"), repeat=1, warmup=0).peak_bytes
+    outputs = execute(plan(g, "output-first"), repeat=1, warmup=0).peak_bytes
+    assert inputs > 1.8 * outputs
+
+
+def test_execute_can_skip_the_memory_run():
+    p = plan(models.chain([3, 4, 5]))
+    assert execute(p, repeat=1, memory=False).peak_bytes is None
+    with pytest.raises(ValueError, match="memory must be"):
+        execute(p, repeat=1, memory="yes")
