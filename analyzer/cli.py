@@ -200,7 +200,8 @@ def _run(args: argparse.Namespace, extra: list[str], argv: Sequence[str]) -> int
     if args.command == "compare":
         graph = _graph(args, extra)
         for cost in _costs(args.cost):
-            print(compare(graph, cost).to_string(index=False))
+            table = compare(graph, cost)  # peak: predicted peak memory, unit in each value
+            print(table.drop(columns="peak_bytes").to_string(index=False))
         return 0
     if args.command == "report":
         print(render(args.folder))

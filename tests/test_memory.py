@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
 import random
 
@@ -11,7 +13,8 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer import execute, models
+from analyzer import compare, execute, models
+from analyzer.cli import main
 from analyzer.elimination import eliminate, undo
 from analyzer.graph import JacobianGraph
 from analyzer.planning import Problem, from_sequence, plan
@@ -413,3 +416,31 @@ def test_execute_can_skip_the_memory_run():
     assert execute(p, repeat=1, memory=False).peak_bytes is None
     with pytest.raises(ValueError, match="memory must be"):
         execute(p, repeat=1, memory="yes")
+
+
+# ------------------------------------------------------------------ compare shows the peak
+def test_compare_has_the_peak_of_each_order():
+    g = models.one_layer(64, 32)
+    table = compare(g)
+    for _, row in table.iterrows():
+        p = plan(g, row["order"])
+        assert row["peak_bytes"] == p.peak_bytes
+        number, unit = row["peak"].split()
+        scale = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}[unit]
+        assert abs(float(number) * scale - p.peak_bytes) <= 0.005 * p.peak_bytes
+    # output-first holds J(u,W) (H²N) and its product (HN) and two H-vectors: 1.02 MiB
+    assert table.set_index("order").loc["output-first", "peak_bytes"] == 8 * (
+        64 * 64 * 32 + 64 * 32 + 2 * 64
+    )
+    symbolic = compare(models.one_layer("H", "N"))
+    expected = [f"{SHEET_PEAKS[o, 'dense']} elements" for o in symbolic["order"]]
+    assert list(symbolic["peak"]) == expected
+
+
+def test_the_compare_command_prints_a_peak_column():
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["compare", "--model", "one-layer", "--H", "64", "--N", "32"]) == 0
+    header, *rows = out.getvalue().splitlines()
+    assert "peak" in header.split()
+    assert "1.02 MiB" in rows[1] and rows[1].split()[0] == "output-first"

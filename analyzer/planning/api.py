@@ -15,6 +15,7 @@ from ..errors import PlanError
 from ..graph import JacobianGraph
 from ..tables import Table
 from .costs import CostModel, cost_model
+from .memory import human_bytes
 from .plan import Plan, build_plan, summary
 from .problem import Problem
 from .search import DEFAULT_TIME_LIMIT, ORDERS, Budget, SearchRecord, canonical_order
@@ -114,11 +115,15 @@ def compare(
     cost: str | CostModel = "dense",
     orders: Sequence[str] | None = None,
 ) -> Table:
-    """One row per order: order, macs, vs_best, largest_intermediate, cost, bracketing.
+    """One row per order: order, macs, vs_best, largest_intermediate, peak, peak_bytes, cost,
+    bracketing.
 
-    ``vs_best`` is macs over the cheapest order's macs. With symbolic sizes the
-    optimal order is left out (it depends on the sizes), ``macs`` holds the exact
-    polynomial and ``leading_term`` replaces ``vs_best``.
+    ``vs_best`` is macs over the cheapest order's macs. ``peak`` is the predicted
+    peak memory as text with its unit, in bytes (binary units: ``1 KiB = 1024 B``),
+    and ``peak_bytes`` the exact count (see :mod:`analyzer.planning.memory`). With
+    symbolic sizes the optimal order is left out (it depends on the sizes), ``macs``
+    holds the exact polynomial, ``leading_term`` replaces ``vs_best`` and ``peak``
+    gives the peak in elements (``"... elements"``).
 
     >>> from analyzer.models import one_layer
     >>> compare(one_layer(10, 5))[["order", "macs", "vs_best"]]
@@ -147,6 +152,8 @@ def compare(
             "macs": p.formula if symbolic else p.macs,
             "vs_best": None,
             "largest_intermediate": p.largest_intermediate,
+            "peak": f"{p.peak_formula} elements" if symbolic else human_bytes(p.peak_bytes),
+            "peak_bytes": p.peak_bytes,
             "leading_term": p.leading_term,
             "cost": p.cost,
             "bracketing": p.bracketing,

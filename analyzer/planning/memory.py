@@ -84,6 +84,7 @@ __all__ = [
     "held_state",
     "elimination_live",
     "peak_of",
+    "human_bytes",
     "OPERATION_COLUMNS",
 ]
 
@@ -164,6 +165,20 @@ def peak_of(values: Sequence[Any]) -> Any:
     if len(kept) == 1:
         return kept[0]
     return sympy.Max(*kept)
+
+
+def human_bytes(value: Any) -> str:
+    """Bytes for people: binary units, three significant digits.
+
+    >>> human_bytes(1536), human_bytes(512), human_bytes(8 * 2**30)
+    ('1.5 KiB', '512 B', '8 GiB')
+    """
+    amount = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(amount) < 1024:
+            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.3g} {unit}"
+        amount /= 1024
+    return f"{amount:.3g} TiB"
 
 
 def _running(deltas: list) -> list:
