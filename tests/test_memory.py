@@ -444,3 +444,24 @@ def test_the_compare_command_prints_a_peak_column():
     header, *rows = out.getvalue().splitlines()
     assert "peak" in header.split()
     assert "1.02 MiB" in rows[1] and rows[1].split()[0] == "output-first"
+
+
+def test_the_sweep_records_predicted_and_measured_peaks():
+    from analyzer.machine import Roofline
+    from analyzer.measure import sweep
+
+    df = sweep(
+        "one-layer",
+        {"H": [48], "N": [32]},
+        cost=["dense", "structured"],
+        repeat=1,
+        min_seconds=0.0,
+        progress=False,
+        roofline=Roofline(1e9, 1e10),
+    )
+    for row in df.itertuples():
+        p = plan(models.one_layer(row.H, row.N), row.order, cost=row.cost)
+        assert row.peak_bytes_predicted == p.peak_bytes
+        assert row.peak_bytes_measured > 0
+        if row.cost == "dense":  # J(u,W) is 48·48·32·8 = 576 KiB: close to the model
+            assert abs(row.peak_bytes_measured - p.peak_bytes) <= 0.1 * p.peak_bytes + ALLOWANCE
