@@ -446,9 +446,10 @@ def test_the_compare_command_prints_a_peak_column():
     assert "1.02 MiB" in rows[1] and rows[1].split()[0] == "output-first"
 
 
-def test_the_sweep_records_predicted_and_measured_peaks():
+def test_the_sweep_records_predicted_and_measured_peaks(tmp_path):
     from analyzer.machine import Roofline
     from analyzer.measure import sweep
+    from analyzer.report import write_report
 
     df = sweep(
         "one-layer",
@@ -465,3 +466,29 @@ def test_the_sweep_records_predicted_and_measured_peaks():
         assert row.peak_bytes_measured > 0
         if row.cost == "dense":  # J(u,W) is 48·48·32·8 = 576 KiB: close to the model
             assert abs(row.peak_bytes_measured - p.peak_bytes) <= 0.1 * p.peak_bytes + ALLOWANCE
+    md = write_report(tmp_path, df, None, meta={"sizes": ["H", "N"]}).read_text()
+    for cost in ("dense", "structured"):
+        assert (tmp_path / f"peak_memory_{cost}.png").exists()
+        assert (tmp_path / f"peak_memory_{cost}.svg").exists()
+        assert f"Measured against predicted peak memory, {cost} cost" in md
+
+
+def test_plot_peak_memory_draws_one_point_per_run():
+    import pandas as pd
+
+    from analyzer.report import plot_peak_memory
+
+    rows = pd.DataFrame(
+        {
+            "order": ["input-first", "output-first", "optimal"],
+            "cost": "dense",
+            "peak_bytes_predicted": [4e6, 1e6, 1e6],
+            "peak_bytes_measured": [4.1e6, 1.0e6, 0.0],  # a run not measured is left out
+        }
+    )
+    fig, ax = plot_peak_memory(rows, "dense")
+    points = [line for line in ax.get_lines() if line.get_linestyle() == "None"]
+    assert [len(line.get_xdata()) for line in points] == [1, 1]
+    assert list(points[0].get_ydata()) == [4.1e6]
+    with pytest.raises(ValueError, match="peak_bytes_measured"):
+        plot_peak_memory(rows.drop(columns="peak_bytes_measured"))
