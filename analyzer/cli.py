@@ -215,7 +215,8 @@ def _run(args: argparse.Namespace, extra: list[str], argv: Sequence[str]) -> int
     if args.command == "compare":
         graph = _graph(args, extra)
         for cost in _costs(args.cost):
-            print(compare(graph, cost).to_string(index=False))
+            table = compare(graph, cost)  # peak: predicted peak memory, unit in each value
+            print(table.drop(columns="peak_bytes").to_string(index=False))
             if args.memory_limit is not None:
                 print(_within(graph, cost, args.memory_limit))
         return 0

@@ -7,13 +7,6 @@ A :class:`State` holds, for every vertex, its incoming and outgoing factors:
 that edge exists. What a factor *is* (a structure kind, a numeric block, a
 label) is up to the caller, who passes ``multiply`` and ``add``.
 
-When the state has a ``rank`` (a number per vertex: planning states rank vertices
-by the order they were added to the graph), :func:`eliminate` visits ``v``'s
-predecessors and successors by rank, and :meth:`State.factors` lists factors by
-the ranks of their ends: the operations of an elimination, and so the memory
-they hold, then depend only on the set of vertices eliminated before, not on
-the order in which they were (see :mod:`analyzer.planning.memory`).
-
 :func:`eliminate` changes the state in place and returns a :class:`Step`: the
 factors it consumed, and for each product the factor it replaced (if any) and
 the one it left. Its work grows with the factors it touches, not with the
@@ -36,14 +29,17 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["State", "Fill", "Step", "eliminate", "undo", "visit_order"]
+__all__ = ["State", "Fill", "Step", "eliminate", "undo"]
 
 
 @dataclass
 class State:
     """Factors by vertex: ``pred[v]`` maps each predecessor to its factor, ``succ[v]`` likewise.
 
-    ``rank`` (optional) orders the vertices: eliminations visit neighbours by it.
+    ``rank`` (optional) numbers the vertices: when given, :func:`eliminate` forms its
+    products and :meth:`factors` lists the edges in that order, so what happens while
+    eliminating ``v`` depends on the state's factors only, not on the order in which
+    earlier eliminations added them (the premise of the exact memory searches).
     """
 
     pred: dict[Hashable, dict[Hashable, Any]]
@@ -57,7 +53,7 @@ class State:
         edges: Iterable[tuple[Hashable, Hashable, Any]],
         rank: dict[Hashable, int] | None = None,
     ) -> State:
-        """A state from vertices and ``(tail, head, factor)`` edges."""
+        """A state from vertices and ``(tail, head, factor)`` edges (``rank``: see the class)."""
         pred: dict = {v: {} for v in nodes}
         succ: dict = {v: {} for v in pred}
         for tail, head, factor in edges:
@@ -86,12 +82,15 @@ class State:
         return State(pred, succ, self.rank)
 
     def factors(self) -> dict[tuple[Hashable, Hashable], Any]:
-        """The remaining edges as ``{(tail, head): factor}`` (by the ranks of their ends)."""
-        found = {(t, h): f for t, heads in self.succ.items() for h, f in heads.items()}
+        """The remaining edges as ``{(tail, head): factor}`` (by rank of tail, then head)."""
         rank = self.rank
         if rank is None:
-            return found
-        return dict(sorted(found.items(), key=lambda item: (rank[item[0][0]], rank[item[0][1]])))
+            return {(t, h): f for t, heads in self.succ.items() for h, f in heads.items()}
+        return {
+            (t, h): heads[h]
+            for t, heads in sorted(self.succ.items(), key=lambda item: rank[item[0]])
+            for h in sorted(heads, key=rank.__getitem__)
+        }
 
 
 @dataclass
@@ -116,22 +115,6 @@ class Step:
     fills: list[Fill] = field(default_factory=list)
 
 
-def visit_order(state: State, v: Hashable) -> tuple[list[tuple], list[tuple]]:
-    """``v``'s ``(predecessor, factor)`` and ``(successor, factor)`` pairs as :func:`eliminate`
-    visits them: by rank when the state has ranks, else as stored."""
-    inputs, outputs = state.pred[v], state.succ[v]
-    rank = state.rank
-    if rank is None:
-        return list(inputs.items()), list(outputs.items())
-    return _ranked(inputs, rank), _ranked(outputs, rank)
-
-
-def _ranked(factors: dict, rank: dict) -> Any:
-    if len(factors) < 2:
-        return list(factors.items())
-    return sorted(factors.items(), key=lambda item: rank[item[0]])
-
-
 def eliminate(
     state: State,
     v: Hashable,
@@ -141,20 +124,24 @@ def eliminate(
     """Eliminate ``v`` from ``state`` in place; return the :class:`Step` (see :func:`undo`).
 
     ``multiply(J(s,v), J(v,p), p, v, s)`` returns the product's factor and
-    ``add(existing, product, p, s)`` the sum's factor.
+    ``add(existing, product, p, s)`` the sum's factor. The products run for each
+    predecessor ``p``, for each successor ``s``: in the state's ``rank`` order when it
+    has one, else in the order the factors were added.
     """
-    pred, succ, rank = state.pred, state.succ, state.rank
+    pred, succ = state.pred, state.succ
     inputs, outputs = pred.pop(v), succ.pop(v)
     for p in inputs:
         del succ[p][v]
     for s in outputs:
         del pred[s][v]
     step = Step(v, inputs, outputs)
-    visit_in = inputs.items() if rank is None else _ranked(inputs, rank)
-    visit_out = outputs.items() if rank is None else _ranked(outputs, rank)
-    for p, inner in visit_in:
-        heads = succ[p]
-        for s, outer in visit_out:
+    rank = state.rank
+    tails = inputs if rank is None else sorted(inputs, key=rank.__getitem__)
+    ahead = outputs if rank is None else sorted(outputs, key=rank.__getitem__)
+    for p in tails:
+        inner, heads = inputs[p], succ[p]
+        for s in ahead:
+            outer = outputs[s]
             product = multiply(outer, inner, p, v, s)
             replaced = heads.get(s)
             result = product if replaced is None else add(replaced, product, p, s)

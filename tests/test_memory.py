@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
 import random
 
@@ -11,7 +13,8 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer import models
+from analyzer import compare, execute, models
+from analyzer.cli import main
 from analyzer.elimination import eliminate, undo
 from analyzer.graph import JacobianGraph
 from analyzer.planning import Problem, from_sequence, plan
@@ -39,14 +42,12 @@ def replay(p):
         )
         return len(objects) - 1
 
+    rank = {n: i for i, n in enumerate(pr.graph.nodes)}  # products run in the graph's order
     pred = {n: {} for n in pr.nodes}
     succ = {n: {} for n in pr.nodes}
     for t, h, kind in pr.edges:
         succ[t][h] = pred[h][t] = new(kind, t, h, True)
     ops = []  # (reads, result, label or None for a merge)
-    # neighbours are visited, and the final factors listed, in the order the variables
-    # were added to the graph (see analyzer.elimination)
-    rank = {n: i for i, n in enumerate(pr.graph.nodes)}
     for v in p.sequence:
         ins, outs = pred.pop(v), succ.pop(v)
         for q in ins:
@@ -234,6 +235,25 @@ def test_between_eliminations_the_live_set_is_the_non_leaf_factors():
         )
 
 
+def test_an_elimination_uses_the_same_memory_whatever_came_before():
+    """Eliminating v after the set S costs the same live totals along every order of S.
+
+    Products run in the graph's order of variables (not in the order earlier eliminations
+    added factors), so a search over subsets can price memory exactly.
+    """
+    for seed in range(12):
+        g = random_graph(seed, 4)
+        for cost in ("dense", "structured"):
+            problem = Problem.of(g, cost)
+            seen = {}
+            for order in itertools.permutations(problem.intermediates):
+                state = held_state(problem)
+                for k, v in enumerate(order):
+                    key = (frozenset(order[:k]), v)
+                    live = elimination_live(problem, state, v)
+                    assert seen.setdefault(key, live) == live
+
+
 def test_elimination_live_leaves_the_state_undoable():
     problem = Problem.of(models.mlp([2, 3, 4, 2]), "structured")
     state = held_state(problem)
@@ -335,3 +355,140 @@ def test_a_plan_with_no_operation_has_zero_peak():
     g = models.chain([3, 4])
     p = plan(g)
     assert p.peak_elements == 0 and p.peak_bytes == 0 and list(p.steps["live_elements"]) == []
+
+
+# ------------------------------------------------------------------ measured against predicted
+#: What numpy may allocate beside the model's objects during one product: its ufunc buffers
+#: (np.getbufsize() = 8192 elements of 8 bytes, for up to three operands: 192 KiB) and the
+#: Python objects of the run (blocks, tuples, counts: a few kB). Stated once, for every case.
+ALLOWANCE = 256 * 1024
+
+
+def merging_graph() -> JacobianGraph:
+    """p -> a -> c, p -> b -> c and p -> c: two products merge onto p -> c (dense, ≥ 1 MB)."""
+    rng = np.random.default_rng(5)
+    sizes = {"p": 400, "a": 500, "b": 350, "c": 300, "out": 200}
+    g = JacobianGraph(name="merging")
+    g.add_variable("p", sizes["p"], role="parameter", value=rng.standard_normal(sizes["p"]))
+    for name in ("a", "b", "c"):
+        zeros = np.zeros(sizes[name])
+        g.add_variable(name, sizes[name], role="intermediate", evaluate=lambda v, z=zeros: z)
+    g.add_variable("out", sizes["out"], role="output", evaluate=lambda v: np.zeros(200))
+    for tail, head in [("p", "a"), ("p", "b"), ("a", "c"), ("b", "c"), ("p", "c"), ("c", "out")]:
+        matrix = rng.standard_normal((sizes[head], sizes[tail]))
+        g.add_factor(tail, head, "dense", lambda v, m=matrix: m)
+    return g
+
+
+MEASURED = [
+    (lambda: models.one_layer(128, 64), "dense", ["input-first", "output-first"]),
+    (lambda: models.chain([500, 400, 600, 300, 500]), "dense", ["output-first", "optimal"]),
+    (lambda: models.least_squares(600, 400), "structured", ["input-first", "output-first"]),
+    (lambda: models.mlp([300, 400, 500, 10]), "structured", ["output-first"]),
+    (merging_graph, "dense", ["input-first", "output-first"]),
+]
+
+
+@pytest.mark.parametrize(("build", "cost", "orders"), MEASURED)
+def test_measured_peak_is_the_predicted_one(build, cost, orders):
+    """tracemalloc's peak of one run within 10% of the model's, plus :data:`ALLOWANCE`."""
+    g = build()
+    problem = Problem.of(g, cost)
+    largest_leaf = max(k.stored((problem.sizes[h], problem.sizes[t])) for t, h, k in problem.edges)
+    assert 8 * largest_leaf >= 10**6  # sizes where the factors are at least 1 MB
+    for order in orders:
+        p = plan(g, order, cost=cost)
+        run = execute(p, repeat=1, warmup=0)
+        assert abs(run.peak_bytes - p.peak_bytes) <= 0.10 * p.peak_bytes + ALLOWANCE, order
+        assert run.macs == p.macs
+
+
+def test_measured_peak_follows_the_order():
+    """Input-first holds the H×HN product and J(u,W) at once; output-first does not."""
+    g = models.one_layer(96, 64)
+    inputs = execute(plan(g, "input-first"), repeat=1, warmup=0).peak_bytes
+    outputs = execute(plan(g, "output-first"), repeat=1, warmup=0).peak_bytes
+    assert inputs > 1.8 * outputs
+
+
+def test_execute_can_skip_the_memory_run():
+    p = plan(models.chain([3, 4, 5]))
+    assert execute(p, repeat=1, memory=False).peak_bytes is None
+    with pytest.raises(ValueError, match="memory must be"):
+        execute(p, repeat=1, memory="yes")
+
+
+# ------------------------------------------------------------------ compare shows the peak
+def test_compare_has_the_peak_of_each_order():
+    g = models.one_layer(64, 32)
+    table = compare(g)
+    for _, row in table.iterrows():
+        p = plan(g, row["order"])
+        assert row["peak_bytes"] == p.peak_bytes
+        number, unit = row["peak"].split()
+        scale = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}[unit]
+        assert abs(float(number) * scale - p.peak_bytes) <= 0.005 * p.peak_bytes
+    # output-first holds J(u,W) (H²N) and its product (HN) and two H-vectors: 1.02 MiB
+    assert table.set_index("order").loc["output-first", "peak_bytes"] == 8 * (
+        64 * 64 * 32 + 64 * 32 + 2 * 64
+    )
+    symbolic = compare(models.one_layer("H", "N"))
+    expected = [f"{SHEET_PEAKS[o, 'dense']} elements" for o in symbolic["order"]]
+    assert list(symbolic["peak"]) == expected
+
+
+def test_the_compare_command_prints_a_peak_column():
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["compare", "--model", "one-layer", "--H", "64", "--N", "32"]) == 0
+    header, *rows = out.getvalue().splitlines()
+    assert "peak" in header.split()
+    assert "1.02 MiB" in rows[1] and rows[1].split()[0] == "output-first"
+
+
+def test_the_sweep_records_predicted_and_measured_peaks(tmp_path):
+    from analyzer.machine import Roofline
+    from analyzer.measure import sweep
+    from analyzer.report import write_report
+
+    df = sweep(
+        "one-layer",
+        {"H": [48], "N": [32]},
+        cost=["dense", "structured"],
+        repeat=1,
+        min_seconds=0.0,
+        progress=False,
+        roofline=Roofline(1e9, 1e10),
+    )
+    for row in df.itertuples():
+        p = plan(models.one_layer(row.H, row.N), row.order, cost=row.cost)
+        assert row.peak_bytes_predicted == p.peak_bytes
+        assert row.peak_bytes_measured > 0
+        if row.cost == "dense":  # J(u,W) is 48·48·32·8 = 576 KiB: close to the model
+            assert abs(row.peak_bytes_measured - p.peak_bytes) <= 0.1 * p.peak_bytes + ALLOWANCE
+    md = write_report(tmp_path, df, None, meta={"sizes": ["H", "N"]}).read_text()
+    for cost in ("dense", "structured"):
+        assert (tmp_path / f"peak_memory_{cost}.png").exists()
+        assert (tmp_path / f"peak_memory_{cost}.svg").exists()
+        assert f"Measured against predicted peak memory, {cost} cost" in md
+
+
+def test_plot_peak_memory_draws_one_point_per_run():
+    import pandas as pd
+
+    from analyzer.report import plot_peak_memory
+
+    rows = pd.DataFrame(
+        {
+            "order": ["input-first", "output-first", "optimal"],
+            "cost": "dense",
+            "peak_bytes_predicted": [4e6, 1e6, 1e6],
+            "peak_bytes_measured": [4.1e6, 1.0e6, 0.0],  # a run not measured is left out
+        }
+    )
+    fig, ax = plot_peak_memory(rows, "dense")
+    points = [line for line in ax.get_lines() if line.get_linestyle() == "None"]
+    assert [len(line.get_xdata()) for line in points] == [1, 1]
+    assert list(points[0].get_ydata()) == [4.1e6]
+    with pytest.raises(ValueError, match="peak_bytes_measured"):
+        plot_peak_memory(rows.drop(columns="peak_bytes_measured"))

@@ -16,6 +16,7 @@ from ..graph import JacobianGraph
 from ..tables import Table
 from .costs import CostModel, cost_model
 from .limited import check_limit, limited_search
+from .memory import human_bytes
 from .memunits import parse_memory
 from .plan import Plan, build_plan, summary
 from .problem import Problem
@@ -129,11 +130,15 @@ def compare(
     cost: str | CostModel = "dense",
     orders: Sequence[str] | None = None,
 ) -> Table:
-    """One row per order: order, macs, vs_best, largest_intermediate, cost, bracketing.
+    """One row per order: order, macs, vs_best, largest_intermediate, peak, peak_bytes, cost,
+    bracketing.
 
-    ``vs_best`` is macs over the cheapest order's macs. With symbolic sizes the
-    optimal order is left out (it depends on the sizes), ``macs`` holds the exact
-    polynomial and ``leading_term`` replaces ``vs_best``.
+    ``vs_best`` is macs over the cheapest order's macs. ``peak`` is the predicted
+    peak memory as text with its unit, in bytes (binary units: ``1 KiB = 1024 B``),
+    and ``peak_bytes`` the exact count (see :mod:`analyzer.planning.memory`). With
+    symbolic sizes the optimal order is left out (it depends on the sizes), ``macs``
+    holds the exact polynomial, ``leading_term`` replaces ``vs_best`` and ``peak``
+    gives the peak in elements (``"... elements"``).
 
     >>> from analyzer.models import one_layer
     >>> compare(one_layer(10, 5))[["order", "macs", "vs_best"]]
@@ -162,6 +167,8 @@ def compare(
             "macs": p.formula if symbolic else p.macs,
             "vs_best": None,
             "largest_intermediate": p.largest_intermediate,
+            "peak": f"{p.peak_formula} elements" if symbolic else human_bytes(p.peak_bytes),
+            "peak_bytes": p.peak_bytes,
             "leading_term": p.leading_term,
             "cost": p.cost,
             "bracketing": p.bracketing,

@@ -30,7 +30,11 @@ gives (8 for float64).
 Between two eliminations the live objects are exactly the non-leaf factors of
 the elimination state: a leaf ``J(v,p)`` is read only while eliminating ``v`` or
 ``p`` (whichever comes first) and dies there, and a product is merged in the same
-elimination or becomes a factor read by one later elimination.
+elimination or becomes a factor read by one later elimination. An elimination
+forms its products in the graph's order of variables (the problem's ``rank``), not
+in the order earlier eliminations added factors, so the live totals while
+eliminating ``v`` after the set ``S`` depend on ``(S, v)`` only, whatever order
+eliminated ``S``: a search over subsets prices memory exactly.
 :func:`elimination_live` computes the live totals of one elimination from the
 state alone; :func:`live_profile` replays a whole sequence with births and deaths.
 
@@ -80,6 +84,7 @@ __all__ = [
     "held_state",
     "elimination_live",
     "peak_of",
+    "human_bytes",
     "OPERATION_COLUMNS",
 ]
 
@@ -162,8 +167,24 @@ def peak_of(values: Sequence[Any]) -> Any:
     return sympy.Max(*kept)
 
 
+def human_bytes(value: Any) -> str:
+    """Bytes for people: binary units, three significant digits.
+
+    >>> human_bytes(1536), human_bytes(512), human_bytes(8 * 2**30)
+    ('1.5 KiB', '512 B', '8 GiB')
+    """
+    amount = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(amount) < 1024:
+            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.3g} {unit}"
+        amount /= 1024
+    return f"{amount:.3g} TiB"
+
+
 def _running(deltas: list) -> list:
     """Running sums of ``deltas`` (ints, or expanded sympy polynomials)."""
+    if all(type(d) is int for d in deltas):
+        return list(itertools.accumulate(deltas))
     if all(isinstance(d, int | np.integer) for d in deltas):
         return [int(v) for v in itertools.accumulate(int(d) for d in deltas)]
     out, total = [], sympy.Integer(0)
@@ -311,14 +332,16 @@ def live_profile(problem: Problem, sequence: Sequence[Hashable]) -> MemoryProfil
     for (row, *_), value, value_b in zip(operations, live, live_b, strict=True):
         per_step[row].append(value)
         per_step_b[row].append(value_b)
+    numeric = all(type(v) is int for v in live) and all(type(v) is int for v in live_b)
+    largest = (lambda values: max(values, default=0)) if numeric else peak_of
     return MemoryProfile(
         operations=operations,
         live_elements=live,
         live_bytes=live_b,
-        steps_elements=[peak_of(values) for values in per_step],
-        steps_bytes=[peak_of(values) for values in per_step_b],
-        peak_elements=peak_of(live),
-        peak_bytes=peak_of(live_b),
+        steps_elements=[largest(values) for values in per_step],
+        steps_bytes=[largest(values) for values in per_step_b],
+        peak_elements=largest(live),
+        peak_bytes=largest(live_b),
     )
 
 
@@ -327,8 +350,9 @@ def elimination_live(problem: Problem, state: State, v: Hashable) -> tuple[list,
 
     Returns ``(live_elements, live_bytes, resident_elements, resident_bytes)``: the
     live total at each operation of the elimination, and the total held before it
-    (the non-leaf factors of ``state``). Depends on the state only (its factors and
-    the order in which :func:`eliminate` visits them), not on how it was reached.
+    (the non-leaf factors of ``state``). Depends on the state's factors only, not on
+    the order of the eliminations that led to it (states made by ``Problem.state``
+    carry the rank that fixes the order of the products).
     Eliminates ``v`` in ``state`` (use :func:`~analyzer.elimination.undo` to go back).
     """
     held = [f for heads in state.succ.values() for f in heads.values() if not f.leaf]

@@ -30,7 +30,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from ..elimination import State, eliminate, visit_order
+from ..elimination import State, eliminate
 from ..errors import PlanError
 from .costs import Pricer
 from .problem import Problem
@@ -42,6 +42,7 @@ __all__ = [
     "Label",
     "Transition",
     "OutOfTime",
+    "visit_order",
     "memory_state",
     "transition",
     "advance",
@@ -95,6 +96,19 @@ class Label:
             found.append(label.vertex)
             label = label.parent
         return found[::-1]
+
+
+def visit_order(state: State, v: Hashable) -> tuple[list[tuple], list[tuple]]:
+    """``v``'s ``(predecessor, factor)`` and ``(successor, factor)`` pairs in the order
+    :func:`~analyzer.elimination.eliminate` forms its products: by the state's rank."""
+    inputs, outputs = state.pred[v], state.succ[v]
+    rank = state.rank
+    if rank is None:
+        return list(inputs.items()), list(outputs.items())
+    return (
+        [(p, inputs[p]) for p in sorted(inputs, key=rank.__getitem__)],
+        [(s, outputs[s]) for s in sorted(outputs, key=rank.__getitem__)],
+    )
 
 
 def memory_state(problem: Problem) -> tuple[State, Pricer]:

@@ -26,7 +26,7 @@ from ..elimination import eliminate
 from ..errors import PlanError
 from ..structure import DENSE, product_rule
 from ..symbolic import as_expression, leading_term
-from .memory import live_profile
+from .memory import human_bytes, live_profile
 from .problem import Problem
 from .search import SearchRecord
 
@@ -442,7 +442,7 @@ class Plan:
             f"  adds:                 {self.adds_formula}",
             f"  largest intermediate: {self.largest_intermediate} elements",
             f"  peak memory:          {self.peak_elements} elements live"
-            + (f" ({_human_bytes(self.peak_bytes)})" if isinstance(self.peak_bytes, int) else ""),
+            + (f" ({human_bytes(self.peak_bytes)})" if isinstance(self.peak_bytes, int) else ""),
             f"  search:               {self._certificate()}",
         ]
         if self.search.preparatory:
@@ -541,13 +541,3 @@ def build_plan(problem: Problem, order: str, search: SearchRecord) -> Plan:
         peak_elements=memory.peak_elements,
         peak_bytes=memory.peak_bytes,
     )
-
-
-def _human_bytes(value: Any) -> str:
-    """``1536`` as ``1.5 KiB``: binary units, three significant digits."""
-    amount = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(amount) < 1024 or unit == "TiB":
-            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.3g} {unit}"
-        amount /= 1024
-    return f"{amount:.3g} TiB"
