@@ -30,7 +30,7 @@ from .errors import AnalyzerError
 from .frontends.loader import trace_file
 from .measure import resolve_model, sweep
 from .planning import ALIASES, COST_MODELS, ORDERS, compare, pareto, plan
-from .planning.memunits import format_bytes
+from .planning.memory import human_bytes
 from .report import render
 
 __all__ = ["main", "build_parser"]
@@ -268,7 +268,7 @@ def _within(graph, cost: str, limit: str) -> str:
     p = plan(graph, "optimal", cost, memory_limit=limit)
     claim = "proven" if p.proven_optimal else f"not proven, gap at most {p.gap:.2%}"
     return (
-        f"optimal within {limit}: {p.macs} macs, peak {format_bytes(p.peak_bytes)} "
+        f"optimal within {limit}: {p.macs} macs, peak {human_bytes(p.peak_bytes)} "
         f"({claim}); {p.bracketing}"
     )
 

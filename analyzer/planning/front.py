@@ -10,7 +10,7 @@ from .api import quiet_collector
 from .costs import CostModel
 from .limited import front_points
 from .memsearch import sequence_memory
-from .memunits import format_bytes
+from .memory import human_bytes
 from .plan import build_plan
 from .problem import Problem
 from .search import DEFAULT_TIME_LIMIT, Budget, SearchRecord
@@ -33,7 +33,7 @@ def pareto(
 
     One row per point of the front: ``macs``, ``peak_bytes`` and ``peak_elements``
     (the predicted peak of :mod:`analyzer.planning.memory`), ``peak`` (the bytes in
-    decimal units), ``sequence`` (the elimination order), ``bracketing``,
+    binary units, as ``compare`` shows them), ``sequence`` (the elimination order), ``bracketing``,
     ``found_by`` and ``exact``. Exact (``exact`` True, ``attrs["exact"]``) on graphs
     of at most :data:`~analyzer.planning.memsearch.MAX_MEMORY_EXACT` intermediate
     variables (a walk over eliminated subsets); on longer chains from the interval
@@ -69,7 +69,7 @@ def pareto(
                     "macs": p.macs,
                     "peak_bytes": int(label.peak_bytes),
                     "peak_elements": int(label.peak_elements),
-                    "peak": format_bytes(label.peak_bytes),
+                    "peak": human_bytes(label.peak_bytes),
                     "sequence": ", ".join(map(str, sequence)),
                     "bracketing": p.bracketing,
                     "found_by": source,

@@ -34,7 +34,7 @@ from .chain import chain_optimum
 from .memchain import OutOfTime as ChainOutOfTime
 from .memchain import interval_front, peak_lower_bound
 from .memsearch import MAX_MEMORY_EXACT, OutOfTime, layered, sequence_memory
-from .memunits import format_bytes
+from .memory import human_bytes
 from .problem import Problem
 from .search import HEURISTICS, ORDERS, Budget, SearchRecord
 
@@ -52,7 +52,7 @@ def chain_keep(n: int, front: bool) -> int:
 
 
 def _shown(count: Any) -> str:
-    return f"{format_bytes(count)} ({int(count)} bytes)"
+    return f"{int(count)} bytes ({human_bytes(count)})"
 
 
 def _unconstrained(problem: Problem, budget: Budget) -> SearchRecord:

@@ -10,8 +10,6 @@ text that is not a number and a unit) is a :class:`~analyzer.errors.PlanError`.
 
 >>> parse_memory("2 GB"), parse_memory("512 MiB"), parse_memory("100kB"), parse_memory(4096)
 (2000000000, 536870912, 100000, 4096)
->>> format_bytes(2_000_000_000), format_bytes(1536), format_bytes(12)
-('2 GB', '1.54 kB', '12 B')
 """
 
 from __future__ import annotations
@@ -24,7 +22,7 @@ import numpy as np
 
 from ..errors import PlanError
 
-__all__ = ["UNITS", "parse_memory", "format_bytes"]
+__all__ = ["UNITS", "parse_memory"]
 
 #: Bytes per unit, by the unit's lower-case name.
 UNITS: dict[str, int] = {
@@ -78,12 +76,3 @@ def parse_memory(limit: Any) -> int:
     if value <= 0:
         raise PlanError(f"memory_limit must be positive (at least one byte), got {limit!r}")
     return value
-
-
-def format_bytes(count: Any) -> str:
-    """A byte count in decimal units, three significant digits (``'1.54 kB'``)."""
-    count = int(count)
-    for unit, scale in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
-        if count >= scale:
-            return f"{count / scale:.3g} {unit}"
-    return f"{count} B"
