@@ -9,8 +9,8 @@ from ..tables import Table
 from .api import quiet_collector
 from .costs import CostModel
 from .limited import front_points
-from .memsearch import sequence_memory
 from .memory import human_bytes
+from .memsearch import sequence_memory
 from .plan import build_plan
 from .problem import Problem
 from .search import DEFAULT_TIME_LIMIT, Budget, SearchRecord

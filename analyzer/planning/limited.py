@@ -33,8 +33,8 @@ from ..errors import PlanError
 from .chain import chain_optimum
 from .memchain import OutOfTime as ChainOutOfTime
 from .memchain import interval_front, peak_lower_bound
-from .memsearch import MAX_MEMORY_EXACT, OutOfTime, layered, sequence_memory
 from .memory import human_bytes
+from .memsearch import MAX_MEMORY_EXACT, OutOfTime, layered, sequence_memory
 from .problem import Problem
 from .search import HEURISTICS, ORDERS, Budget, SearchRecord
 
