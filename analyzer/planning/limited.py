@@ -7,7 +7,7 @@
   exact (the cheapest order within the limit, proven; the whole front);
 - a longer chain: the interval DP over postorder schedules of
   :mod:`~analyzer.planning.memchain` (no optimality claim unless the order found
-  costs the unconstrained optimum);
+  costs the unconstrained optimum); past the time limit, as any other graph;
 - any other graph: the unconstrained optimum if it fits, the heuristic orders,
   and a beam over subsets (:data:`BEAM_WIDTH` subsets per layer), the cheapest
   that fits (no optimality claim unless it costs the unconstrained optimum).
@@ -30,6 +30,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from ..errors import PlanError
+from ..structure import DENSE
 from .chain import chain_optimum
 from .memchain import OutOfTime as ChainOutOfTime
 from .memchain import interval_front, peak_lower_bound
@@ -124,8 +125,6 @@ def limited_search(problem: Problem, budget: Budget, limit: int) -> SearchRecord
 
 
 def _chain_optimum(problem: Problem, budget: Budget) -> Any:
-    from ..structure import DENSE
-
     if all(k == DENSE for _, _, k in problem.edges):
         return chain_optimum([problem.sizes[v] for v in problem.chain])[0]
     return _unconstrained(problem, budget).lower_bound
@@ -135,9 +134,9 @@ def _chain_search(problem: Problem, budget: Budget, limit: int) -> SearchRecord:
     lower = _chain_optimum(problem, budget)
     keep = chain_keep(len(problem.chain) - 1, front=False)
     try:
-        points = interval_front(problem, keep, limit, None)
-    except ChainOutOfTime:  # pragma: no cover - no budget is given
-        points = []
+        points = interval_front(problem, keep, limit, budget)
+    except ChainOutOfTime:  # a very long chain: the graph search, with a second to spend
+        return _graph_search(problem, Budget(1.0, "macs"), limit)
     if not points:
         least = min(p.peak_bytes for p in interval_front(problem, keep, None, None))
         raise _none_fits(limit, least, exact=False, floor=peak_lower_bound(problem))
@@ -212,8 +211,12 @@ def front_points(problem: Problem, budget: Budget) -> tuple[list[tuple[list, str
         else:
             return [(x.sequence(), "subset-dp") for x in labels], True, "subset-dp"
     if problem.chain is not None:
-        points = interval_front(problem, chain_keep(n + 1, front=True), None, None)
-        return [(p.sequence, "interval-dp") for p in points], False, "interval-dp"
+        try:
+            points = interval_front(problem, chain_keep(n + 1, front=True), None, budget)
+        except ChainOutOfTime:  # a very long chain: the graph search, with a second to spend
+            budget = Budget(1.0, "macs")
+        else:
+            return [(p.sequence, "interval-dp") for p in points], False, "interval-dp"
     candidates, _ = _candidates(problem, budget)
     try:
         labels, _ = layered(problem, "front", None, budget, width=BEAM_WIDTH)
