@@ -492,3 +492,21 @@ def test_plot_peak_memory_draws_one_point_per_run():
     assert list(points[0].get_ydata()) == [4.1e6]
     with pytest.raises(ValueError, match="peak_bytes_measured"):
         plot_peak_memory(rows.drop(columns="peak_bytes_measured"))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.tuples(st.integers(-3, 5), st.integers(0, 2), st.integers(0, 2)), max_size=4),
+        min_size=1,
+        max_size=6,
+    ),
+    st.integers(1, 9),
+    st.integers(1, 9),
+)
+def test_peak_of_equals_the_largest_value_at_every_size(polys, h, n):
+    """Dropping a polynomial is safe: the Max gives the largest value at any sizes ≥ 1."""
+    values = [sum((c * H**a * N**b for c, a, b in terms), sympy.Integer(0)) for terms in polys]
+    peak = peak_of(values)
+    at = {H: h, N: n}
+    assert peak.xreplace(at) == max(sympy.sympify(v).xreplace(at) for v in values)

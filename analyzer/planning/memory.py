@@ -65,6 +65,7 @@ H**2*N + H*N + 2*H
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -111,34 +112,123 @@ def _exact_sum(values) -> Any:
     return sympy.expand(sympy.Add(*[sympy.sympify(v) for v in values]))
 
 
-def _dominated(small: sympy.Expr, big: sympy.Expr, symbols: list) -> bool:
+def _dominated(small: dict, big: dict) -> bool:
     """True when ``big >= small`` for every value ≥ 1 of the (positive integer) size symbols.
 
-    A sufficient test: with every symbol written ``1 + t`` (t ≥ 0), the difference
-    has no negative coefficient. Never claims a dominance that does not hold.
+    ``small`` and ``big`` are polynomials as ``{((symbol index, exponent), ...): coefficient}``.
+    A sufficient test: the difference has no negative coefficient, or, with every
+    symbol written ``1 + t`` (t ≥ 0), it has none. Never claims a dominance that
+    does not hold.
     """
-    difference = sympy.expand(big - small)
-    if difference.is_number:
-        return bool(difference >= 0)
-    shifts = {x: x + 1 for x in symbols}
-    shifted = sympy.expand(difference.xreplace(shifts))
-    try:
-        coefficients = sympy.Poly(shifted, *symbols).coeffs()
-    except sympy.PolynomialError:
-        return False
-    return all(c.is_number and c >= 0 for c in coefficients)
+    difference = dict(big)
+    for monomial, c in small.items():
+        difference[monomial] = difference.get(monomial, 0) - c
+    if all(c >= 0 for c in difference.values()):
+        return True
+    shifted: dict[tuple, int] = {}
+    for monomial, c in difference.items():  # c·Π(t_i + 1)^e_i, by the binomial theorem
+        if c == 0:
+            continue
+        for ks in itertools.product(*(range(e + 1) for _, e in monomial)):
+            weight = c
+            for (_, e), k in zip(monomial, ks, strict=True):
+                weight *= math.comb(e, k)
+            key = tuple((i, k) for (i, _), k in zip(monomial, ks, strict=True) if k)
+            shifted[key] = shifted.get(key, 0) + weight
+    return all(c >= 0 for c in shifted.values())
 
 
-#: Beyond this many distinct symbolic values, :func:`peak_of` keeps them all in one Max
-#: (the pairwise dominance test is quadratic).
-MAX_PRUNED = 200
+class _Sparse(dict):
+    """A polynomial in size symbols as ``{((symbol index, exponent), ...): int coefficient}``.
+
+    Sums of these are dictionary merges: much faster than sympy's expressions (or its
+    dense multivariate Polys) for the running live totals of a long symbolic plan.
+    """
+
+    gens: tuple = ()
+
+    @classmethod
+    def of(cls, value: Any, gens: tuple) -> _Sparse:
+        poly = sympy.Poly(value, *gens)
+        out = cls(
+            (tuple((i, e) for i, e in enumerate(exponents) if e), int(c))
+            for exponents, c in poly.as_dict().items()
+            if c
+        )
+        out.gens = gens
+        return out
+
+    def plus(self, other: _Sparse, sign: int = 1) -> _Sparse:
+        out = _Sparse(self)
+        out.gens = self.gens or other.gens
+        for monomial, c in other.items():
+            total = out.get(monomial, 0) + sign * c
+            if total:
+                out[monomial] = total
+            else:
+                out.pop(monomial, None)
+        return out
+
+    def key(self) -> frozenset:
+        return frozenset(self.items())
+
+    def expr(self) -> sympy.Expr:
+        gens = self.gens
+        return sympy.Add(*[c * sympy.Mul(*[gens[i] ** e for i, e in m]) for m, c in self.items()])
+
+
+#: Beyond this many distinct symbolic values, :func:`peak_of` keeps them all in one Max.
+MAX_PRUNED = 2000
+
+
+def _sample_points(count: int) -> list[list[int]]:
+    """Sizes to screen dominance with: all 1, all 2, all 1000, each symbol alone at 1000
+    (the others 1), and a few seeded draws."""
+    rng = np.random.default_rng(0)
+    points = [[v] * count for v in (1, 2, 1000)]
+    points += [[1000 if j == i else 1 for j in range(count)] for i in range(count)]
+    points += [[int(v) for v in rng.integers(1, 60, count)] for _ in range(4)]
+    return points
+
+
+def _value(terms: dict, point: list[int]) -> int:
+    return sum(c * math.prod(point[i] ** e for i, e in m) for m, c in terms.items())
+
+
+def _peak_of_sparse(polys: list[_Sparse]) -> Any:
+    """The largest of polynomials (in the same symbols), as :func:`peak_of` describes."""
+    distinct = list({p.key(): p for p in polys}.values())
+    if len(distinct) == 1:
+        return distinct[0].expr()
+    if len(distinct) > MAX_PRUNED:
+        return sympy.Max(*[p.expr() for p in distinct], evaluate=False)
+    points = _sample_points(len(distinct[0].gens))
+    values = [tuple(_value(t, point) for point in points) for t in distinct]
+
+    def below(i: int, j: int) -> bool:  # distinct[i] <= distinct[j] everywhere?
+        if any(a > b for a, b in zip(values[i], values[j], strict=True)):
+            return False  # a counterexample: not dominated
+        return _dominated(distinct[i], distinct[j])
+
+    ranked = sorted(range(len(distinct)), key=lambda i: values[i][2], reverse=True)
+    kept: list[int] = []
+    for i in ranked:
+        if any(below(i, j) for j in kept):
+            continue
+        kept = [j for j in kept if not below(j, i)]
+        kept.append(i)
+    exprs = [distinct[i].expr() for i in kept]
+    if len(exprs) == 1:
+        return exprs[0]
+    return sympy.Max(*exprs) if len(exprs) <= 4 else sympy.Max(*exprs, evaluate=False)
 
 
 def peak_of(values: Sequence[Any]) -> Any:
     """The largest value: an int for numbers, else a ``Max`` of the polynomials no other bounds.
 
     A polynomial is dropped when another is at least as large for every size ≥ 1
-    (see :func:`_dominated`); one polynomial left is returned as it is.
+    (screened at a few sizes, then proven on the coefficients; see
+    :func:`_dominated`); one polynomial left is returned as it is.
 
     >>> H, N = sympy.symbols("H N", positive=True, integer=True)
     >>> peak_of([3, 12, 5]), peak_of([]), peak_of([H**2*N + 2*H, 2*H + 1, H*N])
@@ -146,25 +236,17 @@ def peak_of(values: Sequence[Any]) -> Any:
     >>> peak_of([2*H**2*N + H**2, 2*H*N + H + 1])
     Max(2*H**2*N + H**2, 2*H*N + H + 1)
     """
-    if not values:
+    if not len(values):
         return 0
     if all(isinstance(v, int | np.integer) for v in values):
         return int(max(values))
-    distinct = list(dict.fromkeys(sympy.expand(sympy.sympify(v)) for v in values))
-    if len(distinct) == 1:
-        return distinct[0]
-    if len(distinct) > MAX_PRUNED:
-        return sympy.Max(*distinct, evaluate=False)
-    symbols = sorted(set().union(*(v.free_symbols for v in distinct)), key=str)
-    kept: list = []
-    for value in distinct:
-        if any(_dominated(value, other, symbols) for other in kept):
-            continue
-        kept = [other for other in kept if not _dominated(other, value, symbols)]
-        kept.append(value)
-    if len(kept) == 1:
-        return kept[0]
-    return sympy.Max(*kept)
+    if all(isinstance(v, _Sparse) for v in values):
+        return _peak_of_sparse(list(values))
+    exprs = [sympy.sympify(v) for v in values]
+    gens = tuple(sorted(set().union(*(e.free_symbols for e in exprs)), key=str))
+    if not gens:
+        return max(exprs)
+    return _peak_of_sparse([_Sparse.of(e, gens) for e in exprs])
 
 
 def human_bytes(value: Any) -> str:
@@ -179,19 +261,6 @@ def human_bytes(value: Any) -> str:
             return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.3g} {unit}"
         amount /= 1024
     return f"{amount:.3g} TiB"
-
-
-def _running(deltas: list) -> list:
-    """Running sums of ``deltas`` (ints, or expanded sympy polynomials)."""
-    if all(type(d) is int for d in deltas):
-        return list(itertools.accumulate(deltas))
-    if all(isinstance(d, int | np.integer) for d in deltas):
-        return [int(v) for v in itertools.accumulate(int(d) for d in deltas)]
-    out, total = [], sympy.Integer(0)
-    for d in deltas:
-        total = sympy.expand(total + d)
-        out.append(total)
-    return out
 
 
 @dataclass
@@ -315,29 +384,56 @@ def live_profile(problem: Problem, sequence: Sequence[Hashable]) -> MemoryProfil
         birth[made] = i
     for factor in final.values():
         death[id(factor)] = count  # a factor of the final Jacobian never dies
-    deltas: list = [0] * (count + 2)
-    deltas_b: list = [0] * (count + 2)
+    numeric = all(type(objects[k].elements) is int and type(objects[k].bytes) is int for k in birth)
+    if numeric:
+        convert, zero = (lambda v: v), 0
+
+        def add(a, b, sign=1):
+            return a + sign * b
+    else:  # sums of polynomials as sparse dictionaries of terms: fast
+        gens = tuple(
+            sorted(
+                set().union(*(sympy.sympify(objects[k].bytes).free_symbols for k in birth)),
+                key=str,
+            )
+        )
+        cache: dict = {}
+
+        def convert(value):
+            found = cache.get(value)
+            if found is None:
+                found = cache[value] = _Sparse.of(value, gens)
+            return found
+
+        zero = _Sparse.of(0, gens)
+
+        def add(a, b, sign=1):
+            return a.plus(b, sign)
+
+    deltas: list = [zero] * (count + 2)
+    deltas_b: list = [zero] * (count + 2)
     for key, born in birth.items():
         obj = objects[key]
         end = death.get(key, born)  # a result nothing reads dies after its operation
-        deltas[born] = deltas[born] + obj.elements
-        deltas[end + 1] = deltas[end + 1] - obj.elements
-        deltas_b[born] = deltas_b[born] + obj.bytes
-        deltas_b[end + 1] = deltas_b[end + 1] - obj.bytes
-    live = _running(deltas[:count])
-    live_b = _running(deltas_b[:count])
+        elements, size = convert(obj.elements), convert(obj.bytes)
+        deltas[born] = add(deltas[born], elements)
+        deltas[end + 1] = add(deltas[end + 1], elements, -1)
+        deltas_b[born] = add(deltas_b[born], size)
+        deltas_b[end + 1] = add(deltas_b[end + 1], size, -1)
+    live = list(itertools.accumulate(deltas[:count], add))
+    live_b = list(itertools.accumulate(deltas_b[:count], add))
     rows = step[0] + 1
     per_step: list[list] = [[] for _ in range(rows)]
     per_step_b: list[list] = [[] for _ in range(rows)]
     for (row, *_), value, value_b in zip(operations, live, live_b, strict=True):
         per_step[row].append(value)
         per_step_b[row].append(value_b)
-    numeric = all(type(v) is int for v in live) and all(type(v) is int for v in live_b)
     largest = (lambda values: max(values, default=0)) if numeric else peak_of
+    expr = (lambda values: values) if numeric else (lambda values: [v.expr() for v in values])
     return MemoryProfile(
         operations=operations,
-        live_elements=live,
-        live_bytes=live_b,
+        live_elements=expr(live),
+        live_bytes=expr(live_b),
         steps_elements=[largest(values) for values in per_step],
         steps_bytes=[largest(values) for values in per_step_b],
         peak_elements=largest(live),
