@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 import analyzer
 from analyzer.files import atomic_write_text, save_figure, write_csv
@@ -43,7 +44,9 @@ def cases(quick: bool) -> dict[str, analyzer.JacobianGraph]:
 
 def order_rows(name: str, g: analyzer.JacobianGraph, cost: str) -> list[dict]:
     """Every elimination order of ``g``: macs, predicted and measured peak bytes."""
-    named = {analyzer.plan(g, o, cost).sequence: o for o in reversed(NAMED)}
+    named: dict[tuple, list[str]] = {}
+    for o in NAMED:
+        named.setdefault(analyzer.plan(g, o, cost).sequence, []).append(o)
     rows = []
     for sequence in itertools.permutations(g.intermediates):
         p = analyzer.from_sequence(g, list(sequence), cost)
@@ -53,7 +56,7 @@ def order_rows(name: str, g: analyzer.JacobianGraph, cost: str) -> list[dict]:
             {
                 "case": name,
                 "cost": cost,
-                "order": named.get(tuple(sequence), "other"),
+                "order": " = ".join(named.get(tuple(sequence), ["other"])),
                 "sequence": ", ".join(sequence),
                 "macs": p.macs,
                 "peak_bytes_predicted": int(p.peak_bytes),
@@ -67,7 +70,7 @@ def order_rows(name: str, g: analyzer.JacobianGraph, cost: str) -> list[dict]:
 def limit_row(name: str, g: analyzer.JacobianGraph, cost: str, orders: pd.DataFrame) -> dict:
     """What a limit of half of output-first's predicted peak costs in macs."""
     mine = orders[(orders["case"] == name) & (orders["cost"] == cost)]
-    reverse = mine[mine["order"] == "output-first"].iloc[0]
+    reverse = mine[mine["order"].str.contains("output-first")].iloc[0]
     optimum = analyzer.plan(g, "optimal", cost)
     limit = int(reverse["peak_bytes_predicted"]) // 2
     leanest = mine.sort_values(["peak_bytes_predicted", "macs"]).iloc[0]
@@ -133,19 +136,22 @@ def draw_fronts(orders: pd.DataFrame, fronts: pd.DataFrame, limits: pd.DataFrame
         mine = orders[(orders["case"] == name) & (orders["cost"] == cost)]
         ax.plot(mine["macs"], mine["peak_bytes_predicted"], ".", color="0.6", label="every order")
         front = fronts[(fronts["case"] == name) & (fronts["cost"] == cost)].sort_values("macs")
-        ax.step(front["macs"], front["peak_bytes"], where="post", color="k", lw=1, label="front")
+        ax.step(front["macs"], front["peak_bytes"], where="post", color="k", lw=1, marker=".",
+                label="front")  # fmt: skip
         for order, (color, marker) in styles.items():
-            row = mine[mine["order"] == order]
+            row = mine[mine["order"].str.contains(order)]
             ax.plot(row["macs"], row["peak_bytes_predicted"], marker, color=color,
                     markerfacecolor="none", ms=9, label=order)  # fmt: skip
         limit = limits[(limits["case"] == name) & (limits["cost"] == cost)]["limit"].iloc[0]
         ax.axhline(limit, color="C1", ls="--", lw=1, label="½ output-first peak")
         ax.set_xscale("log")
-        ax.set_yscale("log")
+        ax.set_ylim(0, 1.1 * mine["peak_bytes_predicted"].max())
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: human_bytes(v)))
         ax.set_title(f"{name}\n{cost} cost", fontsize="small")
         ax.set_xlabel("macs", fontsize="small")
-        ax.set_ylabel("predicted peak (bytes)", fontsize="small")
+        ax.set_ylabel("predicted peak", fontsize="small")
         ax.tick_params(labelsize="x-small")
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.grid(True, alpha=0.3)
     axes[0][0].legend(fontsize="x-small")
     return fig
@@ -222,7 +228,7 @@ def run(quick: bool, out: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
     write_csv(fronts, out / "fronts.csv")
     write_csv(limits, out / "limits.csv")
     save_figure(draw_fronts(orders, fronts, limits), out / "front")
-    fig, _ = plot_peak_memory(orders.assign(order=orders["order"].replace("other", "other order")))
+    fig, _ = plot_peak_memory(orders.assign(order=orders["order"].str.split(" = ").str[0]))
     save_figure(fig, out / "peak_memory")
     atomic_write_text(out / "report.md", report(orders, fronts, limits))
     return orders, fronts, limits
