@@ -30,6 +30,7 @@ from .planning import (
     all_orders,
     compare,
     from_sequence,
+    pareto,
     plan,
     register_order,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "machine",
     "measure",
     "models",
+    "pareto",
     "plan",
     "planning",
     "primitives",

@@ -1,4 +1,4 @@
-"""The ``analyzer`` command (also ``python -m analyzer``): plan, compare, sweep, report, run.
+"""The ``analyzer`` command (``python -m analyzer``): plan, compare, pareto, sweep, report, run.
 
 Sizes are given as ``--NAME VALUE`` with the model's own size names
 (``--H 64 --N 32`` for one-layer, ``--dims 30,35,15`` for chain); in a sweep a
@@ -29,7 +29,8 @@ from . import studies
 from .errors import AnalyzerError
 from .frontends.loader import trace_file
 from .measure import resolve_model, sweep
-from .planning import ALIASES, COST_MODELS, ORDERS, compare, plan
+from .planning import ALIASES, COST_MODELS, ORDERS, compare, pareto, plan
+from .planning.memory import human_bytes
 from .report import render
 
 __all__ = ["main", "build_parser"]
@@ -66,6 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--cost", default="dense", help=f"cost model(s): {', '.join(COST_MODELS)}")
         p.epilog = "Sizes: --NAME VALUE with the model's size names, e.g. --H 64 --N 32."
 
+    def memory_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--memory-limit",
+            metavar="BYTES",
+            help="peak memory allowed, e.g. '2 GB' or '512 MiB' (kB, MB, GB: powers of 1000; "
+            "KiB, MiB, GiB: powers of 1024): the cheapest optimal order within it",
+        )
+
     def trace_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--trace", metavar="FILE.py:FUNCTION", help="trace your numpy function")
         p.add_argument("--shapes", help="its arguments' shapes, e.g. W=64x32,x=32 (with --trace)")
@@ -81,8 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     model_options(p)
     trace_options(p)
     p.add_argument("--order", default="optimal", help=f"one of: {ORDER_CHOICES}")
+    memory_option(p)
 
     p = sub.add_parser("compare", help="compare input-first, output-first and optimal")
+    model_options(p)
+    trace_options(p)
+    memory_option(p)
+
+    p = sub.add_parser("pareto", help="the orders no other beats on both macs and peak memory")
     model_options(p)
     trace_options(p)
 
@@ -195,12 +210,24 @@ def _run(args: argparse.Namespace, extra: list[str], argv: Sequence[str]) -> int
         costs = _costs(args.cost)
         if len(costs) != 1:
             raise AnalyzerError("plan takes one cost model")
-        print(plan(_graph(args, extra), args.order, costs[0]))
+        print(plan(_graph(args, extra), args.order, costs[0], memory_limit=args.memory_limit))
         return 0
     if args.command == "compare":
         graph = _graph(args, extra)
         for cost in _costs(args.cost):
-            print(compare(graph, cost).to_string(index=False))
+            table = compare(graph, cost)  # peak: predicted peak memory, unit in each value
+            print(table.drop(columns="peak_bytes").to_string(index=False))
+            if args.memory_limit is not None:
+                print(_within(graph, cost, args.memory_limit))
+        return 0
+    if args.command == "pareto":
+        graph = _graph(args, extra)
+        for cost in _costs(args.cost):
+            front = pareto(graph, cost)
+            print(front.drop(columns="exact").to_string(index=False))
+            how = "exact" if front.attrs["exact"] else "found by the search, not proven"
+            points = f"{len(front)} point{'s' if len(front) != 1 else ''}"
+            print(f"({points}, cost model {cost}, {how}: {front.attrs['method']})")
         return 0
     if args.command == "report":
         print(render(args.folder))
@@ -234,6 +261,16 @@ def _run(args: argparse.Namespace, extra: list[str], argv: Sequence[str]) -> int
     )
     print(outcome.summary())
     return 1 if args.check and not outcome.passed else 0
+
+
+def _within(graph, cost: str, limit: str) -> str:
+    """One line: the cheapest order found within a memory limit (``compare --memory-limit``)."""
+    p = plan(graph, "optimal", cost, memory_limit=limit)
+    claim = "proven" if p.proven_optimal else f"not proven, gap at most {p.gap:.2%}"
+    return (
+        f"optimal within {limit}: {p.macs} macs, peak {human_bytes(p.peak_bytes)} "
+        f"({claim}); {p.bracketing}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

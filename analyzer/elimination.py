@@ -34,27 +34,39 @@ __all__ = ["State", "Fill", "Step", "eliminate", "undo"]
 
 @dataclass
 class State:
-    """Factors by vertex: ``pred[v]`` maps each predecessor to its factor, ``succ[v]`` likewise."""
+    """Factors by vertex: ``pred[v]`` maps each predecessor to its factor, ``succ[v]`` likewise.
+
+    ``rank`` (optional) numbers the vertices: when given, :func:`eliminate` forms its
+    products and :meth:`factors` lists the edges in that order, so what happens while
+    eliminating ``v`` depends on the state's factors only, not on the order in which
+    earlier eliminations added them (the premise of the exact memory searches).
+    """
 
     pred: dict[Hashable, dict[Hashable, Any]]
     succ: dict[Hashable, dict[Hashable, Any]]
+    rank: dict[Hashable, int] | None = None
 
     @classmethod
     def of(
-        cls, nodes: Iterable[Hashable], edges: Iterable[tuple[Hashable, Hashable, Any]]
+        cls,
+        nodes: Iterable[Hashable],
+        edges: Iterable[tuple[Hashable, Hashable, Any]],
+        rank: dict[Hashable, int] | None = None,
     ) -> State:
-        """A state from vertices and ``(tail, head, factor)`` edges."""
+        """A state from vertices and ``(tail, head, factor)`` edges (``rank``: see the class)."""
         pred: dict = {v: {} for v in nodes}
         succ: dict = {v: {} for v in pred}
         for tail, head, factor in edges:
             succ[tail][head] = factor
             pred[head][tail] = factor
-        return cls(pred, succ)
+        return cls(pred, succ, rank)
 
     def copy(self) -> State:
         """An independent copy (the factors themselves are shared)."""
         return State(
-            {v: dict(d) for v, d in self.pred.items()}, {v: dict(d) for v, d in self.succ.items()}
+            {v: dict(d) for v, d in self.pred.items()},
+            {v: dict(d) for v, d in self.succ.items()},
+            self.rank,
         )
 
     def copy_for(self, v: Hashable) -> State:
@@ -67,11 +79,18 @@ class State:
             succ[p] = dict(succ[p])
         for s in succ[v]:
             pred[s] = dict(pred[s])
-        return State(pred, succ)
+        return State(pred, succ, self.rank)
 
     def factors(self) -> dict[tuple[Hashable, Hashable], Any]:
-        """The remaining edges as ``{(tail, head): factor}``."""
-        return {(t, h): f for t, heads in self.succ.items() for h, f in heads.items()}
+        """The remaining edges as ``{(tail, head): factor}`` (by rank of tail, then head)."""
+        rank = self.rank
+        if rank is None:
+            return {(t, h): f for t, heads in self.succ.items() for h, f in heads.items()}
+        return {
+            (t, h): heads[h]
+            for t, heads in sorted(self.succ.items(), key=lambda item: rank[item[0]])
+            for h in sorted(heads, key=rank.__getitem__)
+        }
 
 
 @dataclass
@@ -105,7 +124,9 @@ def eliminate(
     """Eliminate ``v`` from ``state`` in place; return the :class:`Step` (see :func:`undo`).
 
     ``multiply(J(s,v), J(v,p), p, v, s)`` returns the product's factor and
-    ``add(existing, product, p, s)`` the sum's factor.
+    ``add(existing, product, p, s)`` the sum's factor. The products run for each
+    predecessor ``p``, for each successor ``s``: in the state's ``rank`` order when it
+    has one, else in the order the factors were added.
     """
     pred, succ = state.pred, state.succ
     inputs, outputs = pred.pop(v), succ.pop(v)
@@ -114,9 +135,13 @@ def eliminate(
     for s in outputs:
         del pred[s][v]
     step = Step(v, inputs, outputs)
-    for p, inner in inputs.items():
-        heads = succ[p]
-        for s, outer in outputs.items():
+    rank = state.rank
+    tails = inputs if rank is None else sorted(inputs, key=rank.__getitem__)
+    ahead = outputs if rank is None else sorted(outputs, key=rank.__getitem__)
+    for p in tails:
+        inner, heads = inputs[p], succ[p]
+        for s in ahead:
+            outer = outputs[s]
             product = multiply(outer, inner, p, v, s)
             replaced = heads.get(s)
             result = product if replaced is None else add(replaced, product, p, s)

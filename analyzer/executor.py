@@ -7,6 +7,24 @@ performed, counted from the arrays it touched (not from the plan), so executed
 macs equal planned macs only if the kernels did what the plan priced.
 A plan runs only on the graph it was made from: a graph changed since is refused.
 
+Measured memory: besides the timed repetitions, one separate, untimed run of
+the products is traced with :mod:`tracemalloc` (numpy reports the buffers it
+allocates to it), and ``Execution.peak_bytes`` is the peak of the bytes allocated
+during that run. That run follows the memory model of
+:mod:`analyzer.planning.memory`: a leaf factor is built at its birth (the first
+operation that reads it) and every object is dropped right after its death (the
+last operation that reads it). *Built* means: the factor callables run before
+the traced run, as for the timed runs, and at its birth the leaf's stored
+numbers are copied into fresh arrays (so the trace counts its storage when the
+model says it appears, not the temporaries of computing it; a matrix-free
+operator's callables are not copied). A result that shares its numbers with an
+operand (a product by an identity, a sum with a zero factor: the timed runs
+keep the operand's array) is copied too, since the model counts it as a new
+object. A leaf that goes straight into the Jacobian is never copied, as the
+model does not count it. The peak also
+contains what the kernels allocate on the side (numpy's temporaries, a few
+Python objects); see the tests for the allowance that covers them.
+
 Examples
 --------
 >>> from analyzer.models import one_layer
@@ -20,6 +38,7 @@ Examples
 from __future__ import annotations
 
 import time
+import tracemalloc
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +68,9 @@ class Execution:
     seconds_min, seconds_iqr : fastest repetition and interquartile range.
     repeats : repetitions timed.
     step_seconds : median seconds of each product step (aligned with ``plan.steps``).
+    peak_bytes : the peak of bytes allocated (traced by :mod:`tracemalloc`) during one
+        separate run that builds and frees factors as the memory model says (see the
+        module docstring); compare with ``plan.peak_bytes``. ``None`` when not measured.
     """
 
     plan: Plan
@@ -60,6 +82,7 @@ class Execution:
     seconds_iqr: float
     repeats: int
     step_seconds: np.ndarray
+    peak_bytes: int | None = None
 
     @property
     def gflops(self) -> float:
@@ -137,6 +160,78 @@ def _run_once(program, blocks) -> tuple[dict, int, int, list[float]]:
     return factors, macs, adds, step_seconds
 
 
+def _fresh(data: Any) -> Any:
+    """A copy of a block's stored numbers in freshly allocated arrays (an operator as it is)."""
+    if isinstance(data, np.ndarray):
+        return np.array(data, copy=True)
+    if isinstance(data, tuple):
+        return tuple(_fresh(d) for d in data)
+    copy = getattr(data, "copy", None)
+    if copy is not None and hasattr(data, "nnz"):  # a scipy sparse matrix
+        return copy()
+    return data
+
+
+def _shares(x: Any, y: Any) -> bool:
+    """Whether two blocks' numbers may be the same memory (a product by an identity)."""
+    return (
+        isinstance(x, np.ndarray)
+        and isinstance(y, np.ndarray)
+        and x.size > 0
+        and np.may_share_memory(x, y)
+    )
+
+
+def _traced_run(program, blocks) -> int:
+    """Bytes allocated at the peak of one run that follows the memory model (see the module)."""
+    operations, final, edges = program
+    leaves = len(edges)
+    last: dict[int, int] = {}
+    for i, (_, left, right, _) in enumerate(operations):
+        last[left] = last[right] = i
+    kept = set(final.values())
+    prebuilt: list[Any] = [blocks[edge] for edge in edges]
+    slots: list[Any] = [None] * (leaves + len(operations))
+
+    def read(slot: int) -> Block:
+        if slots[slot] is None and slot < leaves:  # a leaf is built at its first reader
+            block = prebuilt[slot]
+            slots[slot] = Block(block.kind, block.shape, _fresh(block.data))
+        return slots[slot]
+
+    started = not tracemalloc.is_tracing()
+    if started:
+        tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        for i, (is_product, left, right, result) in enumerate(operations):
+            a, b = read(left), read(right)
+            made = multiply_counted(a, b)[0] if is_product else merge_counted(a, b)[0]
+            if _shares(made.data, a.data) or _shares(made.data, b.data):
+                made = Block(made.kind, made.shape, _fresh(made.data))  # a new object
+            slots[result] = made
+            del a, b, made
+            for slot in (left, right):  # dead after its last reader
+                if last[slot] == i and slot not in kept:
+                    slots[slot] = None
+        for slot in final.values():  # an operator left at the end is preaccumulated
+            block = slots[slot] if slots[slot] is not None or slot >= leaves else prebuilt[slot]
+            kind = block.kind
+            if kind.densify_macs(tuple(block.shape)) == 0:
+                continue
+            block = read(slot)
+            dense = kind.densify(block.data, tuple(block.shape))[0]
+            del block
+            slots[slot] = None  # the dense matrix replaces the operator
+            slots.append(dense)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        if started:
+            tracemalloc.stop()
+    return int(peak)
+
+
 def assemble(problem: Problem, final: dict[tuple[str, str], Block]) -> np.ndarray:
     """The full Jacobian from the remaining parameter-to-output factors (zeros where none)."""
     graph = problem.graph
@@ -168,6 +263,7 @@ def execute(
     threads: int | None = 1,
     max_spread: float | None = None,
     max_seconds: float = 10.0,
+    memory: bool = True,
 ) -> Execution:
     """Evaluate ``plan`` at a point, count its macs and time it.
 
@@ -189,6 +285,9 @@ def execute(
         When given, keep repeating while the interquartile range exceeds this
         fraction of the median (a noisy machine), until ``max_seconds`` of
         timed runs or ``max_repeat`` runs.
+    memory : bool
+        Measure the peak bytes allocated in one more, untimed run
+        (``Execution.peak_bytes``; see the module docstring). Default True.
     """
     if not isinstance(plan, Plan):
         raise PlanError(f"execute needs a Plan (from analyzer.plan), got {type(plan).__name__}")
@@ -211,6 +310,8 @@ def execute(
         or not max_spread > 0
     ):
         raise PlanError(f"max_spread must be a positive number or None, got {max_spread!r}")
+    if not isinstance(memory, bool):
+        raise PlanError(f"memory must be True or False, got {memory!r}")
     if repeat > max_repeat:
         raise PlanError(f"repeat ({repeat}) must not exceed max_repeat ({max_repeat})")
     problem = plan.problem
@@ -241,6 +342,7 @@ def execute(
             threads,
             max_spread,
             max_seconds,
+            memory,
         )
     except (MemoryError, ValueError) as error:
         if not isinstance(error, MemoryError) and not _too_big(error):
@@ -261,7 +363,17 @@ def _too_big(error: ValueError) -> bool:
 
 
 def _execute(
-    plan, problem, at, repeat, warmup, min_seconds, max_repeat, threads, max_spread, max_seconds
+    plan,
+    problem,
+    at,
+    repeat,
+    warmup,
+    min_seconds,
+    max_repeat,
+    threads,
+    max_spread,
+    max_seconds,
+    memory=True,
 ) -> Execution:
     values = problem.graph.evaluate(at)
     blocks = factor_blocks(problem, values)
@@ -287,6 +399,7 @@ def _execute(
             final, macs, adds, step_seconds = _run_once(program, blocks)
             totals.append(time.perf_counter() - start)
             steps.append(step_seconds)
+        peak_bytes = _traced_run(program, blocks) if memory else None
     q1, median, q3 = np.percentile(totals, [25, 50, 75])
     return Execution(
         plan=plan,
@@ -298,4 +411,5 @@ def _execute(
         seconds_iqr=float(q3 - q1),
         repeats=len(totals),
         step_seconds=np.median(np.array(steps), axis=0) if steps[0] else np.zeros(0),
+        peak_bytes=peak_bytes,
     )

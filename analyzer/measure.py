@@ -62,6 +62,8 @@ RESULT_COLUMNS = [
     "leading_term",
     "bytes",
     "largest_intermediate",
+    "peak_bytes_predicted",
+    "peak_bytes_measured",
     "seconds",
     "seconds_min",
     "seconds_iqr",
@@ -288,7 +290,10 @@ def sweep(
     DataFrame, one row per configuration, cost and order: the sizes, planned
     macs, ``formula`` and ``leading_term`` (the exact polynomial of that elimination
     order in the size symbols; empty when the factory takes numbers only), estimated
-    ``bytes`` moved, measured seconds (median, min, IQR, repeats), achieved GFLOP/s (2·macs/s), the
+    ``bytes`` moved, the peak memory predicted by the model of
+    :mod:`analyzer.planning.memory` and measured (tracemalloc, one untimed run) as
+    ``peak_bytes_predicted`` and ``peak_bytes_measured``, measured seconds (median, min,
+    IQR, repeats), achieved GFLOP/s (2·macs/s), the
     roofline's predicted seconds and the ratio measured / predicted. ``attrs``
     holds ``steps`` (one record per product step), ``machine`` and ``roofline``.
     """
@@ -538,6 +543,8 @@ def _measure(p, symbolic, numbers, repeat, min_seconds, warmup, threads, rooflin
         "leading_term": str(leading_term(formula)) if formula else "",
         "bytes": int(p.bytes),
         "largest_intermediate": int(p.largest_intermediate),
+        "peak_bytes_predicted": int(p.peak_bytes),
+        "peak_bytes_measured": run.peak_bytes,
         "seconds": run.seconds,
         "seconds_min": run.seconds_min,
         "seconds_iqr": run.seconds_iqr,

@@ -324,15 +324,43 @@ def slow_cases(repeat: int) -> None:
     print(f"all_orders, 720 orders of a 6-intermediate mlp: {seconds * 1e3 / 720:.2f} ms per order")
 
 
+def memory(repeat: int) -> None:
+    """Memory-limited planning and the macs-peak front of long chains (issue 8)."""
+    rng = np.random.default_rng(1)
+    graph = analyzer.chain([int(d) for d in rng.integers(20, 41, 201)])
+    front = analyzer.pareto(graph)  # not timed: to pick a limit between its ends
+    limit = (int(front["peak_bytes"].iloc[0]) + int(front["peak_bytes"].iloc[-1])) // 2
+    seconds = best_of(lambda: analyzer.plan(graph, "optimal", memory_limit=limit), repeat)
+    p = analyzer.plan(graph, "optimal", memory_limit=limit)
+    free = analyzer.plan(graph, "optimal")
+    print(
+        f"memory-limited optimal, 200-factor chain, limit {limit} bytes: {seconds:.2f} s "
+        f"(target < 2 s); {p.macs} macs, peak {p.peak_bytes} bytes "
+        f"(unconstrained: {free.macs} macs, peak {free.peak_bytes} bytes; gap at most {p.gap:.2%})"
+    )
+    graph = analyzer.chain([int(d) for d in rng.integers(20, 41, 51)])
+    seconds = best_of(lambda: analyzer.pareto(graph), repeat)
+    front = analyzer.pareto(graph)
+    print(
+        f"pareto front, 50-factor chain: {seconds:.2f} s (target < 5 s); {len(front)} points, "
+        f"macs {front['macs'].min()}..{front['macs'].max()}, "
+        f"peak {front['peak_bytes'].min()}..{front['peak_bytes'].max()} bytes "
+        f"({front.attrs['method']})"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", choices=["search"], help="run one group of benchmarks")
+    parser.add_argument("--only", choices=["search", "memory"], help="run one group of benchmarks")
     args = parser.parse_args(argv)
     repeat = 3 if args.quick else 7
     with blas_threads(1):
         if args.only == "search":
             search(repeat)
+            return 0
+        if args.only == "memory":
+            memory(repeat)
             return 0
         chains(repeat)
         operator_chains(repeat)
@@ -341,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         dag(max(1, repeat // 3))
         overhead(repeat, 128 if args.quick else 256)
         search(repeat)
+        memory(repeat)
     return 0
 
 

@@ -5,7 +5,9 @@ order registry, budgets, search records), ``problem`` (what a planner reads of
 a graph), ``board`` (an elimination state with prices kept up to date),
 ``cuts`` and ``bounds`` (lower bounds), ``plan`` (the Plan type and its step table), the
 strategies (``ends``, ``heuristics``, ``chain``, ``subset``, ``reductions``,
-``bnb``, ``optimal``) and ``api`` (``plan``, ``compare``, ...).
+``bnb``, ``optimal``), ``memory`` (peak memory of an order), the memory-aware searches
+(``memunits``, ``memsearch``, ``memchain``, ``limited``) and ``api`` (``plan``,
+``compare``, ...) with ``front`` (``pareto``).
 
 Examples
 --------
@@ -22,6 +24,7 @@ from .api import MAX_ENUMERATED, all_orders, compare, from_sequence, plan
 from .bounds import root_bound
 from .chain import chain_optimum
 from .costs import COST_MODELS, OBJECTIVES, CostModel, Pricer, check_cost, cost_model
+from .front import pareto
 from .plan import Plan, build_plan, exact_total
 from .problem import Problem
 from .search import (
@@ -60,6 +63,7 @@ __all__ = [
     "cost_model",
     "exact_total",
     "from_sequence",
+    "pareto",
     "plan",
     "register_order",
     "root_bound",

@@ -15,6 +15,9 @@ from ..errors import PlanError
 from ..graph import JacobianGraph
 from ..tables import Table
 from .costs import CostModel, cost_model
+from .limited import check_limit, limited_search
+from .memory import human_bytes
+from .memunits import parse_memory
 from .plan import Plan, build_plan, summary
 from .problem import Problem
 from .search import DEFAULT_TIME_LIMIT, ORDERS, Budget, SearchRecord, canonical_order
@@ -32,6 +35,7 @@ def plan(
     *,
     time_limit: float | None = DEFAULT_TIME_LIMIT,
     objective: str = "macs",
+    memory_limit: int | str | None = None,
 ) -> Plan:
     """Plan the Jacobian of ``graph``'s outputs with respect to its parameters.
 
@@ -49,6 +53,12 @@ def plan(
         limit). Past it the best order found is returned with
         ``proven_optimal`` False, ``lower_bound`` (no order costs less) and ``gap``.
     objective : "macs" (default) or "bytes": what an exact search minimises.
+    memory_limit : bytes (an int) or text such as ``"2 GB"`` or ``"512 MiB"`` (decimal
+        and binary units, see :mod:`~analyzer.planning.memunits`): with "optimal", the
+        cheapest order whose predicted peak memory is within it (exact on small graphs;
+        see :mod:`~analyzer.planning.limited`); with any other order, its plan is
+        checked against it. A :class:`PlanError` when no order fits (it names the
+        smallest peak reached) or the order's plan does not.
 
     Ctrl-C (``KeyboardInterrupt``) during the exact search stops it and returns the
     best order found so far, not proven, with ``search.tried["stopped"] ==
@@ -61,9 +71,15 @@ def plan(
     """
     name = canonical_order(order)
     budget = Budget(time_limit, objective)
+    limit = None if memory_limit is None else parse_memory(memory_limit)
     with quiet_collector():
         problem = Problem.of(graph, cost)
-        return build_plan(problem, name, ORDERS[name](problem, budget))
+        if limit is not None and name == "optimal":
+            return build_plan(problem, name, limited_search(problem, budget, limit))
+        record = ORDERS[name](problem, budget)
+        if limit is not None:
+            check_limit(problem, name, record.sequence, limit)
+        return build_plan(problem, name, record)
 
 
 @contextlib.contextmanager
@@ -114,11 +130,15 @@ def compare(
     cost: str | CostModel = "dense",
     orders: Sequence[str] | None = None,
 ) -> Table:
-    """One row per order: order, macs, vs_best, largest_intermediate, cost, bracketing.
+    """One row per order: order, macs, vs_best, largest_intermediate, peak, peak_bytes, cost,
+    bracketing.
 
-    ``vs_best`` is macs over the cheapest order's macs. With symbolic sizes the
-    optimal order is left out (it depends on the sizes), ``macs`` holds the exact
-    polynomial and ``leading_term`` replaces ``vs_best``.
+    ``vs_best`` is macs over the cheapest order's macs. ``peak`` is the predicted
+    peak memory as text with its unit, in bytes (binary units: ``1 KiB = 1024 B``),
+    and ``peak_bytes`` the exact count (see :mod:`analyzer.planning.memory`). With
+    symbolic sizes the optimal order is left out (it depends on the sizes), ``macs``
+    holds the exact polynomial, ``leading_term`` replaces ``vs_best`` and ``peak``
+    gives the peak in elements (``"... elements"``).
 
     >>> from analyzer.models import one_layer
     >>> compare(one_layer(10, 5))[["order", "macs", "vs_best"]]
@@ -147,6 +167,8 @@ def compare(
             "macs": p.formula if symbolic else p.macs,
             "vs_best": None,
             "largest_intermediate": p.largest_intermediate,
+            "peak": f"{p.peak_formula} elements" if symbolic else human_bytes(p.peak_bytes),
+            "peak_bytes": p.peak_bytes,
             "leading_term": p.leading_term,
             "cost": p.cost,
             "bracketing": p.bracketing,

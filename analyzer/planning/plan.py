@@ -26,6 +26,7 @@ from ..elimination import eliminate
 from ..errors import PlanError
 from ..structure import DENSE, product_rule
 from ..symbolic import as_expression, leading_term
+from .memory import human_bytes, live_profile
 from .problem import Problem
 from .search import SearchRecord
 
@@ -43,9 +44,11 @@ __all__ = [
 #: Columns of ``Plan.steps``.
 STEP_COLUMNS = [
     "step", "eliminate", "product", "shapes", "structures", "mode", "result", "macs", "adds",
-    "elements", "bytes", "bytes_written", "cumulative_macs",
+    "elements", "bytes", "bytes_written", "cumulative_macs", "live_elements",
 ]  # fmt: skip
-_EXACT_COLUMNS = ("macs", "adds", "elements", "bytes", "bytes_written", "cumulative_macs")
+_EXACT_COLUMNS = (
+    "macs", "adds", "elements", "bytes", "bytes_written", "cumulative_macs", "live_elements",
+)  # fmt: skip
 #: A bracketing longer than this is not written out (unless the expression is a tree).
 MAX_BRACKETING = 20_000
 
@@ -68,7 +71,7 @@ class _Factor(NamedTuple):
     expr: tuple  # ("leaf", label) | ("·", outer, inner) | ("+", existing, product)
 
 
-_RECORD_COLUMNS = STEP_COLUMNS[1:-1]
+_RECORD_COLUMNS = STEP_COLUMNS[1 : STEP_COLUMNS.index("cumulative_macs")]
 
 
 def _simulate(problem: Problem, sequence: Sequence[str]):
@@ -246,11 +249,18 @@ class Plan:
     steps : DataFrame, one row per product: step, eliminate, product, shapes,
         structures, result, macs, adds, elements, bytes (operands read and results
         written, by each variable's dtype), bytes_written (results only),
-        cumulative_macs. Counts are exact Python integers.
+        cumulative_macs, live_elements (the largest total of live factor elements
+        during the step, see :mod:`analyzer.planning.memory`). Counts are exact
+        Python integers.
     formula : total macs as a sympy expression (an Integer for numeric sizes).
     bracketing : the products as nested brackets, e.g. ``(J3 (J2 J1))``, when short
         enough to read; otherwise a note pointing at ``steps``.
     largest_intermediate : elements of the largest product or sum formed.
+    peak_elements, peak_bytes : the largest total of live factor elements (and their
+        bytes, by each variable's dtype) at any operation of the plan, under the memory
+        model of :mod:`analyzer.planning.memory`: an int, or a sympy expression (a
+        ``Max`` of polynomials where none bounds the others) when sizes are symbols.
+    peak_formula : ``peak_elements`` as a sympy expression (an int for numeric sizes).
     problem : the planned problem (graph as it was, cost model, factor kinds).
     search : the :class:`~analyzer.planning.search.SearchRecord` of the strategy: what
         it tried (``search.tried``: nodes, pruned, ...), how long (``search.seconds``).
@@ -269,6 +279,20 @@ class Plan:
     problem: Problem = field(repr=False)
     search: SearchRecord = field(repr=False)
     final: dict = field(repr=False, default_factory=dict)
+    peak_elements: Any = 0
+    peak_bytes: Any = 0
+
+    @property
+    def peak_formula(self) -> Any:
+        """Peak live elements: an int for numeric sizes, a sympy expression in the size symbols.
+
+        >>> from analyzer.models import one_layer
+        >>> from analyzer.planning import plan
+        >>> plan(one_layer("H", "N"), "output-first").peak_formula
+        H**2*N + H*N + 2*H
+        """
+        peak = self.peak_elements
+        return int(peak) if isinstance(peak, int | np.integer) else sympy.sympify(peak)
 
     @property
     def symbolic(self) -> bool:
@@ -388,6 +412,8 @@ class Plan:
             f"{tried[k]} {k}" for k in ("nodes", "pruned", "states", "intervals") if k in tried
         )
         work = f"; {work}" if work else ""
+        if "memory_limit" in tried:  # see analyzer.planning.limited
+            work += f"; within the memory limit of {tried['memory_limit']} bytes: {tried['method']}"
         if search.proven:
             return f"proven optimal ({unit}; {search.seconds:.3g} s{work})"
         if search.lower_bound is None:
@@ -395,6 +421,7 @@ class Plan:
         gap = self.gap
         shown = "" if gap is None else f", gap at most {gap:.2%}"
         why = f"stopped: {tried['stopped']}" if "stopped" in tried else f"{self.order}"
+        why += work if "memory_limit" in tried else ""
         return (
             f"not proven optimal ({why}); no order costs less than "
             f"{search.lower_bound} {unit}{shown}"
@@ -414,6 +441,8 @@ class Plan:
             + (f"   (leading term {self.leading_term})" if self.symbolic else ""),
             f"  adds:                 {self.adds_formula}",
             f"  largest intermediate: {self.largest_intermediate} elements",
+            f"  peak memory:          {self.peak_elements} elements live"
+            + (f" ({human_bytes(self.peak_bytes)})" if isinstance(self.peak_bytes, int) else ""),
             f"  search:               {self._certificate()}",
         ]
         if self.search.preparatory:
@@ -490,6 +519,8 @@ def build_plan(problem: Problem, order: str, search: SearchRecord) -> Plan:
         table[name] = pd.Series(values, dtype=object) if name in _EXACT_COLUMNS else values
     macs = columns["macs"]
     table["cumulative_macs"] = pd.Series(_running(macs), dtype=object)
+    memory = live_profile(problem, sequence)
+    table["live_elements"] = pd.Series(memory.steps_elements, dtype=object)
     steps = pd.DataFrame(table, columns=STEP_COLUMNS)
     forming = [m for m, mode in zip(macs, columns["mode"], strict=True) if mode == "preaccumulate"]
     if forming and search.lower_bound is not None and search.objective == "macs":
@@ -507,4 +538,6 @@ def build_plan(problem: Problem, order: str, search: SearchRecord) -> Plan:
         problem=problem,
         search=search,
         final=final,
+        peak_elements=memory.peak_elements,
+        peak_bytes=memory.peak_bytes,
     )

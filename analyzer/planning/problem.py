@@ -89,10 +89,12 @@ class Problem:
             chain = nodes
         sizes = {n: data[n]["size"] for n in nodes}
         itemsizes = {n: data[n]["dtype"].itemsize for n in nodes}
-        return cls(
+        problem = cls(
             graph, model, nodes, intermediates, edges, labels, chain, sizes, itemsizes,
             fingerprint, parameters, outputs, structure.rules_version(),
         )  # fmt: skip
+        problem.__dict__["_rank"] = {n: position[n] for n in nodes}
+        return problem
 
     @property
     def symbolic(self) -> bool:
@@ -105,7 +107,16 @@ class Problem:
     def state(self, payload=None) -> State:
         """A fresh elimination state whose factors are ``payload(tail, head, kind)`` (or kinds)."""
         make = payload or (lambda t, h, k: k)
-        return State.of(self.nodes, [(t, h, make(t, h, k)) for t, h, k in self.edges])
+        return State.of(self.nodes, [(t, h, make(t, h, k)) for t, h, k in self.edges], self.rank)
+
+    @property
+    def rank(self) -> dict:
+        """Each vertex's position in the graph (the order it was added): the order in which
+        eliminations form their products, whatever eliminations came before."""
+        found = self.__dict__.get("_rank")
+        if found is None:  # a Problem made by hand: its nodes' order
+            found = self.__dict__["_rank"] = {n: i for i, n in enumerate(self.nodes)}
+        return found
 
     def initial(self) -> State:
         """The start state of kinds, made once and shared: read it, never eliminate in it."""

@@ -9,7 +9,10 @@ report says, in which order), ``folder`` (writing and re-reading a report folder
 
 from __future__ import annotations
 
-from .figures import plot_macs, plot_roofline, plot_time
+from .figures import plot_macs, plot_pareto, plot_peak_memory, plot_roofline, plot_time
 from .folder import render, write_report
 
-__all__ = ["plot_time", "plot_macs", "plot_roofline", "write_report", "render"]
+__all__ = [
+    "plot_time", "plot_macs", "plot_roofline", "plot_peak_memory", "plot_pareto",
+    "write_report", "render",
+]  # fmt: skip

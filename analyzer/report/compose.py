@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from ..errors import AnalyzerError
 from ..files import GRAPH_FILE, atomic_write_text, save_figure
 from .document import Document
-from .figures import plot_macs, plot_roofline, plot_time
+from .figures import plot_macs, plot_peak_memory, plot_roofline, plot_time
 from .format import _command, _need, _numeric, _positive, _size_names, _stem, _sweeps, _uniques
 from .headline import headline, lead_figure
 from .jacobian import MAX_DRAWN, describe_graph, graph_size, plot_graph
@@ -99,6 +99,15 @@ def build(
                 add(fig, _stem("roofline", cost), f"{caption}, {cost} cost")
             else:
                 add(fig, "roofline", caption)
+    peaks = ["peak_bytes_predicted", "peak_bytes_measured"]
+    if set(peaks) <= set(results.columns):
+        for cost in costs:
+            part = results[results["cost"].astype(str) == str(cost)]
+            if _positive(part, peaks).empty:
+                continue
+            fig, _ = plot_peak_memory(results, cost)
+            caption = f"Measured against predicted peak memory, {cost} cost"
+            add(fig, _stem("peak_memory", cost), caption)
 
     graph_stem = None
     if graph is not None and graph_size(graph) <= MAX_DRAWN:

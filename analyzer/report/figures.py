@@ -1,4 +1,4 @@
-"""Log-log figures of a sweep: time, multiply-adds and roofline agreement."""
+"""Figures: a sweep's time, multiply-adds, roofline agreement and peak memory; the front."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from .format import (
     _uniques,
 )
 
-__all__ = ["plot_time", "plot_macs", "plot_roofline"]
+__all__ = ["plot_time", "plot_macs", "plot_roofline", "plot_peak_memory", "plot_pareto"]
 
 _STYLES: dict[str, dict[str, Any]] = {
     "input-first": {"color": "C3", "marker": "o"},
@@ -372,4 +372,121 @@ def plot_roofline(
         "roofline-predicted seconds",
         "measured seconds (median)",
     )
+    return fig, ax
+
+
+#: The band drawn around ``measured = predicted`` in :func:`plot_peak_memory` (±10%).
+PEAK_BAND = (0.9, 1.1)
+
+
+def plot_peak_memory(
+    results: pd.DataFrame, cost: str | None = None, *, model: str | None = None
+) -> tuple[Figure, Axes]:
+    """Log-log scatter of measured against predicted peak memory (bytes), one point per run.
+
+    The prediction is the memory model's (:mod:`analyzer.planning.memory`), the
+    measurement tracemalloc's peak of one run (:func:`analyzer.execute`). Draws the
+    line ``measured = predicted`` and a ±10% band.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        Needs ``order``, ``peak_bytes_predicted`` and ``peak_bytes_measured`` (and
+        ``cost`` if ``cost`` given, ``model`` if ``model`` given).
+    cost, model : str, optional
+        Keep only this cost model's (model's) rows.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> r = pd.DataFrame({"order": ["input-first", "output-first"], "cost": "dense",
+    ...                   "peak_bytes_predicted": [2e6, 1e6],
+    ...                   "peak_bytes_measured": [2.001e6, 1.002e6]})
+    >>> fig, ax = plot_peak_memory(r, "dense")
+    >>> ax.get_title(), ax.get_xlabel()
+    ('Measured against predicted peak memory (dense cost)', 'predicted peak (bytes)')
+    """
+    func = "plot_peak_memory"
+    x, y = "peak_bytes_predicted", "peak_bytes_measured"
+    df = _frame(results, "results", func)
+    _need(df, ["order", x, y], "results", func)
+    if cost is not None:
+        _need(df, ["cost"], "results", func)
+        _choose(cost, _uniques(df["cost"]), "cost", func)
+        df = df[df["cost"].astype(str) == str(cost)]
+    if model is not None:
+        _need(df, ["model"], "results", func)
+        _choose(model, _uniques(df["model"]), "model", func)
+        df = df[df["model"].astype(str) == str(model)]
+    df = _positive(df, [x, y])
+    if df.empty:
+        raise AnalyzerError(f"{func}: no rows with positive {x} and {y} for cost {cost!r}")
+    fig, ax = _new_axes()
+    for order in _orders(df["order"]):
+        part = df[df["order"].astype(str) == order]
+        style = {k: v for k, v in _style(order, None, [None]).items() if k != "linestyle"}
+        ax.plot(
+            part[x].to_numpy(float), part[y].to_numpy(float), ls="none", alpha=0.8, label=order,
+            **style,
+        )  # fmt: skip
+    values = np.concatenate([df[x].to_numpy(float), df[y].to_numpy(float)])
+    line = np.geomspace(values.min() / 1.5, values.max() * 1.5, 50)
+    ax.fill_between(
+        line, line * PEAK_BAND[0], line * PEAK_BAND[1], color="0.5", alpha=0.15, lw=0,
+        label="within 10% of the prediction",
+    )  # fmt: skip
+    ax.plot(line, line, color="k", lw=1, label="measured = predicted")
+    title = "Measured against predicted peak memory" + _context(cost, {})
+    if cost is None:
+        title += " (all costs)"
+    _finish(
+        ax,
+        title if model is None else f"{model}: {title}",
+        "predicted peak (bytes)",
+        "measured peak (bytes, tracemalloc)",
+    )
+    return fig, ax
+
+
+def plot_pareto(front: pd.DataFrame, *, title: str | None = None) -> tuple[Figure, Axes]:
+    """The macs–peak front of :func:`analyzer.pareto`: macs against predicted peak bytes.
+
+    One point per order, joined as a staircase (every order above and to the right
+    of it is beaten); the cheapest and the leanest point are labelled by their
+    bracketing when it is short. The title says whether the front is exact.
+
+    Examples
+    --------
+    >>> import analyzer
+    >>> fig, ax = plot_pareto(analyzer.pareto(analyzer.chain([32, 38, 32, 28])))
+    >>> ax.get_title(), len(ax.lines[0].get_xdata())
+    ('Macs against peak memory (exact front, dense cost)', 2)
+    """
+    func = "plot_pareto"
+    df = _frame(front, "front", func)
+    _need(df, ["macs", "peak_bytes"], "front", func)
+    if df.empty:
+        raise AnalyzerError(f"{func}: the front has no rows")
+    df = df.sort_values("peak_bytes")
+    peaks = df["peak_bytes"].astype(float).to_numpy()
+    macs = df["macs"].astype(float).to_numpy()
+    fig, ax = _new_axes()
+    ax.step(peaks, macs, where="post", color="C2", marker="o", label="front")
+    if "bracketing" in df.columns:
+        for row in (df.iloc[0], df.iloc[-1]) if len(df) > 1 else (df.iloc[0],):
+            text = str(row["bracketing"])
+            if len(text) <= 40:
+                ax.annotate(
+                    text, (float(row["peak_bytes"]), float(row["macs"])), fontsize="x-small",
+                    xytext=(4, 4), textcoords="offset points",
+                )  # fmt: skip
+    exact = df.attrs.get("exact", front.attrs.get("exact"))
+    kind = {True: "exact front", False: "front found by the search"}.get(exact, "front")
+    cost = front.attrs.get("cost")
+    detail = f"{kind}, {cost} cost" if cost else kind
+    ax.set_title(title or f"Macs against peak memory ({detail})")
+    ax.set_xlabel("predicted peak memory (bytes)")
+    ax.set_ylabel("macs (multiply-adds)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
     return fig, ax

@@ -77,10 +77,12 @@ def write_report(
     ``fits`` is None), ``steps.csv`` (when given; a stale one is removed otherwise),
     ``machine.json``, ``meta.json``, the plots ``time_vs_<x>_<cost>``, ``macs_vs_<x>_<cost>``
     (one per swept size and cost present; ``_<model>`` is appended when there are several
-    models) and ``roofline_<cost>`` as PNG and SVG, ``report.html`` (plots embedded as
-    base64 PNG) and ``report.md``. With a graph (``graph``, else ``results.attrs['graph']``
-    as :func:`analyzer.measure.sweep` leaves it), also ``graph.json`` and its picture
-    ``graph.png``/``graph.svg`` (up to :data:`~analyzer.report.jacobian.MAX_DRAWN` variables).
+    models), ``roofline_<cost>`` and, when the results have ``peak_bytes_predicted`` and
+    ``peak_bytes_measured``, ``peak_memory_<cost>`` as PNG and SVG, ``report.html`` (plots
+    embedded as base64 PNG) and ``report.md``. With a graph (``graph``, else
+    ``results.attrs['graph']`` as :func:`analyzer.measure.sweep` leaves it), also
+    ``graph.json`` and its picture ``graph.png``/``graph.svg`` (up to
+    :data:`~analyzer.report.jacobian.MAX_DRAWN` variables).
 
     Parameters
     ----------

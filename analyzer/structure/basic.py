@@ -196,7 +196,10 @@ register_product("diagonal", "diagonal", "diagonal", lambda o: o.m, lambda d, e,
 
 
 def _dense_times_row_block(matrix: np.ndarray, blocks: np.ndarray, o) -> tuple[np.ndarray, int]:
-    out = (matrix[:, :, None] * blocks[None, :, :]).reshape(matrix.shape[0], -1)
+    # written in C order, so that the reshape is a view (no second array as large as the
+    # result); einsum needs no buffers where a broadcasting multiply uses numpy's (64 KiB)
+    out = np.einsum("ij,jk->ijk", matrix, blocks, order="C", optimize=False)
+    out = out.reshape(matrix.shape[0], -1)
     return out, matrix.shape[0] * blocks.size
 
 
@@ -208,7 +211,8 @@ def _row_block_times_dense(blocks: np.ndarray, matrix: np.ndarray, o) -> tuple[n
 
 def _row_block_times_row_block(left: np.ndarray, right: np.ndarray, o) -> tuple[np.ndarray, int]:
     rows, width = left.shape
-    return (left[:, :, None] * right.reshape(rows, width, -1)).reshape(rows, -1), right.size
+    out = np.einsum("ij,ijk->ijk", left, right.reshape(rows, width, -1), order="C", optimize=False)
+    return out.reshape(rows, -1), right.size
 
 
 register_product("dense", "row-block", "dense", lambda o: o.m * o.n, _dense_times_row_block)
