@@ -30,6 +30,7 @@ from .errors import AnalyzerError
 from .frontends.loader import trace_file
 from .measure import resolve_model, sweep
 from .planning import ALIASES, COST_MODELS, ORDERS, compare, plan
+from .planning.search import DEFAULT_TIME_LIMIT
 from .report import render
 
 __all__ = ["main", "build_parser"]
@@ -77,14 +78,24 @@ def build_parser() -> argparse.ArgumentParser:
             "W=64x32,x=32 [--wrt W]: your function, traced at seeded random values."
         )
 
+    def time_limit_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--time-limit",
+            default=str(DEFAULT_TIME_LIMIT),
+            metavar="SECONDS",
+            help=f"seconds the exact search may take, or 'none' (default {DEFAULT_TIME_LIMIT:g})",
+        )
+
     p = sub.add_parser("plan", help="print the plan of one order")
     model_options(p)
     trace_options(p)
     p.add_argument("--order", default="optimal", help=f"one of: {ORDER_CHOICES}")
+    time_limit_option(p)
 
     p = sub.add_parser("compare", help="compare input-first, output-first and optimal")
     model_options(p)
     trace_options(p)
+    time_limit_option(p)
 
     p = sub.add_parser("sweep", help="time every order over a grid of sizes and report")
     model_options(p)
@@ -182,6 +193,21 @@ def _costs(text: str) -> list[str]:
     return costs
 
 
+def _time_limit(text: str) -> float | None:
+    """``--time-limit``: a positive number of seconds, or ``none`` for no limit."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise AnalyzerError(
+            f"--time-limit must be a positive number of seconds or 'none', got {text!r}"
+        )
+    return value
+
+
 def _run(args: argparse.Namespace, extra: list[str], argv: Sequence[str]) -> int:
     command = "analyzer " + " ".join(shlex.quote(a) for a in argv)
     if args.command in ("report", "run") and extra:
@@ -192,15 +218,17 @@ def _run(args: argparse.Namespace, extra: list[str], argv: Sequence[str]) -> int
     if args.command == "report" and not args.folder.strip():
         raise AnalyzerError(f"report: FOLDER must name a folder, got {args.folder!r}")
     if args.command == "plan":
+        limit = _time_limit(args.time_limit)
         costs = _costs(args.cost)
         if len(costs) != 1:
             raise AnalyzerError("plan takes one cost model")
-        print(plan(_graph(args, extra), args.order, costs[0]))
+        print(plan(_graph(args, extra), args.order, costs[0], time_limit=limit))
         return 0
     if args.command == "compare":
+        limit = _time_limit(args.time_limit)
         graph = _graph(args, extra)
         for cost in _costs(args.cost):
-            print(compare(graph, cost).to_string(index=False))
+            print(compare(graph, cost, time_limit=limit).to_string(index=False))
         return 0
     if args.command == "report":
         print(render(args.folder))

@@ -11,8 +11,11 @@ Steps (each exact; see :mod:`~analyzer.planning.reductions`,
    left); a part that is a path gets the path interval DP.
 4. A part of at most :data:`SMALL_PART` vertices: the subset DP (exact, at
    most ``2^12`` states).
-5. Any other part: branch and bound, from the cheapest heuristic order (its
-   first upper bound) and the bound of :mod:`~analyzer.planning.bounds`.
+5. Any other part: branch and bound, from the cheapest heuristic order
+   improved by a local descent (:mod:`~analyzer.planning.improve`; its first
+   upper bound) and the bound of :mod:`~analyzer.planning.bounds`. When the
+   search stops unproven, iterated local search spends the rest of the part's
+   time improving its best order (the lower bound stays the search's).
 
 The answer is always an order. ``search.proven`` says whether it is optimal;
 when not (time ran out, or the search was interrupted), ``search.lower_bound``
@@ -43,6 +46,7 @@ from .bounds import LowerBound, root_bound
 from .chain import OutOfTime, chain_search
 from .costs import Pricer
 from .heuristics import _fill_score, _markowitz_score, greedy
+from .improve import improve
 from .problem import Problem
 from .reductions import as_path, free_copies, parts, path_optimum
 from .search import Budget, SearchRecord, register_order
@@ -54,6 +58,11 @@ __all__ = ["optimal", "branch_and_bound", "upper_bound", "SMALL_PART"]
 #: Parts of at most this many vertices get the subset DP (at most 2^12 states): there
 #: its plain loop beats the search's bookkeeping; larger parts get the search.
 SMALL_PART = 12
+#: Most of a part's time the first local descent may take (it usually takes far less).
+DESCENT_SHARE = 0.25
+#: Share of the time left after the descent that the search gets; iterated local search
+#: improves its best order in the rest when it stops unproven.
+SEARCH_SHARE = 0.7
 
 
 def _numbers(problem: Problem) -> None:
@@ -101,10 +110,56 @@ def _search(
 
 
 def _run(search: BranchAndBound, outcome: Outcome, budget: Budget, share: float | None) -> Outcome:
-    search.budget = Budget(share, budget.objective)
-    found = search.solve()
+    """Local descent, then the search, then (time left, not proven) iterated local search.
+
+    The descent (at most :data:`DESCENT_SHARE` of ``share``) gives the search a
+    lower first upper bound; the search gets :data:`SEARCH_SHARE` of what is
+    left; when it stops unproven, iterated local search spends the rest on its
+    best order. The lower bound is the search's, valid for every order.
+    """
+    start = Budget(None, budget.objective)
+    objective = budget.objective
+    counts: dict[str, Any] = {}
+    interrupted = False
+    try:
+        cap = None if share is None else share * DESCENT_SHARE
+        sequence, cost, tried = improve(
+            search.board, search.best, search.upper, Budget(cap, objective), perturb=False
+        )
+        _count(counts, tried)
+        if cost < search.upper:
+            search.upper, search.best = cost, sequence
+    except KeyboardInterrupt:
+        interrupted = True
+    if interrupted:
+        found = Outcome(search.best, search.upper, outcome.lower_bound, False, {})
+        found.tried["stopped"] = "interrupted"
+    else:
+        left = None if share is None else max(share - start.elapsed(), 1e-9)
+        search.budget = Budget(None if left is None else left * SEARCH_SHARE, objective)
+        found = search.solve()
+        left = None if share is None else share - start.elapsed()
+        if not found.proven and found.tried.get("stopped") != "interrupted" and left:
+            if left > 0:
+                try:
+                    sequence, cost, tried = improve(
+                        search.board, found.sequence, found.cost, Budget(left, objective)
+                    )
+                except KeyboardInterrupt:
+                    found.tried["stopped"] = "interrupted"
+                else:
+                    _count(counts, tried)
+                    if cost < found.cost:
+                        found.sequence, found.cost = sequence, cost
+    found.tried.update(counts)
     found.tried["upper"] = outcome.tried["upper"]
     return found
+
+
+def _count(counts: dict, tried: dict) -> None:
+    for key, value in tried.items():
+        name = f"local {key}"
+        counts[name] = counts.get(name, 0) + value
 
 
 def _combine(
@@ -116,7 +171,7 @@ def _combine(
     for outcome in outcomes:
         sequence += outcome.sequence
         for key, value in outcome.tried.items():
-            if key in counts:
+            if key in counts or key.startswith("local "):
                 tried[key] = tried.get(key, 0) + value
             elif key == "stopped":
                 tried["stopped"] = value

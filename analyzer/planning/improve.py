@@ -1,0 +1,154 @@
+"""Local search over elimination orders: better upper bounds for the exact search and its gap.
+
+The graph left after eliminating a set of vertices does not depend on the order
+in which they went (the premise of the subset DP), so the cost of an order is
+a sum of segments: reordering the vertices of positions ``k .. k + w - 1``
+changes only what those ``w`` eliminations cost. :func:`improve` slides such a
+window along the order and replaces each window's order by the cheapest order
+of its vertices from the state before it (a subset DP over ``2^w`` states, by
+make/unmake on a :class:`~analyzer.planning.board.Board`), until a sweep finds
+nothing cheaper (a local optimum for every window). Then, while time is left,
+it perturbs the best order (a few vertices moved to random positions, a seeded
+generator: the same budget and machine give the same moves) and descends
+again, keeping the result when it is cheaper (iterated local search).
+
+Every order it returns is a complete order of the board's vertices whose cost
+was summed from the pricer, like any other; it never claims optimality.
+
+Examples
+--------
+>>> from analyzer.models import mlp
+>>> from analyzer.planning.board import Board
+>>> from analyzer.planning.problem import Problem
+>>> from analyzer.planning.search import Budget
+>>> board = Board.of(Problem.of(mlp([8, 2, 8, 2, 8])))
+>>> order = list(board.order)  # input-first: 3840 macs
+>>> sequence, cost, tried = improve(board, order, board.run(order, restore=True), Budget(None))
+>>> cost, cost == board.run(sequence, restore=True)
+(1256, True)
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+from .board import Board
+from .search import Budget
+
+__all__ = ["improve", "WINDOW"]
+
+#: Vertices a window reorders exactly (a subset DP of ``2^WINDOW`` states).
+WINDOW = 5
+
+
+class _Stop(Exception):
+    pass
+
+
+def _best_order(board: Board, segment: Sequence[Hashable], budget: Budget) -> tuple[Any, list]:
+    """The cheapest order of ``segment`` from the board's state (left as it was), and its cost.
+
+    Ties keep the order of ``segment`` (it is tried first; only a cheaper one replaces it).
+    """
+    memo: dict[int, tuple[Any, tuple]] = {}
+    bits = {v: 1 << i for i, v in enumerate(segment)}
+    full = (1 << len(segment)) - 1
+
+    def best(mask: int) -> tuple[Any, tuple]:
+        if mask == full:
+            return 0, ()
+        found = memo.get(mask)
+        if found is not None:
+            return found
+        result: tuple[Any, tuple] | None = None
+        for v in segment:
+            if mask & bits[v]:
+                continue
+            move = board.make(v)
+            try:
+                rest, tail = best(mask | bits[v])
+            finally:
+                board.unmake(move)
+            total = move.price + rest
+            if result is None or total < result[0]:
+                result = (total, (v, *tail))
+        memo[mask] = result  # type: ignore[assignment]
+        return result  # type: ignore[return-value]
+
+    if budget.expired():
+        raise _Stop
+    cost, order = best(0)
+    return cost, list(order)
+
+
+def _descend(
+    board: Board, sequence: list, window: int, budget: Budget, tried: dict
+) -> tuple[list, Any, bool]:
+    """Sweep windows along ``sequence`` until none gets cheaper or time runs out.
+
+    Returns the order, its cost and whether time ran out (the order is then
+    as far as the sweep got: no costlier than ``sequence``).
+    """
+    sequence = list(sequence)
+    n = len(sequence)
+    while True:
+        better, moves, total = False, [], 0
+        try:
+            for k in range(n):
+                segment = sequence[k : k + window]
+                if len(segment) > 1:
+                    old = board.run(segment, restore=True)
+                    cost, order = _best_order(board, segment, budget)
+                    tried["windows"] += 1
+                    if cost < old:
+                        sequence[k : k + window] = order
+                        better = True
+                move = board.make(sequence[k])
+                moves.append(move)
+                total += move.price
+        except _Stop:
+            board.rewind(moves)
+            return sequence, board.run(sequence, restore=True), True
+        board.rewind(moves)
+        tried["sweeps"] += 1
+        if not better:
+            return sequence, total, False
+
+
+def improve(
+    board: Board,
+    sequence: Sequence[Hashable],
+    cost: Any,
+    budget: Budget,
+    *,
+    window: int = WINDOW,
+    seed: int = 0,
+    perturb: bool = True,
+) -> tuple[list, Any, dict[str, Any]]:
+    """A cheaper order of the board's vertices than ``sequence`` (of cost ``cost``), if found.
+
+    Descends by window DPs, then (``perturb``) iterates perturbation and
+    descent until ``budget`` runs out; without a time limit it stops after the
+    first descent. The board is left as it was. Returns the best order, its
+    cost and counts of what was tried.
+    """
+    tried: dict[str, Any] = {"sweeps": 0, "windows": 0, "kicks": 0, "improved": 0}
+    best, best_cost = list(sequence), cost
+    if len(best) < 2:
+        return best, best_cost, tried
+    generator = random.Random(seed)
+    current = best
+    while True:
+        found, found_cost, stopped = _descend(board, current, window, budget, tried)
+        if found_cost < best_cost:
+            best, best_cost = found, found_cost
+            tried["improved"] += 1
+        if stopped or not perturb or budget.time_limit is None or budget.expired():
+            return best, best_cost, tried
+        current = list(best)
+        tried["kicks"] += 1
+        for _ in range(generator.randint(2, 4)):
+            v = current.pop(generator.randrange(len(current)))
+            current.insert(generator.randrange(len(current) + 1), v)
