@@ -111,6 +111,9 @@ def _descend(
         except _Stop:
             board.rewind(moves)
             return sequence, board.run(sequence, restore=True), True
+        except BaseException:  # an interrupt: leave the board as it was, and propagate
+            board.rewind(moves)
+            raise
         board.rewind(moves)
         tried["sweeps"] += 1
         if not better:

@@ -13,7 +13,9 @@ Steps (each exact; see :mod:`~analyzer.planning.reductions`,
    most ``2^12`` states).
 5. Any other part: branch and bound, from the cheapest heuristic order
    improved by a local descent (:mod:`~analyzer.planning.improve`; its first
-   upper bound) and the bound of :mod:`~analyzer.planning.bounds`. When the
+   upper bound) and the bound of :mod:`~analyzer.planning.bounds` (its
+   certificate starts at the larger of that and the pair bound of
+   :mod:`~analyzer.planning.pairs`). When the
    search stops unproven, iterated local search spends the rest of the part's
    time improving its best order (the lower bound stays the search's).
 
@@ -47,6 +49,7 @@ from .chain import OutOfTime, chain_search
 from .costs import Pricer
 from .heuristics import _fill_score, _markowitz_score, greedy
 from .improve import improve
+from .pairs import pair_bound
 from .problem import Problem
 from .reductions import as_path, free_copies, parts, path_optimum
 from .search import Budget, SearchRecord, register_order
@@ -95,18 +98,32 @@ def upper_bound(
 
 
 def _search(
-    state: State, problem: Problem, pricer: Pricer, part: list, objective: str
+    state: State, problem: Problem, pricer: Pricer, part: list, objective: str, budget: Budget
 ) -> tuple[BranchAndBound | None, Outcome]:
-    """The search of one part, ready to run, and its outcome if it does not run."""
+    """The search of one part, ready to run, and its outcome if it does not run.
+
+    Its lower bound at the start is the larger of the search's own bound and
+    the pair bound of :mod:`~analyzer.planning.pairs` (skipped when ``budget``
+    has run out).
+    """
     cost, sequence, name = upper_bound(state, pricer, part, objective)
     bound = LowerBound(
         state, pricer, part, objective, order=problem.nodes, itemsizes=problem.itemsizes
     )
-    outcome = Outcome(sequence, cost, min(bound.total, cost), bound.total >= cost, {"upper": name})
+    lower, tried = bound.total, {"upper": name}
+    try:
+        if lower < cost and not budget.expired():
+            lower = max(lower, pair_bound(bound, problem.nodes, budget))
+    except KeyboardInterrupt:  # stop here: the heuristic order, not proven
+        tried["stopped"] = "interrupted"
+        return None, Outcome(sequence, cost, min(lower, cost), lower >= cost, tried)
+    outcome = Outcome(sequence, cost, min(lower, cost), lower >= cost, tried)
     if outcome.proven:
         return None, outcome
     board = Board(state, pricer, part, objective)
-    return BranchAndBound(board, bound, Budget(None, objective), (cost, sequence)), outcome
+    search = BranchAndBound(board, bound, Budget(None, objective), (cost, sequence))
+    search.lower = lower
+    return search, outcome
 
 
 def _run(search: BranchAndBound, outcome: Outcome, budget: Budget, share: float | None) -> Outcome:
@@ -214,12 +231,12 @@ def _solve_parts(
             else:
                 outcomes[index] = Outcome(sequence, cost, cost, True, {"states": states})
                 continue
-        search, outcome = _search(state, problem, pricer, part, objective)
+        search, outcome = _search(state, problem, pricer, part, objective, budget)
         outcomes[index] = outcome
         if search is not None:
             pending.append((index, search))
     pending.sort(key=lambda item: len(groups[item[0]]))
-    interrupted = False
+    interrupted = any(o.tried.get("stopped") == "interrupted" for o in outcomes if o is not None)
     for rank, (index, search) in enumerate(pending):
         if interrupted:
             outcomes[index].tried["stopped"] = "interrupted"
@@ -266,7 +283,7 @@ def branch_and_bound(problem: Problem, budget: Budget) -> SearchRecord:
     outcomes = []
     if problem.intermediates:
         search, outcome = _search(
-            state, problem, problem.pricer(), list(problem.intermediates), budget.objective
+            state, problem, problem.pricer(), list(problem.intermediates), budget.objective, budget
         )
         if search is not None:
             left = budget.left()
