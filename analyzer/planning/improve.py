@@ -40,7 +40,7 @@ from .search import Budget
 __all__ = ["improve", "WINDOW"]
 
 #: Vertices a window reorders exactly (a subset DP of ``2^WINDOW`` states).
-WINDOW = 5
+WINDOW = 4
 
 
 class _Stop(Exception):
@@ -84,27 +84,39 @@ def _best_order(board: Board, segment: Sequence[Hashable], budget: Budget) -> tu
 
 
 def _descend(
-    board: Board, sequence: list, window: int, budget: Budget, tried: dict
+    board: Board,
+    sequence: list,
+    window: int,
+    budget: Budget,
+    tried: dict,
+    dirty: set[int] | None = None,
 ) -> tuple[list, Any, bool]:
     """Sweep windows along ``sequence`` until none gets cheaper or time runs out.
 
-    Returns the order, its cost and whether time ran out (the order is then
-    as far as the sweep got: no costlier than ``sequence``).
+    ``dirty`` lists the window starts to look at first (``None``: all); a
+    window is looked at again only when a change reached it (the vertices
+    before a window, and so the state it starts from, are a set that only a
+    change overlapping it can alter). Returns the order, its cost and whether
+    time ran out (the order is then as far as the sweep got: no costlier than
+    ``sequence``).
     """
     sequence = list(sequence)
     n = len(sequence)
-    while True:
-        better, moves, total = False, [], 0
+    dirty = set(range(n)) if dirty is None else {k for k in dirty if 0 <= k < n}
+    while dirty:
+        later: set[int] = set()
+        moves, total = [], 0
         try:
             for k in range(n):
                 segment = sequence[k : k + window]
-                if len(segment) > 1:
+                if k in dirty and len(segment) > 1:
                     old = board.run(segment, restore=True)
                     cost, order = _best_order(board, segment, budget)
                     tried["windows"] += 1
                     if cost < old:
                         sequence[k : k + window] = order
-                        better = True
+                        dirty.update(range(k + 1, k + window))
+                        later.update(range(max(k - window + 1, 0), k + 1))
                 move = board.make(sequence[k])
                 moves.append(move)
                 total += move.price
@@ -116,8 +128,21 @@ def _descend(
             raise
         board.rewind(moves)
         tried["sweeps"] += 1
-        if not better:
-            return sequence, total, False
+        dirty = later
+    return sequence, board.run(sequence, restore=True), False
+
+
+def _kick(sequence: list, window: int, generator: random.Random) -> tuple[list, set[int]]:
+    """A few vertices moved (mostly a short way, sometimes anywhere); the windows to look at."""
+    current, n = list(sequence), len(sequence)
+    dirty: set[int] = set()
+    for _ in range(generator.randint(1, 3)):
+        i = generator.randrange(n)
+        reach = n if generator.random() < 0.25 else 2 * window
+        j = min(max(i + generator.randint(-reach, reach), 0), n - 1)
+        current.insert(j, current.pop(i))
+        dirty.update(range(min(i, j) - window, max(i, j) + window))
+    return current, dirty
 
 
 def improve(
@@ -142,16 +167,16 @@ def improve(
     if len(best) < 2:
         return best, best_cost, tried
     generator = random.Random(seed)
-    current = best
+    current, current_cost, dirty = best, best_cost, None
     while True:
-        found, found_cost, stopped = _descend(board, current, window, budget, tried)
+        found, found_cost, stopped = _descend(board, current, window, budget, tried, dirty)
         if found_cost < best_cost:
             best, best_cost = found, found_cost
             tried["improved"] += 1
+        if found_cost <= current_cost:  # (a descent never costs more: walk on from it)
+            current, current_cost = found, found_cost
         if stopped or not perturb or budget.time_limit is None or budget.expired():
             return best, best_cost, tried
-        current = list(best)
         tried["kicks"] += 1
-        for _ in range(generator.randint(2, 4)):
-            v = current.pop(generator.randrange(len(current)))
-            current.insert(generator.randrange(len(current) + 1), v)
+        current, dirty = _kick(best if generator.random() < 0.5 else current, window, generator)
+        current_cost = board.run(current, restore=True)

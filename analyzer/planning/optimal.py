@@ -65,7 +65,7 @@ SMALL_PART = 12
 DESCENT_SHARE = 0.25
 #: Share of the time left after the descent that the search gets; iterated local search
 #: improves its best order in the rest when it stops unproven.
-SEARCH_SHARE = 0.7
+SEARCH_SHARE = 0.4
 
 
 def _numbers(problem: Problem) -> None:
