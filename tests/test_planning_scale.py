@@ -746,3 +746,34 @@ def test_compare_passes_its_time_limit_on():
     assert list(table["macs"]) == [plan(g, "subset-dp").macs]
     with pytest.raises(PlanError, match="time_limit"):
         analyzer.compare(g, time_limit=0)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(1, 25))
+def test_dense_board_prices_equal_the_dense_formula_and_undo_exactly(seed, n):
+    from analyzer.planning.improve import DenseBoard
+
+    g = random_graph(n, seed, high=6) if seed % 2 else layered_graph(n, seed)
+    problem = Problem.of(g)  # dense model: eliminating v costs |v|·ΣP·ΣS
+    fast = DenseBoard(Board.of(problem))
+    before = ({v: set(d) for v, d in fast.pred.items()}, dict(fast.into), dict(fast.out))
+    order = list(problem.intermediates)
+    random.Random(seed).shuffle(order)
+    pred = {v: set(problem.initial().pred[v]) for v in problem.nodes}
+    succ = {v: set(problem.initial().succ[v]) for v in problem.nodes}
+    sizes = problem.sizes
+    moves = []
+    for v in order:  # the same eliminations on plain sets, priced by the formula
+        P, S = pred.pop(v), succ.pop(v)
+        expected = sizes[v] * sum(sizes[p] for p in P) * sum(sizes[s] for s in S)
+        for p in P:
+            succ[p].discard(v)
+            succ[p] |= S
+        for s in S:
+            pred[s].discard(v)
+            pred[s] |= P
+        moves.append(fast.make(v))
+        assert moves[-1].price == expected
+    assert sum(m.price for m in moves) == Board.of(problem).run(order)
+    fast.rewind(moves)
+    assert ({v: set(d) for v, d in fast.pred.items()}, fast.into, fast.out) == before

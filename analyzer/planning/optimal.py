@@ -15,9 +15,11 @@ Steps (each exact; see :mod:`~analyzer.planning.reductions`,
    improved by a local descent (:mod:`~analyzer.planning.improve`; its first
    upper bound) and the bound of :mod:`~analyzer.planning.bounds` (its
    certificate starts at the larger of that and the pair bound of
-   :mod:`~analyzer.planning.pairs`). When the
-   search stops unproven, iterated local search spends the rest of the part's
-   time improving its best order (the lower bound stays the search's).
+   :mod:`~analyzer.planning.pairs`). When the search stops unproven (after
+   :data:`SEARCH_SHARE` of the part's time), iterated local search improves
+   its best order for :data:`LOCAL_SHARE` of the time left, and the search
+   goes on with the rest from that order, its memo kept (the lower bound is
+   always the search's).
 
 The answer is always an order. ``search.proven`` says whether it is optimal;
 when not (time ran out, or the search was interrupted), ``search.lower_bound``
@@ -63,9 +65,11 @@ __all__ = ["optimal", "branch_and_bound", "upper_bound", "SMALL_PART"]
 SMALL_PART = 12
 #: Most of a part's time the first local descent may take (it usually takes far less).
 DESCENT_SHARE = 0.25
-#: Share of the time left after the descent that the search gets; iterated local search
-#: improves its best order in the rest when it stops unproven.
-SEARCH_SHARE = 0.4
+#: Share of the time left after the descent that the search gets first.
+SEARCH_SHARE = 0.25
+#: Share of the time left then that iterated local search gets (when the search stopped
+#: unproven); the search goes on with the rest.
+LOCAL_SHARE = 0.6
 
 
 def _numbers(problem: Problem) -> None:
@@ -127,47 +131,46 @@ def _search(
 
 
 def _run(search: BranchAndBound, outcome: Outcome, budget: Budget, share: float | None) -> Outcome:
-    """Local descent, then the search, then (time left, not proven) iterated local search.
+    """Local descent, the search, iterated local search, the search again (see the docstring).
 
     The descent (at most :data:`DESCENT_SHARE` of ``share``) gives the search a
     lower first upper bound; the search gets :data:`SEARCH_SHARE` of what is
-    left; when it stops unproven, iterated local search spends the rest on its
-    best order. The lower bound is the search's, valid for every order.
+    left; when it stops unproven, iterated local search takes
+    :data:`LOCAL_SHARE` of what is left, and the search goes on with the rest
+    (its memo kept) from the better order. The lower bound is the search's,
+    valid for every order; without a time limit the search runs to the end.
     """
-    start = Budget(None, budget.objective)
     objective = budget.objective
+    start = Budget(None, objective)
     counts: dict[str, Any] = {}
-    interrupted = False
-    try:
-        cap = None if share is None else share * DESCENT_SHARE
+
+    def left(fraction: float) -> Budget:
+        if share is None:
+            return Budget(None, objective)
+        return Budget(max(share - start.elapsed(), 1e-9) * fraction, objective)
+
+    def local(fraction: float, perturb: bool) -> None:
         sequence, cost, tried = improve(
-            search.board, search.best, search.upper, Budget(cap, objective), perturb=False
+            search.board, search.best, search.upper, left(fraction), perturb=perturb
         )
         _count(counts, tried)
         if cost < search.upper:
             search.upper, search.best = cost, sequence
-    except KeyboardInterrupt:
-        interrupted = True
-    if interrupted:
-        found = Outcome(search.best, search.upper, outcome.lower_bound, False, {})
+
+    try:
+        local(DESCENT_SHARE, perturb=False)
+        for fraction in (SEARCH_SHARE, 1.0):
+            search.budget = left(fraction)
+            search.tried.pop("stopped", None)
+            found = search.solve()
+            if found.proven or share is None or found.tried.get("stopped") == "interrupted":
+                break
+            if fraction != 1.0:
+                local(LOCAL_SHARE, perturb=True)
+    except KeyboardInterrupt:  # in a local search: the best order so far, not proven
+        lower = min(max(search.lower, outcome.lower_bound), search.upper)
+        found = Outcome(search.best, search.upper, lower, False, dict(search.tried))
         found.tried["stopped"] = "interrupted"
-    else:
-        left = None if share is None else max(share - start.elapsed(), 1e-9)
-        search.budget = Budget(None if left is None else left * SEARCH_SHARE, objective)
-        found = search.solve()
-        left = None if share is None else share - start.elapsed()
-        if not found.proven and found.tried.get("stopped") != "interrupted" and left:
-            if left > 0:
-                try:
-                    sequence, cost, tried = improve(
-                        search.board, found.sequence, found.cost, Budget(left, objective)
-                    )
-                except KeyboardInterrupt:
-                    found.tried["stopped"] = "interrupted"
-                else:
-                    _count(counts, tried)
-                    if cost < found.cost:
-                        found.sequence, found.cost = sequence, cost
     found.tried.update(counts)
     found.tried["upper"] = outcome.tried["upper"]
     return found

@@ -24,15 +24,19 @@ its single bound. The pair then costs at least the smaller of the two cases'
 sums (prices grow with ``IN`` and ``OUT``), a gain ``γ(u, v)`` over the two
 single bounds.
 
-Pairs do not add up over shared vertices (a vertex's price counts once), so
-the bound takes a *matching*: pairs with no vertex in common. For a matching
-``M``, every order costs at least the single bounds of all vertices, plus
-``γ`` of each pair of ``M``, plus the penalties of
-:class:`~analyzer.planning.bounds.LowerBound` of the factors whose ends are
-both outside ``M`` (its argument holds on any set of factors among the
-unmatched vertices). ``M`` is chosen greedily by gain; any matching gives a
-valid bound, and the empty one gives the old total, so the result never is
-below it.
+Both cases raise only ``u``'s output side and ``v``'s input side. A
+vertex's price ``f(IN, OUT)`` (``|v|·IN·OUT``, or the bytes form) is
+bilinear with nonnegative coefficients, so raises of its two sides add up
+(item 5 of :mod:`~analyzer.planning.bounds`); two raises of one side from
+different pairs need not (separators overlap). So the bound takes a
+*matching* of sides: pairs ``u -> v`` no two of which use the same output
+side of a vertex or the same input side. For such a set ``M``, every order
+costs at least the single bounds of all vertices, plus ``γ`` of each pair
+of ``M``, plus the penalties of :class:`~analyzer.planning.bounds.LowerBound`
+of the factors ``x -> y`` whose sides (``x``'s output, ``y``'s input) no
+pair of ``M`` uses (its argument holds on any such set of factors). ``M`` is
+chosen greedily by gain; any matching gives a valid bound, and the empty one
+gives the old total, so the result never is below it.
 
 Only vertices priced densely take part (as for the penalties), and only on
 graphs whose cuts are exact (:data:`~analyzer.planning.cuts.EXACT_CUT_VERTICES`).
@@ -162,26 +166,28 @@ def pair_bound(bound: LowerBound, nodes: Sequence[Hashable], budget: Any = None)
         if gain > 0:
             gains.append((gain, u, v))
     penalty = bound.penalty
-    incident: dict[Hashable, list] = {}
+    incident: dict[tuple, list] = {}  # the penalties that charge each side of a vertex
     for key in penalty:
-        incident.setdefault(key[0], []).append(key)
-        incident.setdefault(key[1], []).append(key)
-    matched: set = set()
+        incident.setdefault(("out", key[0]), []).append(key)
+        incident.setdefault(("in", key[1]), []).append(key)
+    used: set = set()
     lost: set = set()
     total = bound.total
     while gains:
         best, best_change = None, 0
         for item in gains:
             gain, u, v = item
-            dropped = {k for x in (u, v) for k in incident.get(x, ()) if k not in lost}
+            sides = (("out", u), ("in", v))
+            dropped = {k for x in sides for k in incident.get(x, ()) if k not in lost}
             change = gain - sum(penalty[k] for k in dropped)
             if change > best_change:
                 best, best_change = item, change
         if best is None:
             break
         _, u, v = best
-        matched.update((u, v))
-        lost.update(k for x in (u, v) for k in incident.get(x, ()))
+        sides = (("out", u), ("in", v))
+        used.update(sides)
+        lost.update(k for x in sides for k in incident.get(x, ()))
         total += best_change
-        gains = [g for g in gains if g[1] not in matched and g[2] not in matched]
+        gains = [g for g in gains if ("out", g[1]) not in used and ("in", g[2]) not in used]
     return total
