@@ -66,10 +66,10 @@ SMALL_PART = 12
 #: Most of a part's time the first local descent may take (it usually takes far less).
 DESCENT_SHARE = 0.25
 #: Share of the time left after the descent that the search gets first.
-SEARCH_SHARE = 0.25
+SEARCH_SHARE = 0.2
 #: Share of the time left then that iterated local search gets (when the search stopped
 #: unproven); the search goes on with the rest.
-LOCAL_SHARE = 0.6
+LOCAL_SHARE = 0.7
 
 
 def _numbers(problem: Problem) -> None:
