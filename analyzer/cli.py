@@ -31,6 +31,7 @@ from .frontends.loader import trace_file
 from .measure import resolve_model, sweep
 from .planning import ALIASES, COST_MODELS, ORDERS, compare, pareto, plan
 from .planning.memory import human_bytes
+from .planning.search import DEFAULT_TIME_LIMIT
 from .report import render
 
 __all__ = ["main", "build_parser"]
@@ -86,20 +87,31 @@ def build_parser() -> argparse.ArgumentParser:
             "W=64x32,x=32 [--wrt W]: your function, traced at seeded random values."
         )
 
+    def time_limit_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--time-limit",
+            default=str(DEFAULT_TIME_LIMIT),
+            metavar="SECONDS",
+            help=f"seconds the exact search may take, or 'none' (default {DEFAULT_TIME_LIMIT:g})",
+        )
+
     p = sub.add_parser("plan", help="print the plan of one order")
     model_options(p)
     trace_options(p)
     p.add_argument("--order", default="optimal", help=f"one of: {ORDER_CHOICES}")
     memory_option(p)
+    time_limit_option(p)
 
     p = sub.add_parser("compare", help="compare input-first, output-first and optimal")
     model_options(p)
     trace_options(p)
     memory_option(p)
+    time_limit_option(p)
 
     p = sub.add_parser("pareto", help="the orders no other beats on both macs and peak memory")
     model_options(p)
     trace_options(p)
+    time_limit_option(p)
 
     p = sub.add_parser("sweep", help="time every order over a grid of sizes and report")
     model_options(p)
@@ -197,6 +209,21 @@ def _costs(text: str) -> list[str]:
     return costs
 
 
+def _time_limit(text: str) -> float | None:
+    """``--time-limit``: a positive number of seconds, or ``none`` for no limit."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise AnalyzerError(
+            f"--time-limit must be a positive number of seconds or 'none', got {text!r}"
+        )
+    return value
+
+
 def _run(args: argparse.Namespace, extra: list[str], argv: Sequence[str]) -> int:
     command = "analyzer " + " ".join(shlex.quote(a) for a in argv)
     if args.command in ("report", "run") and extra:
@@ -207,23 +234,34 @@ def _run(args: argparse.Namespace, extra: list[str], argv: Sequence[str]) -> int
     if args.command == "report" and not args.folder.strip():
         raise AnalyzerError(f"report: FOLDER must name a folder, got {args.folder!r}")
     if args.command == "plan":
+        limit = _time_limit(args.time_limit)
         costs = _costs(args.cost)
         if len(costs) != 1:
             raise AnalyzerError("plan takes one cost model")
-        print(plan(_graph(args, extra), args.order, costs[0], memory_limit=args.memory_limit))
+        print(
+            plan(
+                _graph(args, extra),
+                args.order,
+                costs[0],
+                memory_limit=args.memory_limit,
+                time_limit=limit,
+            )
+        )
         return 0
     if args.command == "compare":
+        limit = _time_limit(args.time_limit)
         graph = _graph(args, extra)
         for cost in _costs(args.cost):
-            table = compare(graph, cost)  # peak: predicted peak memory, unit in each value
+            table = compare(graph, cost, time_limit=limit)  # peak: unit in each value
             print(table.drop(columns="peak_bytes").to_string(index=False))
             if args.memory_limit is not None:
-                print(_within(graph, cost, args.memory_limit))
+                print(_within(graph, cost, args.memory_limit, limit))
         return 0
     if args.command == "pareto":
+        limit = _time_limit(args.time_limit)
         graph = _graph(args, extra)
         for cost in _costs(args.cost):
-            front = pareto(graph, cost)
+            front = pareto(graph, cost, time_limit=limit)
             print(front.drop(columns="exact").to_string(index=False))
             how = "exact" if front.attrs["exact"] else "found by the search, not proven"
             points = f"{len(front)} point{'s' if len(front) != 1 else ''}"
@@ -263,9 +301,9 @@ def _run(args: argparse.Namespace, extra: list[str], argv: Sequence[str]) -> int
     return 1 if args.check and not outcome.passed else 0
 
 
-def _within(graph, cost: str, limit: str) -> str:
+def _within(graph, cost: str, limit: str, time_limit: float | None) -> str:
     """One line: the cheapest order found within a memory limit (``compare --memory-limit``)."""
-    p = plan(graph, "optimal", cost, memory_limit=limit)
+    p = plan(graph, "optimal", cost, memory_limit=limit, time_limit=time_limit)
     claim = "proven" if p.proven_optimal else f"not proven, gap at most {p.gap:.2%}"
     return (
         f"optimal within {limit}: {p.macs} macs, peak {human_bytes(p.peak_bytes)} "

@@ -124,6 +124,12 @@ def test_compare_a_chain(capsys):
         (["report", "no/such/folder"], ["no/such/folder", "does not exist"]),
         (["report", "no/such/folder", "--extra"], ["unexpected argument", "--extra"]),
         (["run", "--bogus"], ["unexpected argument", "--bogus"]),
+        (["plan", *SIZES, "--time-limit", "0"], ["--time-limit", "positive", "'none'", "'0'"]),
+        (["plan", *SIZES, "--time-limit", "-1.5"], ["--time-limit", "'-1.5'"]),
+        (["compare", *SIZES, "--time-limit", "soon"], ["--time-limit", "'soon'"]),
+        (["compare", *SIZES, "--time-limit", "nan"], ["--time-limit", "'nan'"]),
+        (["plan", *SIZES, "--time-limit", "inf"], ["--time-limit", "'inf'"]),
+        (["plan", *SIZES, "--time-limit"], ["--time-limit", "expected one argument"]),
     ],
 )
 def test_bad_input_exits_2_with_one_line(monkeypatch, tmp_path, capsys, argv, needles):
@@ -525,3 +531,33 @@ def test_sweep_into_a_folder_of_other_results_is_refused(copy_of_swept, monkeypa
     line = error_line(capsys, argv)
     assert str(copy_of_swept) in line and "sweep did not make" in line
     assert (copy_of_swept / "results.csv").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "command, given, expected",
+    [
+        ("plan", [], 10.0),
+        ("plan", ["--time-limit", "2.5"], 2.5),
+        ("plan", ["--time-limit", "none"], None),
+        ("plan", ["--time-limit", "NONE"], None),
+        ("compare", [], 10.0),
+        ("compare", ["--time-limit", "7"], 7.0),
+        ("compare", ["--time-limit", "None"], None),
+    ],
+)
+def test_time_limit_reaches_the_planner(monkeypatch, capsys, command, given, expected):
+    import analyzer.planning.api as api
+
+    seen = []
+    real = api.plan
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs.get("time_limit", "not given"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api, "plan", recording)  # compare plans through it
+    if command == "plan":
+        monkeypatch.setattr(cli, "plan", recording)
+    assert main([command, *SIZES, *given]) == 0
+    assert seen and all(limit == expected for limit in seen)
+    assert "optimal" in capsys.readouterr().out

@@ -645,3 +645,135 @@ def test_children_listed_a_few_at_a_time_stay_exact(monkeypatch):
         assert p.proven_optimal and p.macs == plan(g, "subset-dp").macs
     stopped = plan(layered_graph(40, 1), "branch-and-bound", time_limit=0.05)
     assert stopped.lower_bound <= stopped.macs
+
+
+# ------------------------------------------------------------------ local search, pair bound
+def _oracle(problem: Problem, objective: str = "macs") -> int:
+    from analyzer.planning.subset import subset_optimum
+
+    state = problem.state()
+    return subset_optimum(state, problem.pricer(), problem.intermediates, objective, Budget(None))[
+        0
+    ]
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 10**6),
+    n=st.integers(1, 9),
+    cost=st.sampled_from(COSTS),
+    objective=st.sampled_from(["macs", "bytes"]),
+)
+def test_local_search_returns_a_priced_permutation_no_costlier(seed, n, cost, objective):
+    from analyzer.planning.improve import improve
+
+    g = random_graph(n, seed) if seed % 2 else layered_graph(n, seed)
+    problem = Problem.of(g, cost)
+    board = Board.of(problem, objective)
+    before = (board.state.copy().pred, board.state.copy().succ)
+    start = list(problem.intermediates)
+    random.Random(seed).shuffle(start)
+    start_cost = board.run(start, restore=True)
+    sequence, found, tried = improve(board, start, start_cost, Budget(None), window=3)
+    assert sorted(sequence) == sorted(start)
+    assert (board.state.pred, board.state.succ) == before  # the board is left as it was
+    # its cost, priced again from scratch on a fresh board, and against the optimum
+    assert found == Board.of(problem, objective).run(sequence)
+    assert _oracle(problem, objective) <= found <= start_cost
+
+
+def test_local_search_reorders_windows_exactly():
+    from analyzer.planning.improve import improve
+
+    g = mlp([8, 2, 8, 2, 8])  # 4 intermediates: one window of 4 is the subset DP
+    board = Board.of(Problem.of(g))
+    start = list(board.order)
+    sequence, found, _ = improve(
+        board, start, board.run(start, restore=True), Budget(None), window=4
+    )
+    assert found == plan(g, "subset-dp").macs == dense_brute_force(g)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10**6),
+    n=st.integers(2, 10),
+    cost=st.sampled_from(COSTS),
+    objective=st.sampled_from(["macs", "bytes"]),
+)
+def test_pair_bound_never_exceeds_the_optimum(seed, n, cost, objective):
+    from analyzer.planning.pairs import pair_bound
+
+    g = random_graph(n, seed, high=6) if seed % 3 == 0 else layered_graph(n, seed)
+    problem = Problem.of(g, cost)
+    bound = LowerBound(
+        problem.initial(), problem.pricer(), problem.intermediates, objective,
+        order=problem.nodes, itemsizes=problem.itemsizes,
+    )  # fmt: skip
+    assert bound.total <= pair_bound(bound, problem.nodes) <= _oracle(problem, objective)
+
+
+def test_pair_bound_is_stronger_on_layered_graphs():
+    from analyzer.planning.pairs import pair_bound
+
+    raised = 0
+    for seed in range(1, 6):
+        problem = Problem.of(layered_graph(8, seed))
+        bound = LowerBound(problem.initial(), problem.pricer(), problem.intermediates,
+                           order=problem.nodes)  # fmt: skip
+        found = pair_bound(bound, problem.nodes)
+        assert found <= _oracle(problem)
+        raised += found > bound.total
+    assert raised >= 3
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10**6), limit=st.sampled_from([1e-4, 0.01, 0.2]))
+def test_certificates_under_short_time_limits_bound_the_optimum(seed, limit):
+    g = layered_graph(14, seed, width=5, high=30)
+    optimum = plan(g, "subset-dp", time_limit=None).macs
+    for order in ("optimal", "branch-and-bound"):
+        p = plan(g, order, time_limit=limit)
+        assert p.lower_bound <= optimum <= p.macs
+        assert p.proven_optimal == (p.lower_bound == p.macs)
+        if p.proven_optimal:
+            assert p.macs == optimum
+
+
+def test_compare_passes_its_time_limit_on():
+    g = layered_graph(9, 3)
+    table = analyzer.compare(g, orders=["optimal"], time_limit=None)
+    assert list(table["macs"]) == [plan(g, "subset-dp").macs]
+    with pytest.raises(PlanError, match="time_limit"):
+        analyzer.compare(g, time_limit=0)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(1, 25))
+def test_dense_board_prices_equal_the_dense_formula_and_undo_exactly(seed, n):
+    from analyzer.planning.improve import DenseBoard
+
+    g = random_graph(n, seed, high=6) if seed % 2 else layered_graph(n, seed)
+    problem = Problem.of(g)  # dense model: eliminating v costs |v|·ΣP·ΣS
+    fast = DenseBoard(Board.of(problem))
+    before = ({v: set(d) for v, d in fast.pred.items()}, dict(fast.into), dict(fast.out))
+    order = list(problem.intermediates)
+    random.Random(seed).shuffle(order)
+    pred = {v: set(problem.initial().pred[v]) for v in problem.nodes}
+    succ = {v: set(problem.initial().succ[v]) for v in problem.nodes}
+    sizes = problem.sizes
+    moves = []
+    for v in order:  # the same eliminations on plain sets, priced by the formula
+        P, S = pred.pop(v), succ.pop(v)
+        expected = sizes[v] * sum(sizes[p] for p in P) * sum(sizes[s] for s in S)
+        for p in P:
+            succ[p].discard(v)
+            succ[p] |= S
+        for s in S:
+            pred[s].discard(v)
+            pred[s] |= P
+        moves.append(fast.make(v))
+        assert moves[-1].price == expected
+    assert sum(m.price for m in moves) == Board.of(problem).run(order)
+    fast.rewind(moves)
+    assert ({v: set(d) for v, d in fast.pred.items()}, fast.into, fast.out) == before

@@ -129,6 +129,8 @@ def compare(
     graph: JacobianGraph,
     cost: str | CostModel = "dense",
     orders: Sequence[str] | None = None,
+    *,
+    time_limit: float | None = DEFAULT_TIME_LIMIT,
 ) -> Table:
     """One row per order: order, macs, vs_best, largest_intermediate, peak, peak_bytes, cost,
     bracketing.
@@ -138,7 +140,8 @@ def compare(
     and ``peak_bytes`` the exact count (see :mod:`analyzer.planning.memory`). With
     symbolic sizes the optimal order is left out (it depends on the sizes), ``macs``
     holds the exact polynomial, ``leading_term`` replaces ``vs_best`` and ``peak``
-    gives the peak in elements (``"... elements"``).
+    gives the peak in elements (``"... elements"``). ``time_limit`` is what
+    each exact search may take, as in :func:`plan`.
 
     >>> from analyzer.models import one_layer
     >>> compare(one_layer(10, 5))[["order", "macs", "vs_best"]]
@@ -160,7 +163,8 @@ def compare(
     orders = list(orders)
     if not orders:
         raise PlanError(f"give at least one order; valid orders: {', '.join(ORDERS)}")
-    plans = [plan(graph, o, cost) for o in orders]
+    Budget(time_limit)  # a bad time_limit is refused before any planning
+    plans = [plan(graph, o, cost, time_limit=time_limit) for o in orders]
     rows = [
         {
             "order": p.order,

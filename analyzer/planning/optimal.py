@@ -11,12 +11,22 @@ Steps (each exact; see :mod:`~analyzer.planning.reductions`,
    left); a part that is a path gets the path interval DP.
 4. A part of at most :data:`SMALL_PART` vertices: the subset DP (exact, at
    most ``2^12`` states).
-5. Any other part: branch and bound, from the cheapest heuristic order (its
-   first upper bound) and the bound of :mod:`~analyzer.planning.bounds`.
+5. Any other part: branch and bound, from the cheapest heuristic order
+   improved by a local descent (:mod:`~analyzer.planning.improve`; its first
+   upper bound) and the bound of :mod:`~analyzer.planning.bounds` (its
+   certificate starts at the larger of that and the pair bound of
+   :mod:`~analyzer.planning.pairs`). When the search stops unproven (after
+   :data:`SEARCH_SHARE` of the part's time), iterated local search improves
+   its best order for :data:`LOCAL_SHARE` of the time left, and the search
+   goes on with the rest from that order, its memo kept (the lower bound is
+   always the search's).
 
 The answer is always an order. ``search.proven`` says whether it is optimal;
 when not (time ran out, or the search was interrupted), ``search.lower_bound``
-is a cost no order can beat, the sum of the parts' bounds.
+is a cost no order can beat, the sum of the parts' bounds. A
+``KeyboardInterrupt`` during the search, the local search or the pair bound
+returns the best order found so far, not proven (``tried["stopped"] ==
+"interrupted"``); the parts not started yet keep their heuristic order.
 
 ``"branch-and-bound"`` is the search alone on the whole graph (no reduction),
 for comparisons.
@@ -43,6 +53,8 @@ from .bounds import LowerBound, root_bound
 from .chain import OutOfTime, chain_search
 from .costs import Pricer
 from .heuristics import _fill_score, _markowitz_score, greedy
+from .improve import improve
+from .pairs import pair_bound
 from .problem import Problem
 from .reductions import as_path, free_copies, parts, path_optimum
 from .search import Budget, SearchRecord, register_order
@@ -54,6 +66,13 @@ __all__ = ["optimal", "branch_and_bound", "upper_bound", "SMALL_PART"]
 #: Parts of at most this many vertices get the subset DP (at most 2^12 states): there
 #: its plain loop beats the search's bookkeeping; larger parts get the search.
 SMALL_PART = 12
+#: Most of a part's time the first local descent may take (it usually takes far less).
+DESCENT_SHARE = 0.25
+#: Share of the time left after the descent that the search gets first.
+SEARCH_SHARE = 0.2
+#: Share of the time left then that iterated local search gets (when the search stopped
+#: unproven); the search goes on with the rest.
+LOCAL_SHARE = 0.7
 
 
 def _numbers(problem: Problem) -> None:
@@ -86,25 +105,84 @@ def upper_bound(
 
 
 def _search(
-    state: State, problem: Problem, pricer: Pricer, part: list, objective: str
+    state: State, problem: Problem, pricer: Pricer, part: list, objective: str, budget: Budget
 ) -> tuple[BranchAndBound | None, Outcome]:
-    """The search of one part, ready to run, and its outcome if it does not run."""
+    """The search of one part, ready to run, and its outcome if it does not run.
+
+    Its lower bound at the start is the larger of the search's own bound and
+    the pair bound of :mod:`~analyzer.planning.pairs` (skipped when ``budget``
+    has run out).
+    """
     cost, sequence, name = upper_bound(state, pricer, part, objective)
     bound = LowerBound(
         state, pricer, part, objective, order=problem.nodes, itemsizes=problem.itemsizes
     )
-    outcome = Outcome(sequence, cost, min(bound.total, cost), bound.total >= cost, {"upper": name})
+    lower, tried = bound.total, {"upper": name}
+    try:
+        if lower < cost and not budget.expired():
+            lower = max(lower, pair_bound(bound, problem.nodes, budget))
+    except KeyboardInterrupt:  # stop here: the heuristic order, not proven
+        tried["stopped"] = "interrupted"
+        return None, Outcome(sequence, cost, min(lower, cost), lower >= cost, tried)
+    outcome = Outcome(sequence, cost, min(lower, cost), lower >= cost, tried)
     if outcome.proven:
         return None, outcome
     board = Board(state, pricer, part, objective)
-    return BranchAndBound(board, bound, Budget(None, objective), (cost, sequence)), outcome
+    search = BranchAndBound(board, bound, Budget(None, objective), (cost, sequence))
+    search.lower = lower
+    return search, outcome
 
 
 def _run(search: BranchAndBound, outcome: Outcome, budget: Budget, share: float | None) -> Outcome:
-    search.budget = Budget(share, budget.objective)
-    found = search.solve()
+    """Local descent, the search, iterated local search, the search again (see the docstring).
+
+    The descent (at most :data:`DESCENT_SHARE` of ``share``) gives the search a
+    lower first upper bound; the search gets :data:`SEARCH_SHARE` of what is
+    left; when it stops unproven, iterated local search takes
+    :data:`LOCAL_SHARE` of what is left, and the search goes on with the rest
+    (its memo kept) from the better order. The lower bound is the search's,
+    valid for every order; without a time limit the search runs to the end.
+    """
+    objective = budget.objective
+    start = Budget(None, objective)
+    counts: dict[str, Any] = {}
+
+    def left(fraction: float) -> Budget:
+        if share is None:
+            return Budget(None, objective)
+        return Budget(max(share - start.elapsed(), 1e-9) * fraction, objective)
+
+    def local(fraction: float, perturb: bool) -> None:
+        sequence, cost, tried = improve(
+            search.board, search.best, search.upper, left(fraction), perturb=perturb
+        )
+        _count(counts, tried)
+        if cost < search.upper:
+            search.upper, search.best = cost, sequence
+
+    try:
+        local(DESCENT_SHARE, perturb=False)
+        for fraction in (SEARCH_SHARE, 1.0):
+            search.budget = left(fraction)
+            search.tried.pop("stopped", None)
+            found = search.solve()
+            if found.proven or share is None or found.tried.get("stopped") == "interrupted":
+                break
+            if fraction != 1.0:
+                local(LOCAL_SHARE, perturb=True)
+    except KeyboardInterrupt:  # in a local search: the best order so far, not proven
+        lower = min(max(search.lower, outcome.lower_bound), search.upper)
+        found = Outcome(search.best, search.upper, lower, False, dict(search.tried))
+        found.tried["stopped"] = "interrupted"
+    found.tried.update(counts)
     found.tried["upper"] = outcome.tried["upper"]
     return found
+
+
+def _count(counts: dict, tried: dict) -> None:
+    for key, value in tried.items():
+        name = f"local {key}"
+        counts[name] = counts.get(name, 0) + value
 
 
 def _combine(
@@ -116,7 +194,7 @@ def _combine(
     for outcome in outcomes:
         sequence += outcome.sequence
         for key, value in outcome.tried.items():
-            if key in counts:
+            if key in counts or key.startswith("local "):
                 tried[key] = tried.get(key, 0) + value
             elif key == "stopped":
                 tried["stopped"] = value
@@ -159,12 +237,12 @@ def _solve_parts(
             else:
                 outcomes[index] = Outcome(sequence, cost, cost, True, {"states": states})
                 continue
-        search, outcome = _search(state, problem, pricer, part, objective)
+        search, outcome = _search(state, problem, pricer, part, objective, budget)
         outcomes[index] = outcome
         if search is not None:
             pending.append((index, search))
     pending.sort(key=lambda item: len(groups[item[0]]))
-    interrupted = False
+    interrupted = any(o.tried.get("stopped") == "interrupted" for o in outcomes if o is not None)
     for rank, (index, search) in enumerate(pending):
         if interrupted:
             outcomes[index].tried["stopped"] = "interrupted"
@@ -211,7 +289,7 @@ def branch_and_bound(problem: Problem, budget: Budget) -> SearchRecord:
     outcomes = []
     if problem.intermediates:
         search, outcome = _search(
-            state, problem, problem.pricer(), list(problem.intermediates), budget.objective
+            state, problem, problem.pricer(), list(problem.intermediates), budget.objective, budget
         )
         if search is not None:
             left = budget.left()
