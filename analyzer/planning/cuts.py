@@ -26,14 +26,21 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from ..elimination import State
 from ..structure import product_rule, sum_rule
 
-__all__ = ["vertex_cuts", "kind_closures", "smallest", "EXACT_CUT_VERTICES"]
+__all__ = [
+    "vertex_cuts",
+    "kind_closures",
+    "smallest",
+    "split_network",
+    "SplitNetwork",
+    "EXACT_CUT_VERTICES",
+]
 
 #: Largest graph (vertices) whose cuts are computed exactly by maximum flows.
 EXACT_CUT_VERTICES = 600
@@ -153,11 +160,49 @@ def vertex_cuts(
     from scipy.sparse import csr_array
     from scipy.sparse.csgraph import maximum_flow
 
+    net = split_network(state, sizes, nodes, eliminable)
+    graph = csr_array((net.caps, (net.rows, net.cols)), shape=net.shape)
+    graph.sort_indices()
+    index, source, sink = net.index, net.source, net.sink
+    ins, outs = {}, {}
+    for v in targets:
+        i = index[v]
+        ins[v] = int(maximum_flow(graph, source, 2 * i).flow_value)
+        outs[v] = int(maximum_flow(graph, 2 * i + 1, sink).flow_value)
+    return ins, outs
+
+
+class SplitNetwork(NamedTuple):
+    """The flow network of vertex cuts: vertex ``x`` (index ``i``) is the arc ``2i -> 2i+1``.
+
+    Its capacity is the size of ``x`` (entry ``slot[x]`` of ``caps``); the arcs of the
+    graph's factors and those joining never-eliminated vertices to ``source`` and
+    ``sink`` have capacity ``total`` (more than any cut).
+    """
+
+    index: dict
+    slot: dict
+    rows: np.ndarray
+    cols: np.ndarray
+    caps: np.ndarray
+    total: int
+    source: int
+    sink: int
+    shape: tuple[int, int]
+
+
+def split_network(
+    state: State, sizes: dict, nodes: Sequence[Hashable], eliminable: set
+) -> SplitNetwork:
+    """The vertex-split flow network of ``nodes`` (see :class:`SplitNetwork`)."""
     index = {x: i for i, x in enumerate(nodes)}
     n = len(nodes)
+    total = sum(sizes[x] for x in nodes) + 1
     source, sink = 2 * n, 2 * n + 1
     rows, cols, caps = [], [], []
+    slot: dict[Hashable, int] = {}
     for x, i in index.items():
+        slot[x] = len(caps)
         rows.append(2 * i)
         cols.append(2 * i + 1)
         caps.append(int(sizes[x]))
@@ -169,14 +214,7 @@ def vertex_cuts(
             rows += [source, 2 * i + 1]
             cols += [2 * i, sink]
             caps += [total, total]
-    graph = csr_array(
-        (np.array(caps, dtype=np.int32), (np.array(rows), np.array(cols))),
-        shape=(2 * n + 2, 2 * n + 2),
-    )
-    graph.sort_indices()
-    ins, outs = {}, {}
-    for v in targets:
-        i = index[v]
-        ins[v] = int(maximum_flow(graph, source, 2 * i).flow_value)
-        outs[v] = int(maximum_flow(graph, 2 * i + 1, sink).flow_value)
-    return ins, outs
+    return SplitNetwork(
+        index, slot, np.array(rows), np.array(cols), np.array(caps, dtype=np.int32),
+        total, source, sink, (2 * n + 2, 2 * n + 2),
+    )  # fmt: skip

@@ -58,10 +58,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import Any
 
-import numpy as np
-
 from .bounds import LowerBound
-from .cuts import EXACT_CUT_VERTICES
+from .cuts import EXACT_CUT_VERTICES, split_network
 
 __all__ = ["pair_bound", "MAX_PAIRS"]
 
@@ -77,28 +75,10 @@ class _Flows:
         from scipy.sparse.csgraph import maximum_flow
 
         self._csr, self._flow = csr_array, maximum_flow
-        self.index = index = {x: i for i, x in enumerate(nodes)}
-        n = len(nodes)
-        self.total = total = sum(sizes[x] for x in nodes) + 1
-        self.source, self.sink = 2 * n, 2 * n + 1
-        rows, cols, caps = [], [], []
-        self.slot: dict[Hashable, int] = {}
-        for x, i in index.items():
-            self.slot[x] = len(caps)
-            rows.append(2 * i)
-            cols.append(2 * i + 1)
-            caps.append(int(sizes[x]))
-            for s in state.succ[x]:
-                rows.append(2 * i + 1)
-                cols.append(2 * index[s])
-                caps.append(total)
-            if x not in eliminable:
-                rows += [self.source, 2 * i + 1]
-                cols += [2 * i, self.sink]
-                caps += [total, total]
-        self.rows, self.cols = np.array(rows), np.array(cols)
-        self.caps = np.array(caps, dtype=np.int32)
-        self.shape = (2 * n + 2, 2 * n + 2)
+        net = split_network(state, sizes, nodes, eliminable)
+        self.index, self.slot, self.total = net.index, net.slot, net.total
+        self.source, self.sink, self.shape = net.source, net.sink, net.shape
+        self.rows, self.cols, self.caps = net.rows, net.cols, net.caps
 
     def _graph(self, x: Hashable, capacity: int):
         caps = self.caps.copy()
