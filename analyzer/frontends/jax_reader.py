@@ -34,8 +34,8 @@ from .jax_rules import (
     broadcast_view,
     jvp_vjp_map,
     partials,
-    x64,
     supported,
+    x64,
 )
 from .numpy_rules import Rule, Site
 from .numpy_trace import _argument_names, _check_finite, _function_name, live_and_outputs

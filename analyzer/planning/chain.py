@@ -254,8 +254,7 @@ def _chain_edges(sizes: list[int], edges: object) -> list[int | None]:
     n = len(sizes) - 1
     if isinstance(edges, str | bytes) or not isinstance(edges, Sequence | np.ndarray):
         raise PlanError(
-            f"edges is a list of one e per factor ({n}; None for a dense factor), got "
-            f"{edges!r:.60}"
+            f"edges is a list of one e per factor ({n}; None for a dense factor), got {edges!r:.60}"
         )
     if len(edges) != n:
         raise PlanError(f"an operator chain needs one e per factor: {n}, got {len(edges)}")
