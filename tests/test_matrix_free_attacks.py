@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
 from scipy import sparse
+from test_matrix_free import brute_force, operator_chains
 
 import analyzer
 from analyzer.errors import GraphError, PlanError
@@ -177,3 +179,70 @@ def test_jax_operator_giving_infinities_is_the_error_the_ordinary_reading_gives(
         analyzer.execute(
             analyzer.plan(free, "optimal", "matrix-free"), repeat=1, warmup=0, at=np.zeros(3)
         )
+
+
+HEURISTIC_ORDERS = ("input-first", "output-first", "markowitz", "min-fill", "best-heuristic")
+
+
+def test_every_order_of_all_orders_costs_what_its_plan_costs(core_model):
+    """all_orders lists the plan's macs, final preaccumulations and merges included."""
+    for row in analyzer.all_orders(core_model, "matrix-free").itertuples():
+        sequence = row.sequence.split(", ") if row.sequence else []
+        assert row.macs == analyzer.from_sequence(core_model, sequence, "matrix-free").macs
+
+
+def test_matrix_free_bounds_hold_and_are_not_zero(core_model):
+    """Every order's lower bound is at most the cheapest of all orders (enumerated), and
+    positive when some order must multiply; the optimum is that cheapest order."""
+    best = min(analyzer.all_orders(core_model, "matrix-free")["macs"])
+    assert analyzer.plan(core_model, "optimal", "matrix-free").macs == best
+    for order in HEURISTIC_ORDERS:
+        p = analyzer.plan(core_model, order, "matrix-free")
+        assert p.lower_bound <= best <= p.macs, order
+        if best > 0:
+            assert p.lower_bound > 0 and p.gap < float("inf"), order
+
+
+@settings(max_examples=25, deadline=None)
+@given(chain=operator_chains(most=5))
+def test_heuristics_on_operator_chains_carry_the_exact_optimum_as_bound(chain):
+    dims, edges = chain
+    g = analyzer.chain(dims, edges=edges)
+    best = brute_force(dims, edges)
+    for order in HEURISTIC_ORDERS:
+        p = analyzer.plan(g, order, "matrix-free")
+        assert p.lower_bound == best, order
+        assert p.gap == p.macs / best - 1
+
+
+@pytest.mark.parametrize(
+    ("graph", "order", "message"),
+    [
+        (lambda: analyzer.chain(["H", "N"]), "input-first", r"costs H\*N\*Min\(H, N\)"),
+        (lambda: analyzer.models.mlp(["a", "b", "c"]), "output-first", "preaccumulate the left"),
+        (lambda: analyzer.models.least_squares("m", "n"), "input-first", "preaccumulate the left"),
+        (lambda: analyzer.chain(["H", "N", "K"]), "output-first", "preaccumulate the left"),
+        (lambda: analyzer.chain(["H", "N", "K"]), "markowitz", "one_layer"),
+        (lambda: analyzer.chain(["H", "N", "K"]), "optimal", "one_layer"),
+    ],
+)
+def test_symbols_under_matrix_free_are_refused_where_a_min_decides(graph, order, message):
+    """A min(m, n) of symbols is no polynomial: a PlanError that says what works, never a
+    sympy message, and no promise that input-first and output-first always accept symbols."""
+    with pytest.raises(PlanError, match=message) as caught:
+        analyzer.plan(graph(), order, "matrix-free")
+    assert "give numbers" in str(caught.value)
+    assert not str(caught.value).endswith("(input-first and output-first accept symbols)")
+    with pytest.raises(PlanError, match="give numbers"):
+        analyzer.compare(graph(), cost="matrix-free")
+
+
+def test_symbols_under_matrix_free_work_where_no_min_decides():
+    """One input: min(1, N) = 1 settles every choice. By hand, J1 (N×1) is preaccumulated by
+    its one tangent (N macs), then J2 (K×N) applied to that column (K·N macs); the
+    polynomial agrees with the numeric plans."""
+    p = analyzer.plan(analyzer.chain([1, "N", "K"]), "input-first", "matrix-free")
+    N, K = sorted(p.formula.free_symbols, key=str)[::-1]
+    for n, k in ((1, 1), (3, 2), (5, 9)):
+        numeric = analyzer.plan(analyzer.chain([1, n, k]), "input-first", "matrix-free").macs
+        assert p.formula.subs({N: n, K: k}) == numeric == n + k * n

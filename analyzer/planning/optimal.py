@@ -43,7 +43,7 @@ from .bounds import LowerBound, root_bound
 from .chain import OutOfTime, chain_search
 from .costs import Pricer
 from .heuristics import _fill_score, _markowitz_score, greedy
-from .problem import Problem
+from .problem import Problem, symbols_note
 from .reductions import as_path, free_copies, parts, path_optimum
 from .search import Budget, SearchRecord, register_order
 from .subset import OutOfTime as SubsetOutOfTime
@@ -59,8 +59,7 @@ SMALL_PART = 12
 def _numbers(problem: Problem) -> None:
     if problem.symbolic:
         raise PlanError(
-            "the optimal order depends on the sizes; give numbers "
-            "(input-first and output-first accept symbols)"
+            f"the optimal order depends on the sizes; give numbers ({symbols_note(problem)})"
         )
 
 

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import AnalyzerError, GraphError
+from ..errors import AnalyzerError, GraphError, PlanError
 from .core import Kind, Operands, Size, _dims, register_kind, register_product
 
 __all__ = ["Operator", "LinearMap", "operator_product_mode"]
@@ -261,9 +261,10 @@ def _right_first(o: Operands) -> bool:
         return True
     if difference.is_nonpositive:  # ties cost the same either way
         return False
-    raise AnalyzerError(
+    raise PlanError(
         f"whether to preaccumulate the left or the right operator depends on the sizes "
-        f"({left_first} against {right_first}); give numbers"
+        f"({left_first} against {right_first}); give numbers (under the matrix-free cost "
+        "model, symbols are accepted where no such choice and no min(m, n) depends on them)"
     )
 
 
