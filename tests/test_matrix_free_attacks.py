@@ -246,3 +246,26 @@ def test_symbols_under_matrix_free_work_where_no_min_decides():
     for n, k in ((1, 1), (3, 2), (5, 9)):
         numeric = analyzer.plan(analyzer.chain([1, n, k]), "input-first", "matrix-free").macs
         assert p.formula.subs({N: n, K: k}) == numeric == n + k * n
+
+
+def test_check_refuses_a_graph_too_large_to_check_before_making_arrays(monkeypatch):
+    with pytest.raises(PlanError, match="not enough memory to check this graph"):
+        analyzer.check(analyzer.chain([2**40, 3], edges=[2**40]))
+    g = analyzer.chain([6, 5, 4], edges=[7, 9])
+    # finite differences hold 3 × 15 variable entries and the 4 × 6 Jacobian: 552 bytes
+    monkeypatch.setattr(analyzer.checks, "available_memory", lambda: 8 * (3 * 15 + 24) - 1)
+    with pytest.raises(PlanError, match="not enough memory to check"):
+        analyzer.check(g)
+    monkeypatch.setattr(analyzer.checks, "available_memory", lambda: 2**30)
+    assert analyzer.check(g)["ok"].all()
+
+
+def test_sweep_with_edges_says_why_a_chain_cannot_be_swept(capsys):
+    from analyzer.cli import main
+
+    argv = ["sweep", "--model", "chain", "--dims", "3,4,5", "--edges", "5,6", "--out", "unused"]
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert "unknown size" not in error
+    assert "chain takes lists (--dims, --edges)" in error and "one-layer" in error
+    assert len(error.strip().splitlines()) == 1
