@@ -269,3 +269,15 @@ def test_sweep_with_edges_says_why_a_chain_cannot_be_swept(capsys):
     assert "unknown size" not in error
     assert "chain takes lists (--dims, --edges)" in error and "one-layer" in error
     assert len(error.strip().splitlines()) == 1
+
+
+def test_a_chain_longer_than_the_dp_bound_gets_a_positive_bound_below_the_optimum():
+    from analyzer.planning.bounds import CHAIN_BOUND_FACTORS
+
+    rng = np.random.default_rng(5)
+    dims = [int(d) for d in rng.integers(1, 9, CHAIN_BOUND_FACTORS + 2)]
+    edges = [int(rng.integers(1, a * b + 1)) for a, b in zip(dims, dims[1:], strict=False)]
+    g = analyzer.chain(dims, edges=edges)
+    best = analyzer.plan(g, "optimal", "matrix-free").macs
+    for order in ("input-first", "output-first", "markowitz"):
+        assert 0 < analyzer.plan(g, order, "matrix-free").lower_bound <= best
