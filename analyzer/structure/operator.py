@@ -58,7 +58,11 @@ class LinearMap:
     Examples
     --------
     >>> A = np.array([[1.0, 2.0], [0.0, 3.0]])
-    >>> bad = LinearMap((2, 2), 3, lambda X: A @ X * np.inf, lambda Y: Y @ A, name="J(y, x)")
+    >>> LinearMap((2, 2), 3, lambda X: A @ X, lambda Y: Y @ A).apply(np.ones((2, 1)))
+    (array([[3.],
+           [3.]]), 3)
+    >>> nan = lambda X: np.full((2, X.shape[1]), np.nan)
+    >>> bad = LinearMap((2, 2), 3, nan, lambda Y: Y @ A, name="J(y, x)")
     >>> bad.apply(np.eye(2))
     Traceback (most recent call last):
     ...
