@@ -166,6 +166,7 @@ def test_jax_operators_compute_in_float64_as_the_ordinary_reading(x64_off, dtype
     assert not x64_off.config.read("jax_enable_x64")  # the user's setting is left alone
 
 
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")  # the ordinary rule, at 0
 def test_jax_operator_giving_infinities_is_the_error_the_ordinary_reading_gives(x64_off):
     import jax.numpy as jnp
 
