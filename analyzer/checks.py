@@ -11,15 +11,16 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-from .errors import CheckError
+from .blas import available_memory
+from .errors import CheckError, PlanError
 from .executor import execute
 from .graph import JacobianGraph
-from .planning import COST_MODELS, plan
+from .planning import COST_MODELS, Plan, plan
 from .tables import Table
 
 __all__ = ["check", "finite_differences"]
@@ -40,6 +41,23 @@ def finite_differences(graph: JacobianGraph, at: Any = None, step: float = 1e-6)
         down[j] -= h
         columns.append((graph.function(up) - graph.function(down)) / (2 * h))
     return np.stack(columns, axis=1)
+
+
+def _refuse_too_large(graph: JacobianGraph, plans: Iterable[Plan]) -> None:
+    """A :class:`PlanError` before any array is made when checking needs more memory than
+    is available: finite differences hold every variable twice and the Jacobian, each run
+    its factors and largest products (what :func:`~analyzer.executor.execute` refuses)."""
+    variables = sum(int(size) for _, size in graph.nodes(data="size"))
+    jacobian = int(graph.output_size) * int(graph.parameter_size)
+    needed = 8 * (3 * variables + jacobian)
+    for p in plans:
+        needed = max(needed, 8 * (int(p.factor_elements) + 2 * int(p.largest_intermediate)))
+    if needed > available_memory():
+        raise PlanError(
+            f"not enough memory to check this graph: finite differences of its "
+            f"{graph.parameter_size} parameters and the runs of its plans need about "
+            f"{needed / 2**30:.3g} GiB; try smaller sizes"
+        )
 
 
 def check(
@@ -63,7 +81,9 @@ def check(
 
     Returns one row per (order, cost): macs planned and executed, the largest
     difference to the reference and to finite differences, and ``ok``. With
-    ``strict`` (the default) a failure raises :class:`CheckError`.
+    ``strict`` (the default) a failure raises :class:`CheckError`. Before any
+    array is made, a graph whose finite differences or runs need more memory than
+    is available raises :class:`~analyzer.errors.PlanError`.
     """
     for name, value in (("rtol", rtol), ("fd_tol", fd_tol), ("atol", atol)):
         if (
@@ -83,6 +103,9 @@ def check(
     if not orders or not costs:
         raise CheckError("check needs at least one order and one cost model")
     graph.validate()
+    graph._require_numeric()
+    plans = {(cost, order): plan(graph, order, cost) for cost in costs for order in orders}
+    _refuse_too_large(graph, plans.values())
     fd = finite_differences(graph, at)
     rows, reference = [], None
 
@@ -94,7 +117,7 @@ def check(
 
     for cost in costs:
         for order in orders:
-            p = plan(graph, order, cost)
+            p = plans[cost, order]
             run = execute(p, repeat=1, at=at, warmup=0, threads=None)
             if reference is None:
                 reference = run.jacobian

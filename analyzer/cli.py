@@ -29,6 +29,7 @@ from . import studies
 from .errors import AnalyzerError
 from .frontends.loader import trace_file
 from .measure import resolve_model, sweep
+from .models import MODELS
 from .planning import ALIASES, COST_MODELS, ORDERS, compare, pareto, plan
 from .planning.memory import human_bytes
 from .planning.search import DEFAULT_TIME_LIMIT
@@ -278,9 +279,13 @@ def _run(args: argparse.Namespace, extra: list[str], argv: Sequence[str]) -> int
         return 1 if args.check and not outcome.passed else 0
     # sweep
     name, _, names = resolve_model(args.model)
-    grid = _parse_sizes(extra, names)
-    if any(k in _LIST_SIZES for k in grid):
-        raise AnalyzerError(f"sweeps need a model with scalar sizes; {name} takes a list")
+    grid = _parse_sizes(extra, names, optional=_OPTIONAL_SIZES.get(name, ()))
+    if lists := [f"--{k}" for k in grid if k in _LIST_SIZES]:
+        scalar = [m for m in MODELS if not set(resolve_model(m)[2]) & set(_LIST_SIZES)]
+        raise AnalyzerError(
+            f"sweeps need a model with scalar sizes; {name} takes lists ({', '.join(lists)}): "
+            f"compare it at given sizes, or sweep one of {', '.join(scalar)}"
+        )
     results = sweep(
         args.model,
         grid,

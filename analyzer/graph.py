@@ -30,7 +30,7 @@ import numpy as np
 import sympy
 
 from .errors import AnalyzerError, CycleError, GraphError, PointError
-from .structure import KINDS, Block, Kind, add, kind_of, sum_rule
+from .structure import KINDS, Block, Kind, LinearMap, add, kind_of, sum_rule
 
 __all__ = ["ROLES", "JacobianGraph", "as_size"]
 
@@ -618,6 +618,8 @@ def _block(
     expected = spec.stored(shape)
     try:
         count = spec.count(numbers)
+    except AnalyzerError as error:
+        raise GraphError(f"{where}: {error}") from None
     except (TypeError, ValueError):
         count = None
     if count != expected:
@@ -638,4 +640,6 @@ def _block(
         ) from None
     if block.data is not None and not finite:
         raise GraphError(f"{where}: its jacobian gave NaN or infinite numbers at this point")
+    if isinstance(block.data, LinearMap):  # its tangent and adjoint name the factor
+        block = Block(spec, shape, block.data.named(where))
     return block

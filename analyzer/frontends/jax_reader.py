@@ -35,6 +35,7 @@ from .jax_rules import (
     jvp_vjp_map,
     partials,
     supported,
+    x64,
 )
 from .numpy_rules import Rule, Site
 from .numpy_trace import _argument_names, _check_finite, _function_name, live_and_outputs
@@ -192,7 +193,8 @@ class _Reader:
         except TraceError as error:
             raise TraceError(f"cannot read {label}: {error}") from None
         avals = [(tuple(a.aval.shape), a.aval.dtype) for a in eqn.invars]
-        computed = _Equation(lambda *a: eqn.primitive.bind(*a, **params), ins, avals)
+        wide = _float64_params(self.jax, params) if self.matrix_free else params
+        computed = _Equation(lambda *a: eqn.primitive.bind(*a, **wide), ins, avals)
         ref = self.record(
             primitive, rule, operands, rule_params, label, shape, out.aval.dtype, computed
         )
@@ -376,10 +378,43 @@ def _numbers_at(numbers: Callable | None, name: str, arguments: Callable) -> Cal
     return lambda v: numbers(v[name], *arguments(v))
 
 
+def _float64_params(jax: Any, params: dict) -> dict:
+    """An equation's parameters with every floating dtype among them made float64."""
+    return {
+        key: np.dtype(np.float64) if _is_float_dtype(jax, value) else value
+        for key, value in params.items()
+    }
+
+
+def _is_float_dtype(jax: Any, value: Any) -> bool:
+    """Whether ``value`` is a floating dtype (float16, bfloat16, float32, ...)."""
+    if not isinstance(value, np.dtype | type):
+        return False
+    try:
+        return bool(jax.numpy.issubdtype(value, jax.numpy.floating))
+    except TypeError:
+        return False
+
+
+def _wide(jax: Any, value: Any) -> Any:
+    """A constant operand in float64 when it is floating (as the ordinary reading computes)."""
+    array = np.asarray(value)
+    return array.astype(np.float64) if _is_float_dtype(jax, array.dtype) else value
+
+
 def _operator_at(jax: Any, computed: _Equation, operand: str, rows: int, e: int) -> Callable:
-    """``v -> LinearMap`` of the equation's derivative with respect to ``operand`` at ``v``."""
+    """``v -> LinearMap`` of the equation's derivative with respect to ``operand`` at ``v``.
+
+    JAX computes it in float64 whatever dtype the function was recorded in (float32
+    arguments, or ``jax_enable_x64`` off): the tangents and adjoints run under JAX's
+    64-bit mode with every floating operand and dtype parameter made float64, so the
+    matrix-free reading gives the ordinary reading's numbers (numpy, float64).
+    """
     jnp = jax.numpy
     bind, ins, avals = computed
+    wide = np.dtype(np.float64)
+    avals = [(shape, wide if _is_float_dtype(jax, t) else t) for shape, t in avals]
+    ins = [x if isinstance(x, _Ref) else _wide(jax, x) for x in ins]
     dtypes = [dtype for x, (_, dtype) in zip(ins, avals, strict=True) if _is_use(x, operand)]
     others = {
         x.name: dtype
@@ -401,8 +436,9 @@ def _operator_at(jax: Any, computed: _Equation, operand: str, rows: int, e: int)
     make = jvp_vjp_map(jax, function, rows, e)
 
     def at(v: dict) -> Any:
-        held = {n: jnp.asarray(np.ravel(v[n]), dtype=dtype) for n, dtype in others.items()}
-        primal = jnp.asarray(np.ravel(v[operand]), dtype=jnp.result_type(*dtypes))
+        with x64(jax):
+            held = {n: jnp.asarray(np.ravel(v[n]), dtype=dtype) for n, dtype in others.items()}
+            primal = jnp.asarray(np.ravel(v[operand]), dtype=jnp.result_type(*dtypes))
         return make(held, primal)
 
     return at

@@ -54,6 +54,7 @@ __all__ = [
     "Binding",
     "broadcast_view",
     "jvp_vjp_map",
+    "x64",
     "partials",
     "supported",
 ]
@@ -343,6 +344,14 @@ def partials(kinds: list[Any], shape: tuple[int, int]) -> int:
     return int(total.nonzeros(shape))
 
 
+def x64(jax: Any) -> Any:
+    """JAX's context manager that turns its 64-bit mode on (float64 computations)."""
+    enable = getattr(jax, "enable_x64", None)
+    if enable is None:  # jax before 0.4.36 keeps it in jax.experimental
+        from jax.experimental import enable_x64 as enable
+    return enable(True)
+
+
 #: The most tangent or adjoint vectors one compiled call of a matrix-free factor applies.
 VECTORS_PER_CALL = 256
 
@@ -382,10 +391,11 @@ def jvp_vjp_map(
             if len(vectors) == 0:
                 return np.zeros((0, width))
             step = VECTORS_PER_CALL
-            done = [
-                np.asarray(apply(held, primal, vectors[i : i + step]), dtype=float)
-                for i in range(0, len(vectors), step)
-            ]
+            with x64(jax):  # float64 whatever jax_enable_x64 says
+                done = [
+                    np.asarray(apply(held, primal, vectors[i : i + step]))
+                    for i in range(0, len(vectors), step)
+                ]
             return np.concatenate(done) if len(done) > 1 else done[0]
 
         def tangent(X: np.ndarray) -> np.ndarray:

@@ -72,14 +72,29 @@ from typing import Any
 
 from ..elimination import State, Step
 from ..structure import product_rule
+from .chain import _operator_leaves, operator_chain_optimum
 from .costs import Pricer
 from .cuts import EXACT_CUT_VERTICES, kind_closures, smallest, vertex_cuts
 from .problem import Problem
 
-__all__ = ["LowerBound", "root_bound", "MONOTONE_KINDS", "EXACT_CUT_VERTICES"]
+__all__ = [
+    "LowerBound",
+    "root_bound",
+    "MONOTONE_KINDS",
+    "EXACT_CUT_VERTICES",
+    "CHAIN_BOUND_FACTORS",
+]
 
-#: Kinds whose prices do not decrease when a size grows (the built-in ones).
-MONOTONE_KINDS = frozenset({"zero", "identity", "scalar", "diagonal", "row-block", "dense"})
+#: The longest operator chain whose bound is the chain DP's exact optimum (its cost
+#: grows as the cube of the length; longer chains get the pair bound of item 4).
+CHAIN_BOUND_FACTORS = 200
+
+#: Kinds whose prices do not decrease when a size grows (the built-in ones; an
+#: ``operator[e]``'s products cost ``n e``, ``m e`` or the cheaper preaccumulation,
+#: each non-decreasing in ``m``, ``k`` and ``n`` for a fixed ``e``).
+MONOTONE_KINDS = frozenset(
+    {"zero", "identity", "scalar", "diagonal", "row-block", "dense", "operator"}
+)
 
 
 def _name(kind: Any) -> str:
@@ -345,12 +360,20 @@ class LowerBound:
 def root_bound(problem: Problem, objective: str = "macs") -> Any:
     """The bound at the start of ``problem`` (``None`` when sizes are symbols).
 
-    Cheap: what the heuristic and end orders report as ``lower_bound``.
+    Cheap: what the heuristic and end orders report as ``lower_bound``. On a chain
+    of operator and dense factors priced by macs, of at most :data:`CHAIN_BOUND_FACTORS`
+    factors, it is the chain DP's optimum (exact; a vectorised interval DP, about
+    0.05 s for 100 factors).
     """
     if problem.symbolic:
         return None
     if not problem.intermediates:
         return 0
+    chain = problem.chain
+    if objective == "macs" and chain is not None and len(chain) <= CHAIN_BOUND_FACTORS + 1:
+        leaves = _operator_leaves(problem)
+        if leaves is not None and any(e is not None for e in leaves):
+            return operator_chain_optimum([problem.sizes[v] for v in problem.chain], leaves)[0]
     bound = LowerBound(
         problem.initial(),
         problem.pricer(),

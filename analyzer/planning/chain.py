@@ -12,6 +12,7 @@ has run out (the caller then returns the best heuristic order, not proven).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import index as operator_index
 
 import numpy as np
 
@@ -44,12 +45,11 @@ def chain_optimum(dims: Sequence[int], budget: Budget | None = None) -> tuple[in
     >>> chain_optimum([25, 20, 10, 5, 15, 35, 30])[0]  # CLRS 15.2, reversed
     15125
     """
-    p = np.asarray(dims)
+    sizes = _chain_sizes(dims)
+    p = np.asarray(sizes, dtype=object)
     n = len(p) - 1
-    if n < 1:
-        raise PlanError("a chain needs at least one factor")
-    bound = float(n) * float(p.max()) ** 3
-    dtype = np.int64 if bound < 2.0**62 else object
+    bound = n * max(sizes) ** 3  # Python ints: exact however large
+    dtype = np.int64 if bound < 2**62 else object
     p = p.astype(dtype)
     macs = product_rule(DENSE, DENSE).macs
     by_start = np.zeros((n, n), dtype=dtype)  # by_start[i, L] = m[i, i+L]
@@ -173,17 +173,15 @@ def operator_chain_optimum(
     >>> operator_chain_optimum([25, 20, 10, 5, 15, 35, 30], [None] * 6)[0]  # all dense
     15125
     """
-    p = np.asarray(dims)
+    sizes = _chain_sizes(dims)
+    leaves = _chain_edges(sizes, edges)
+    p = np.asarray(sizes, dtype=object)
     n = len(p) - 1
-    if n < 1:
-        raise PlanError("a chain needs at least one factor")
-    if len(edges) != n:
-        raise PlanError(f"an operator chain needs one e per factor: {n}, got {len(edges)}")
-    operator = np.array([e is not None for e in edges])
-    e = np.array([0 if x is None else x for x in edges])
-    top = float(p.max())
-    bound = 2.0 * n * max(top**3, float(e.max(initial=0)) * top * 2)
-    dtype = np.int64 if bound < 2.0**62 else object
+    operator = np.array([e is not None for e in leaves], dtype=bool)
+    e = np.asarray([0 if x is None else x for x in leaves], dtype=object)
+    top = max(sizes)
+    bound = 2 * n * max(top**3, max((x or 0 for x in leaves), default=0) * top * 2)
+    dtype = np.int64 if bound < 2**62 else object
     p, e = p.astype(dtype), e.astype(dtype)
     macs = product_rule(DENSE, DENSE).macs
     by_start = np.zeros((n, n), dtype=dtype)  # by_start[i, L] = m[i, i+L]
@@ -224,6 +222,56 @@ def operator_chain_optimum(
         by_end[length:n, length] = value
         split[:count, length] = np.arange(count) + best + 1
     return int(by_start[0, n - 1]), split
+
+
+def _integer(value: object) -> int | None:
+    """``value`` as a Python int when it is an integer (not a bool), else ``None``."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator_index(value)
+    except TypeError:
+        return None
+
+
+def _chain_sizes(dims: object) -> list[int]:
+    """A chain's sizes as Python ints, each at least 1; a :class:`PlanError` otherwise."""
+    if isinstance(dims, str | bytes) or not isinstance(dims, Sequence | np.ndarray):
+        raise PlanError(f"dims is a list of a chain's sizes (integers >= 1), got {dims!r:.60}")
+    sizes = []
+    for i, d in enumerate(dims):
+        size = _integer(d)
+        if size is None or size < 1:
+            raise PlanError(f"dims[{i}] is {d!r}; a chain's sizes are integers >= 1")
+        sizes.append(size)
+    if len(sizes) < 2:
+        raise PlanError("a chain needs at least one factor: give at least two sizes")
+    return sizes
+
+
+def _chain_edges(sizes: list[int], edges: object) -> list[int | None]:
+    """Each factor's ``e`` (``None``: dense), checked: one per factor, from 1 to m·n."""
+    n = len(sizes) - 1
+    if isinstance(edges, str | bytes) or not isinstance(edges, Sequence | np.ndarray):
+        raise PlanError(
+            f"edges is a list of one e per factor ({n}; None for a dense factor), got {edges!r:.60}"
+        )
+    if len(edges) != n:
+        raise PlanError(f"an operator chain needs one e per factor: {n}, got {len(edges)}")
+    leaves: list[int | None] = []
+    for i, x in enumerate(edges):
+        if x is None:
+            leaves.append(None)
+            continue
+        rows, cols = sizes[i + 1], sizes[i]
+        e = _integer(x)
+        if e is None or not 1 <= e <= rows * cols:
+            raise PlanError(
+                f"edges[{i}] is {x!r}: factor J{i + 1} ({rows}×{cols}) needs an integer e "
+                f"from 1 to m·n = {rows * cols} (or None when it is dense)"
+            )
+        leaves.append(e)
+    return leaves
 
 
 def _operator_leaves(problem: Problem) -> list[int | None] | None:

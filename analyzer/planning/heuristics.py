@@ -41,7 +41,7 @@ from typing import Any
 from ..errors import PlanError
 from .board import Board
 from .bounds import root_bound
-from .problem import Problem
+from .problem import Problem, symbols_note
 from .search import HEURISTICS, ORDERS, Budget, SearchRecord, register_order
 
 __all__ = [
@@ -119,7 +119,7 @@ def _numbers(problem: Problem, name: str) -> None:
     if problem.symbolic:
         raise PlanError(
             f"{name} compares costs, which depend on the sizes; give numbers "
-            "(input-first and output-first accept symbols)"
+            f"({symbols_note(problem)})"
         )
 
 

@@ -55,7 +55,7 @@ from .costs import Pricer
 from .heuristics import _fill_score, _markowitz_score, greedy
 from .improve import improve
 from .pairs import pair_bound
-from .problem import Problem
+from .problem import Problem, symbols_note
 from .reductions import as_path, free_copies, parts, path_optimum
 from .search import Budget, SearchRecord, register_order
 from .subset import OutOfTime as SubsetOutOfTime
@@ -78,8 +78,7 @@ LOCAL_SHARE = 0.7
 def _numbers(problem: Problem) -> None:
     if problem.symbolic:
         raise PlanError(
-            "the optimal order depends on the sizes; give numbers "
-            "(input-first and output-first accept symbols)"
+            f"the optimal order depends on the sizes; give numbers ({symbols_note(problem)})"
         )
 
 

@@ -27,7 +27,7 @@ from ..errors import PlanError
 from ..structure import DENSE, product_rule
 from ..symbolic import as_expression, leading_term
 from .memory import human_bytes, live_profile
-from .problem import Problem
+from .problem import Problem, symbols_note
 from .search import SearchRecord
 
 __all__ = [
@@ -159,15 +159,22 @@ def summary(problem: Problem, sequence: Sequence[str]) -> tuple[Any, Any, str]:
         return _Factor(price.result, None, 0, ("·", outer.expr, inner.expr))
 
     def add(existing: _Factor, product: _Factor, p, s) -> _Factor:
-        kind = pricer.add_kinds(existing.kind, product.kind, p, s)
-        elements[-1] = kind.stored((sizes[s], sizes[p]))
-        return _Factor(kind, None, 0, ("+", existing.expr, product.expr))
+        price = pricer.merge(existing.kind, product.kind, p, s)
+        macs[-1] += price.formed  # a merge may first form an operator's matrix
+        elements[-1] = price.result.stored((sizes[s], sizes[p]))
+        return _Factor(price.result, None, 0, ("+", existing.expr, product.expr))
 
     state = problem.state(lambda t, h, k: _Factor(k, None, 0, ("leaf", problem.labels[t, h])))
     for v in sequence:
         eliminate(state, v, multiply, add)
+    final = state.factors()
+    for (t, h), factor in final.items():  # an operator left at the end is preaccumulated
+        shape = (sizes[h], sizes[t])
+        if formed := factor.kind.densify_macs(shape):
+            macs.append(formed)
+            elements.append(shape[0] * shape[1])
     total = exact_total(macs) if macs else 0
-    return total, largest(elements), bracketing_of(problem, state.factors())
+    return total, largest(elements), bracketing_of(problem, final)
 
 
 def _measure(roots: list[tuple], limit: int) -> tuple[int, bool]:
@@ -509,6 +516,20 @@ def _running(values: list) -> list:
     return out
 
 
+def _refuse_min(problem: Problem, steps: pd.DataFrame) -> None:
+    """A :class:`PlanError` when a step's macs hold a ``min`` of symbols (matrix-free: an
+    operator's preaccumulation ``e·min(m, n)``), which is no polynomial in the sizes."""
+    if not problem.symbolic:
+        return
+    for row in steps.itertuples():
+        if isinstance(row.macs, sympy.Basic) and row.macs.has(sympy.Min, sympy.Max):
+            raise PlanError(
+                f"step {row.step} ({row.product}) costs {row.macs}, which depends "
+                f"on which size is smaller, and a plan's cost is a polynomial in the sizes; "
+                f"give numbers ({symbols_note(problem)})"
+            )
+
+
 def build_plan(problem: Problem, order: str, search: SearchRecord) -> Plan:
     """The plan of ``search.sequence`` on ``problem``, with its step table and totals."""
     sequence = list(search.sequence)
@@ -519,6 +540,7 @@ def build_plan(problem: Problem, order: str, search: SearchRecord) -> Plan:
         table[name] = pd.Series(values, dtype=object) if name in _EXACT_COLUMNS else values
     macs = columns["macs"]
     table["cumulative_macs"] = pd.Series(_running(macs), dtype=object)
+    _refuse_min(problem, pd.DataFrame(table))
     memory = live_profile(problem, sequence)
     table["live_elements"] = pd.Series(memory.steps_elements, dtype=object)
     steps = pd.DataFrame(table, columns=STEP_COLUMNS)

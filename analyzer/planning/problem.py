@@ -21,7 +21,7 @@ from ..errors import PlanError
 from ..graph import JacobianGraph
 from .costs import CostModel, Pricer, cost_model
 
-__all__ = ["Problem"]
+__all__ = ["Problem", "symbols_note"]
 
 #: Graphs already validated, with the fingerprint and rule version they had then.
 _VALIDATED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -164,3 +164,14 @@ def _topological(keep: set, succ: dict, pred: dict, position: dict) -> list:
                 if waiting[s] == 0:
                     heapq.heappush(ready, (position[s], s))
     return order
+
+
+def symbols_note(problem: Problem) -> str:
+    """Which orders accept symbolic sizes under ``problem``'s cost model (for error messages)."""
+    if problem.cost.treats != "matrix-free":
+        return "input-first and output-first accept symbols"
+    return (
+        "under the matrix-free cost model, input-first and output-first accept symbols "
+        "where no min(m, n) and no choice between preaccumulating the left or the right "
+        "operator depends on the sizes, as for one_layer('H', 'N')"
+    )

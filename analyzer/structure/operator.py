@@ -32,12 +32,12 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from ..errors import AnalyzerError
+from ..errors import AnalyzerError, GraphError, PlanError
 from .core import Kind, Operands, Size, _dims, register_kind, register_product
 
 __all__ = ["Operator", "LinearMap", "operator_product_mode"]
@@ -48,7 +48,25 @@ class LinearMap:
     """A linear map of shape ``(m, n)`` given by its tangent and adjoint.
 
     ``count(p)`` is the multiply-adds of applying it to ``p`` vectors, counted from the
-    data that realises it (``nnz · p`` for a sparse matrix); by default ``e · p``.
+    data that realises it (``nnz · p`` for a sparse matrix); by default ``e · p``. It
+    must equal ``e · p`` (checked on every application, so that executed macs equal
+    planned macs). ``name`` says which factor the map is in error messages (the graph
+    sets it when it reads the factor). Every result of the tangent or the adjoint is
+    checked: real floats of the expected shape, finite, and all zero when ``e = 0``;
+    otherwise a :class:`~analyzer.errors.GraphError` naming the map.
+
+    Examples
+    --------
+    >>> A = np.array([[1.0, 2.0], [0.0, 3.0]])
+    >>> LinearMap((2, 2), 3, lambda X: A @ X, lambda Y: Y @ A).apply(np.ones((2, 1)))
+    (array([[3.],
+           [3.]]), 3)
+    >>> nan = lambda X: np.full((2, X.shape[1]), np.nan)
+    >>> bad = LinearMap((2, 2), 3, nan, lambda Y: Y @ A, name="J(y, x)")
+    >>> bad.apply(np.eye(2))
+    Traceback (most recent call last):
+    ...
+    analyzer.errors.GraphError: J(y, x): its tangent gave NaN or infinite numbers at this point
     """
 
     shape: tuple[int, int]
@@ -57,6 +75,7 @@ class LinearMap:
     adjoint: Callable[[np.ndarray], np.ndarray]
     count: Callable[[int], int] | None = None
     values: Any = None  # the stored numbers, when a matrix realises the map
+    name: str = ""  # which factor it is, for error messages
 
     @classmethod
     def from_sparse(cls, matrix: Any) -> LinearMap:
@@ -70,26 +89,55 @@ class LinearMap:
             A.data,
         )  # fmt: skip
 
+    def named(self, name: str) -> LinearMap:
+        """The same map, named ``name`` in error messages."""
+        return replace(self, name=name)
+
     def macs(self, vectors: int) -> int:
-        return self.count(vectors) if self.count is not None else self.e * vectors
+        if self.count is None:
+            return self.e * vectors
+        counted = self.count(vectors)
+        if counted != self.e * vectors:
+            raise GraphError(
+                f"{self._where()}: its count gives {counted!r} multiply-adds for {vectors} "
+                f"vectors, but its e = {self.e} means {self.e * vectors}; count(p) must be p·e"
+            )
+        return counted
+
+    def _where(self) -> str:
+        return self.name or f"an operator of shape {tuple(self.shape)}"
+
+    def _checked(self, result: Any, side: str, expected: tuple[int, int]) -> np.ndarray:
+        """``result`` of the tangent or adjoint as floats, refused unless it is sound."""
+        where = self._where()
+        if np.iscomplexobj(result):
+            raise GraphError(f"{where}: its {side} gave complex numbers")
+        try:
+            out = np.asarray(result, dtype=float)
+        except (TypeError, ValueError):
+            raise GraphError(
+                f"{where}: its {side} gave {type(result).__name__} {result!r:.40}, "
+                "not an array of floats"
+            ) from None
+        if out.shape != expected:
+            raise GraphError(f"{where}: its {side} gave shape {out.shape}, expected {expected}")
+        if not np.isfinite(out).all():
+            raise GraphError(f"{where}: its {side} gave NaN or infinite numbers at this point")
+        if self.e == 0 and out.any():
+            raise GraphError(
+                f"{where}: its {side} gave nonzero numbers, but e = 0 makes it the zero map"
+            )
+        return out
 
     def apply(self, X: np.ndarray) -> tuple[np.ndarray, int]:
         """``A X`` by tangents, and the multiply-adds they took."""
-        Y = np.asarray(self.tangent(X), dtype=float)
-        if Y.shape != (self.shape[0], X.shape[1]):
-            raise AnalyzerError(
-                f"an operator's tangent gave {Y.shape}, expected {(self.shape[0], X.shape[1])}"
-            )
-        return Y, self.macs(X.shape[1])
+        expected = (self.shape[0], X.shape[1])
+        return self._checked(self.tangent(X), "tangent", expected), self.macs(X.shape[1])
 
     def apply_adjoint(self, Y: np.ndarray) -> tuple[np.ndarray, int]:
         """``Y A`` by adjoints, and the multiply-adds they took."""
-        Z = np.asarray(self.adjoint(Y), dtype=float)
-        if Z.shape != (Y.shape[0], self.shape[1]):
-            raise AnalyzerError(
-                f"an operator's adjoint gave {Z.shape}, expected {(Y.shape[0], self.shape[1])}"
-            )
-        return Z, self.macs(Y.shape[0])
+        expected = (Y.shape[0], self.shape[1])
+        return self._checked(self.adjoint(Y), "adjoint", expected), self.macs(Y.shape[0])
 
     def matrix(self) -> tuple[np.ndarray, int]:
         """The full matrix by the fewer of tangents on columns or adjoints on rows."""
@@ -130,8 +178,11 @@ class Operator(Kind):
             return "an operator kind needs its cost per vector: Operator(e)"
         e = self.e
         if isinstance(e, int) and all(isinstance(d, int) for d in shape):
-            if e < 0 or e > shape[0] * shape[1]:
-                return f"{self} needs 0 <= e <= m·n = {shape[0] * shape[1]} for {_dims(shape)}"
+            if e < 1 or e > shape[0] * shape[1]:  # e = 0 is the zero map: use kind "zero"
+                return (
+                    f"{self} needs 1 <= e <= m·n = {shape[0] * shape[1]} for {_dims(shape)} "
+                    "(a factor that is all zeros has kind 'zero')"
+                )
         return None
 
     def stored(self, shape):
@@ -149,7 +200,12 @@ class Operator(Kind):
     def count(self, numbers):
         if isinstance(numbers, LinearMap):
             return numbers.e
-        return int(getattr(numbers, "nnz", -1))
+        if not hasattr(numbers, "nnz") or not hasattr(numbers, "tocsr"):
+            raise AnalyzerError(
+                f"{self} must give a LinearMap or a scipy sparse matrix, its jacobian gave "
+                f"{type(numbers).__name__}"
+            )
+        return int(numbers.nnz)
 
     def finite(self, data):
         values = getattr(data, "values", None)
@@ -170,6 +226,11 @@ class Operator(Kind):
             )
         if found.e != self.e:
             raise AnalyzerError(f"{self} was given a map with e = {found.e}")
+        if found.count is not None and (counted := found.count(1)) != found.e:
+            raise AnalyzerError(
+                f"{self} was given a map whose count(1) = {counted!r} multiply-adds, not its "
+                f"e = {found.e}; count(p) must be p·e so that executed macs equal planned macs"
+            )
         return found
 
 
@@ -204,9 +265,10 @@ def _right_first(o: Operands) -> bool:
         return True
     if difference.is_nonpositive:  # ties cost the same either way
         return False
-    raise AnalyzerError(
+    raise PlanError(
         f"whether to preaccumulate the left or the right operator depends on the sizes "
-        f"({left_first} against {right_first}); give numbers"
+        f"({left_first} against {right_first}); give numbers (under the matrix-free cost "
+        "model, symbols are accepted where no such choice and no min(m, n) depends on them)"
     )
 
 
