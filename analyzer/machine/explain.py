@@ -1,0 +1,160 @@
+"""A plan's predicted time from the machine model, and why a measured slope bends.
+
+:func:`predict_plan` prices every step of a plan (:func:`~analyzer.machine.model.predict_step`)
+at the plan's working set and sums them into the row a sweep records; :func:`explain` reads
+those rows along a swept size and names the change of regime that bends the machine model's
+slope away from the count's: a working set leaving a cache level, results written to fresh
+pages, a step changing what bounds it, or the per-step overhead fading.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from .model import Calibration, StepPrediction, predict_step
+
+__all__ = ["MODEL_COLUMNS", "working_set", "predict_plan", "explain", "megabytes"]
+
+#: Row columns a sweep records from the machine model (see :func:`predict_plan`).
+MODEL_COLUMNS = [
+    "model_seconds",
+    "model_ratio",
+    "working_set",
+    "model_level",
+    "model_capacity",
+    "model_bound",
+    "model_fresh",
+    "model_step",
+    "model_overhead",
+    "model_compute",
+    "model_read",
+    "model_write",
+]
+
+
+def megabytes(nbytes: float) -> str:
+    """Bytes as a short text in kB, MB or GB (powers of 10).
+
+    >>> megabytes(2_097_152), megabytes(1500), megabytes(3.2e9)
+    ('2.1 MB', '1.5 kB', '3.2 GB')
+    """
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.3g} {unit}"
+    return f"{int(nbytes)} bytes"
+
+
+def working_set(factor_bytes: float, steps: Sequence[Mapping[str, Any]]) -> float:
+    """Bytes one repetition of a plan touches: its factors plus every result it writes.
+
+    >>> working_set(800, [{"bytes_written": 80}, {"bytes_written": 8}])
+    888.0
+    """
+    return float(factor_bytes) + sum(float(s["bytes_written"]) for s in steps)
+
+
+def predict_plan(
+    calibration: Calibration, steps: Sequence[Mapping[str, Any]], factor_bytes: float
+) -> tuple[list[StepPrediction], dict[str, Any]]:
+    """Each step's prediction at the plan's working set, and the plan's row of
+    :data:`MODEL_COLUMNS` (``model_ratio`` left NaN: it needs the measured time).
+
+    The row's level, bound and freshness are those of its slowest predicted step
+    (``model_step``); ``model_overhead`` ... ``model_write`` are sums over the steps.
+    """
+    ws = working_set(factor_bytes, steps)
+    predictions = [predict_step(calibration, s, working_set=ws) for s in steps]
+    row: dict[str, Any] = {c: math.nan for c in MODEL_COLUMNS}
+    row["working_set"] = ws
+    if not predictions:
+        row.update(model_seconds=0.0, model_step="", model_level="", model_bound="")
+        return predictions, row
+    slowest = max(range(len(predictions)), key=lambda i: predictions[i].seconds)
+    top = predictions[slowest]
+    row.update(
+        model_seconds=sum(p.seconds for p in predictions),
+        model_level=top.level,
+        model_capacity=top.capacity,
+        model_bound=top.bound,
+        model_fresh=top.fresh,
+        model_step=str(steps[slowest].get("product", f"step {slowest + 1}")),
+        model_overhead=sum(p.overhead for p in predictions),
+        model_compute=sum(p.compute for p in predictions),
+        model_read=sum(p.read for p in predictions),
+        model_write=sum(p.write for p in predictions),
+    )
+    return predictions, row
+
+
+def _size(value: Any) -> str:
+    number = float(value)
+    return str(int(number)) if number.is_integer() else f"{number:g}"
+
+
+def _level_text(level: str, capacity: float, last: bool) -> str:
+    where = f"{level} cache" if level.startswith("L") else str(level)
+    if last:
+        where = f"last-level cache ({level}"
+        return f"{where}, {megabytes(capacity)})"
+    return f"{where} ({megabytes(capacity)})"
+
+
+def explain(rows: pd.DataFrame, x: str) -> str:
+    """Name the change of regime, along ``x``, that the machine model predicts in ``rows``.
+
+    ``rows`` hold :data:`MODEL_COLUMNS` (as a sweep records them) and ``x``. The note names,
+    between the two neighbouring sizes where it happens: the working set leaving a cache level
+    (when reads matter there), the slowest step's result starting to be written to fresh
+    pages, or the slowest step changing what bounds it; when none happens, how the share of
+    per-step overhead changes from the smallest to the largest size. Empty when the rows lack
+    the columns.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"H": [256, 384, 512], "working_set": [3.4e7, 7.6e7, 1.3e8],
+    ...     "model_level": ["L3", "memory", "memory"], "model_capacity": [4.6e7, math.inf,
+    ...     math.inf], "model_bound": ["read"] * 3, "model_fresh": [False] * 3,
+    ...     "model_step": ["J(out,u)·J(u,W)"] * 3, "model_seconds": [1e-3, 5e-3, 9e-3],
+    ...     "model_overhead": [2e-5] * 3})
+    >>> print(explain(rows, "H"))  # doctest: +NORMALIZE_WHITESPACE
+    the working set of J(out,u)·J(u,W) (34 MB at H=256, 76 MB at H=384) leaves the
+    last-level cache (L3, 46 MB) between H=256 and H=384
+    """
+    needed = {"model_level", "model_bound", "model_step", "working_set", x}
+    if not needed <= set(rows.columns) or len(rows) < 2:
+        return ""
+    rows = rows.sort_values(x).drop_duplicates(x)
+    notes: list[str] = []
+    records = rows.to_dict("records")
+    for a, b in zip(records, records[1:], strict=False):
+        between = f"between {x}={_size(a[x])} and {x}={_size(b[x])}"
+        step = b["model_step"]
+        if a["model_level"] != b["model_level"] and "read" in (a["model_bound"], b["model_bound"]):
+            last = b["model_level"] == "memory"
+            notes.append(
+                f"the working set of {step} ({megabytes(a['working_set'])} at {x}={_size(a[x])}, "
+                f"{megabytes(b['working_set'])} at {x}={_size(b[x])}) leaves the "
+                f"{_level_text(str(a['model_level']), float(a['model_capacity']), last)} "
+                f"{between}"
+            )
+        elif bool(b.get("model_fresh")) and not bool(a.get("model_fresh")):
+            notes.append(f"the result of {step} is written to fresh pages (first touch) {between}")
+        elif a["model_bound"] != b["model_bound"] and a["model_step"] == b["model_step"]:
+            notes.append(
+                f"{step} goes from {a['model_bound']}-bound to {b['model_bound']}-bound {between}"
+            )
+    if notes:
+        return "; ".join(dict.fromkeys(notes))
+    if {"model_overhead", "model_seconds"} <= set(rows.columns):
+        first, last = records[0], records[-1]
+        shares = [r["model_overhead"] / r["model_seconds"] for r in (first, last)]
+        if all(math.isfinite(s) for s in shares) and abs(shares[0] - shares[1]) >= 0.05:
+            return (
+                f"per-step overhead is {shares[0]:.0%} of the predicted time at "
+                f"{x}={_size(first[x])} and {shares[1]:.0%} at {x}={_size(last[x])}"
+            )
+    return ""
