@@ -99,9 +99,10 @@ def fit_bandwidth(
     the last has at least two points and neighbouring runs differ by a factor of at least
     ``min_step``. A run's rate is the geometric mean of its points; the border between two
     runs (the capacity of the first) is where the curve, linear in log-log between the
-    points, crosses the geometric mean of their rates. Each border is named after the nominal cache (``caches``, e.g.
-    :func:`~analyzer.machine.info.nominal_caches`) nearest to it in log size, each name used
-    once; without one it is ``"cache i"``. The last run is ``"memory"`` (capacity ``inf``).
+    points, crosses the geometric mean of their rates. Each border is named after the
+    nominal cache (``caches``, e.g. :func:`~analyzer.machine.info.nominal_caches`) nearest to
+    it in log size, each name used once; without one it is ``"cache i"``. The last run is
+    ``"memory"`` (capacity ``inf``).
 
     Examples
     --------
