@@ -320,7 +320,7 @@ def cache_path(quick: bool = False, threads: int | None = 1) -> Path:
 def _load(path: Path) -> Calibration | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("meta", {}).get("version") != CALIBRATION_VERSION:
+        if data.get("version") != CALIBRATION_VERSION:
             return None
         return Calibration.from_dict(data)
     except (OSError, ValueError, AttributeError, AnalyzerError):
@@ -382,7 +382,8 @@ def calibrate(
     result = _measure("quick" if quick else "full", threads, top, budget, gemm_n)
     if use_cache:
         try:
-            atomic_write_text(cache_path(quick, threads), json.dumps(result.to_dict(), indent=1))
+            data = {"version": CALIBRATION_VERSION, **result.to_dict()}
+            atomic_write_text(cache_path(quick, threads), json.dumps(data, indent=1))
         except AnalyzerError:
             pass  # an unwritable cache folder only costs a calibration next time
     return result
