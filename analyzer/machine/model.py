@@ -172,6 +172,13 @@ def _curve(points: Any, name: str) -> Curve:
     return pairs
 
 
+def _mb(nbytes: float) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.3g} {unit}"
+    return f"{int(nbytes)} bytes"
+
+
 def interpolate(points: Curve, x: float) -> float:
     """The value at ``x`` of a curve, linear in log-log between its points, flat beyond its ends.
 
@@ -292,6 +299,45 @@ class Calibration:
             macs_per_second=max(r for _, r in self.gemm),
             bytes_per_second=self.read[-1][1],
             write_bytes_per_second=self.write_fresh[-1][1],
+        )
+
+    def summary(self) -> str:
+        """A few lines a person reads: levels, GEMM rates, writes, overheads.
+
+        >>> print(Calibration(read=((1e3, 4e10), (1e9, 1e10)), write_fresh=((1e3, 3e9),),
+        ...     write_reused=((1e3, 2e10),), gemm=((1, 5e9), (1024, 3e10)), elementwise=2e9,
+        ...     numpy_call=1e-6, step_overhead={"default": 5e-6},
+        ...     levels=(("L3", 4e7, 4e10), ("memory", math.inf, 1e10))).summary())
+        read bandwidth: L3 (up to 40 MB) 40 GB/s, memory 10 GB/s
+        GEMM (macs/s by smallest dimension): d=1 5 G, d=1024 30 G; elementwise 2 G
+        writes: fresh 3 GB/s at 1 kB; reused 20 GB/s at 1 kB
+        overhead: numpy call 1 µs; executor step (µs) default 5
+        """
+        levels = (
+            ", ".join(
+                f"{n} (up to {_mb(c)}) {r / 1e9:.3g} GB/s"
+                if math.isfinite(c)
+                else f"{n} {r / 1e9:.3g} GB/s"
+                for n, c, r in self.levels
+            )
+            or "no levels"
+        )
+        gemm = ", ".join(f"d={int(d)} {r / 1e9:.3g} G" for d, r in self.gemm)
+        fresh = f"fresh {self.write_fresh[-1][1] / 1e9:.3g} GB/s at {_mb(self.write_fresh[-1][0])}"
+        again = (
+            f"reused {self.write_reused[-1][1] / 1e9:.3g} GB/s at {_mb(self.write_reused[-1][0])}"
+        )
+        if self.first_touch_from is not None:
+            fresh += f" (first touch from {_mb(self.first_touch_from)})"
+        steps = ", ".join(f"{k} {v * 1e6:.3g}" for k, v in self.step_overhead.items())
+        return "\n".join(
+            [
+                f"read bandwidth: {levels}",
+                f"GEMM (macs/s by smallest dimension): {gemm}; "
+                f"elementwise {self.elementwise / 1e9:.3g} G",
+                f"writes: {fresh}; {again}",
+                f"overhead: numpy call {self.numpy_call * 1e6:.3g} µs; executor step (µs) {steps}",
+            ]
         )
 
     # ---------------------------------------------------------------- plain data
