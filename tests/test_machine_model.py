@@ -353,3 +353,41 @@ def test_sweep_records_the_machine_model_per_step_and_per_run():
         assert row.model_seconds == pytest.approx(sum(expected))
         assert row.working_set == ws
         assert row.model_ratio == pytest.approx(row.seconds / row.model_seconds)
+
+
+@pytest.mark.parametrize("capacity", [1.5e6, 3e7, 3e8])
+def test_cache_regime_sizes_straddle_the_last_border(capacity):
+    from analyzer.regimes import cache_regime_sizes
+
+    cal = Calibration.from_dict(
+        {**FLAT.to_dict(), "levels": [["L3", capacity, 4e10], ["memory", None, 1e10]]}
+    )
+    grid = cache_regime_sizes(cal)
+    for swept in ("H", "N"):
+        sets = [8 * c["H"] ** 2 * c["N"] for c in grid if c["sweep"] == swept]
+        assert len(set(sets)) == len(sets) == 6
+        assert sum(s < capacity for s in sets) >= 2 and sum(s > capacity for s in sets) >= 2
+
+
+def test_cache_regimes_needs_a_border():
+    from analyzer.regimes import cache_regime_sizes
+
+    flat = Calibration.from_dict({**FLAT.to_dict(), "levels": [["memory", None, 1e10]]})
+    with pytest.raises(AnalyzerError, match="no cache border"):
+        cache_regime_sizes(flat)
+
+
+def test_cache_regimes_study_writes_both_predictions(tmp_path):
+    from analyzer.regimes import cache_regimes
+
+    cal = Calibration.from_dict(
+        {**FLAT.to_dict(), "levels": [["L2", 2e5, 4e10], ["memory", None, 1e10]]}
+    )
+    outcome = cache_regimes(out=tmp_path, calibration=cal, repeat=1, progress=False)
+    fits = pd.read_csv(tmp_path / "fits.csv")
+    assert {"predicted", "predicted_asymptotic", "predicted_machine", "explanation"} <= set(
+        fits.columns
+    )
+    timed = fits[fits["y"] == "seconds"]
+    assert set(timed["x"]) == {"H", "N"} and timed["predicted_machine"].notna().all()
+    assert outcome.report.exists()

@@ -133,16 +133,23 @@ def nominal_caches(info: dict[str, Any] | None = None) -> list[tuple[str, int]]:
 
 def fingerprint(info: dict[str, Any] | None = None) -> str:
     """A short hash of what makes timings of this machine comparable (CPU, cores, caches,
-    BLAS library and version, numpy); the date and thread settings are left out.
+    numpy and the BLAS it was built with); the date, thread settings and whichever other
+    BLAS libraries happen to be loaded are left out.
 
     >>> len(fingerprint())
     12
     """
     info = info if info is not None else machine_info()
-    blas = [
-        {k: lib.get(k) for k in ("internal_api", "version", "architecture")}
-        for lib in info.get("blas") or []
-    ]
+    blas = _numpy_blas()
     keys = {k: info.get(k) for k in ("cpu_model", "logical_cores", "caches", "numpy")}
     text = json.dumps({**keys, "blas": blas}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _numpy_blas() -> dict[str, Any]:
+    """Name and version of the BLAS numpy was built with (empty when numpy does not say)."""
+    try:
+        blas = np.__config__.CONFIG["Build Dependencies"]["blas"]
+        return {"name": blas.get("name"), "version": blas.get("version")}
+    except (AttributeError, KeyError, TypeError):
+        return {}
