@@ -34,7 +34,8 @@ def _round(value: float, step: int) -> int:
 
 def cache_regime_sizes(calibration: Calibration, n_fixed: int = 64) -> list[dict[str, Any]]:
     """The study's grid: an H sweep at ``N = n_fixed`` and an N sweep at a fixed H, each with
-    working sets ``8·H²N`` at :data:`FACTORS` times the last-level cache's capacity.
+    working sets ``8·H²N`` at :data:`FACTORS` times the last-level cache's capacity (sizes
+    rounded to multiples of 8 for H and 4 for N; a size that rounds onto another is kept once).
 
     Examples
     --------
@@ -56,11 +57,13 @@ def cache_regime_sizes(calibration: Calibration, n_fixed: int = 64) -> list[dict
     grid = []
     for factor in FACTORS:
         h = _round(math.sqrt(factor * capacity / (8 * n_fixed)), 8)
-        grid.append({"H": h, "N": n_fixed, "sweep": "H"})
+        if not any(c["H"] == h for c in grid):
+            grid.append({"H": h, "N": n_fixed, "sweep": "H"})
     h_fixed = _round(math.sqrt(capacity / (8 * 4 * n_fixed)), 8)
     for factor in FACTORS:
         n = _round(factor * capacity / (8 * h_fixed**2), 4)
-        grid.append({"H": h_fixed, "N": n, "sweep": "N"})
+        if not any(c["sweep"] == "N" and c["N"] == n for c in grid):
+            grid.append({"H": h_fixed, "N": n, "sweep": "N"})
     return grid
 
 
@@ -69,6 +72,7 @@ def cache_regimes(
     out: str | Path | None = None,
     calibration: Calibration | None = None,
     repeat: int | None = None,
+    min_seconds: float | None = None,
     progress: bool = True,
     command: str | None = None,
 ) -> Outcome:
@@ -76,6 +80,8 @@ def cache_regimes(
 
     Writes ``reports/cache_regimes/`` (or ``out``): results, steps, fits with both
     predictions and, for fits that miss the count, the machine model's explanation.
+    ``repeat`` and ``min_seconds`` (timing of each size) default to 7 and 0.3 s, or 3 and
+    0.05 s with ``quick`` (which also calibrates quickly when nothing is cached).
     """
     folder = _own_folder(out, "cache_regimes")
     if calibration is None:
@@ -87,7 +93,7 @@ def cache_regimes(
         orders=("output-first",),
         cost="dense",
         repeat=repeat if repeat is not None else (3 if quick else 7),
-        min_seconds=0.05 if quick else 0.3,
+        min_seconds=min_seconds if min_seconds is not None else (0.05 if quick else 0.3),
         out=folder / "sweeps",
         progress=progress,
         calibration=calibration,

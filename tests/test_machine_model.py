@@ -383,7 +383,7 @@ def test_cache_regimes_study_writes_both_predictions(tmp_path):
     cal = Calibration.from_dict(
         {**FLAT.to_dict(), "levels": [["L2", 2e5, 4e10], ["memory", None, 1e10]]}
     )
-    outcome = cache_regimes(out=tmp_path, calibration=cal, repeat=1, progress=False)
+    outcome = cache_regimes(out=tmp_path, calibration=cal, repeat=1, min_seconds=0, progress=False)
     fits = pd.read_csv(tmp_path / "fits.csv")
     assert {"predicted", "predicted_asymptotic", "predicted_machine", "explanation"} <= set(
         fits.columns
