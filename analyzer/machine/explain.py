@@ -17,7 +17,18 @@ import pandas as pd
 
 from .model import Calibration, StepPrediction, predict_step
 
-__all__ = ["MODEL_COLUMNS", "working_set", "predict_plan", "explain", "megabytes"]
+__all__ = [
+    "MODEL_COLUMNS",
+    "ACCURACY_BANDS",
+    "working_set",
+    "predict_plan",
+    "explain",
+    "megabytes",
+    "prediction_accuracy",
+]
+
+#: The issue's bars: steps slower than ``seconds`` predicted within ``[low, high]`` times.
+ACCURACY_BANDS = ((50e-6, 0.75, 1.33), (5e-6, 0.5, 2.0))
 
 #: Row columns a sweep records from the machine model (see :func:`predict_plan`).
 MODEL_COLUMNS = [
@@ -158,3 +169,41 @@ def explain(rows: pd.DataFrame, x: str) -> str:
                 f"{x}={_size(first[x])} and {shares[1]:.0%} at {x}={_size(last[x])}"
             )
     return ""
+
+
+def prediction_accuracy(
+    steps: pd.DataFrame, bands: Sequence[tuple[float, float, float]] = ACCURACY_BANDS
+) -> pd.DataFrame:
+    """How many measured steps the machine model predicted within each band.
+
+    ``steps`` holds measured ``seconds`` and ``model_seconds`` (a sweep's steps). One row per
+    band ``(seconds, low, high)``: ``steps`` slower than ``seconds``, how many have
+    ``seconds / model_seconds`` within ``[low, high]``, and the smallest and largest ratio.
+
+    >>> steps = pd.DataFrame({"seconds": [1e-4, 2e-4, 1e-5, 1e-6],
+    ...                       "model_seconds": [1e-4, 1e-4, 1.5e-5, 1e-5]})
+    >>> prediction_accuracy(steps)[["steps", "within", "worst_low", "worst_high"]]
+       steps  within  worst_low  worst_high
+    0      2       1      1.000         2.0
+    1      3       3      0.667         2.0
+    """
+    rows = []
+    table = steps.copy()
+    table["seconds"] = pd.to_numeric(table["seconds"], errors="coerce")
+    table["model_seconds"] = pd.to_numeric(table.get("model_seconds"), errors="coerce")
+    table = table[table["model_seconds"] > 0]
+    ratio = table["seconds"] / table["model_seconds"]
+    for floor, low, high in bands:
+        chosen = ratio[table["seconds"] > floor]
+        rows.append(
+            {
+                "over": floor,
+                "low": low,
+                "high": high,
+                "steps": int(len(chosen)),
+                "within": int(((chosen >= low) & (chosen <= high)).sum()),
+                "worst_low": round(float(chosen.min()), 3) if len(chosen) else math.nan,
+                "worst_high": round(float(chosen.max()), 3) if len(chosen) else math.nan,
+            }
+        )
+    return pd.DataFrame(rows)
