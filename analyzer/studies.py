@@ -22,6 +22,7 @@ from .executor import execute
 from .files import atomic_write_text, save_figure, write_csv
 from .fit import fit_exponents
 from .machine import Calibration, Roofline, blas_threads, calibrate, machine_info
+from .machine.explain import prediction_accuracy
 from .measure import sweep
 from .models import chain, mlp
 from .planning import plan
@@ -130,6 +131,10 @@ def finish(
     machine = {**results.attrs.get("machine", machine_info())}
     machine["roofline"] = results.attrs.get("roofline")
     steps = pd.DataFrame(results.attrs.get("steps", []))
+    calibrated = results.attrs.get("calibration")
+    if calibrated:
+        machine["machine model"] = Calibration.from_dict(calibrated).summary().replace("\n", "; ")
+        notes = [*notes, *_accuracy_notes(steps)]
     full_meta = {
         "fit_rule": FIT_RULE,
         "sizes": sizes,
@@ -141,6 +146,22 @@ def finish(
     if fit_table is None:
         fit_table = pd.DataFrame(columns=["verdict"])
     return Outcome(Path(folder), results, fit_table, Path(report))
+
+
+def _accuracy_notes(steps: pd.DataFrame) -> list[str]:
+    """One note: how many measured steps the machine model predicted within the bars."""
+    if steps.empty or "model_seconds" not in steps:
+        return []
+    bands = prediction_accuracy(steps)
+    parts = [
+        f"{r.within} of {r.steps} steps over {r.over * 1e6:g} µs within {r.low}–{r.high}× "
+        f"(measured / predicted from {r.worst_low} to {r.worst_high})"
+        for r in bands.itertuples()
+        if r.steps
+    ]
+    if not parts:
+        return []
+    return ["**Machine model, per step.** " + "; ".join(parts) + "."]
 
 
 # ----------------------------------------------------------------- forward vs reverse

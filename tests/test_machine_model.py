@@ -391,3 +391,51 @@ def test_cache_regimes_study_writes_both_predictions(tmp_path):
     timed = fits[fits["y"] == "seconds"]
     assert set(timed["x"]) == {"H", "N"} and timed["predicted_machine"].notna().all()
     assert outcome.report.exists()
+
+
+def test_after_stream_and_cold_steps_by_hand():
+    cal = Calibration.from_dict(
+        {
+            **FLAT.to_dict(),
+            "read_after_stream": [[1e5, 30 * GB], [1e7, 15 * GB]],
+            "cold_overhead": 4e-5,
+        }  # fmt: skip
+    )
+    record = step("dense·dense", "(1×1000)·(1000×1000)", 10**6, 8_008_000, 8000)
+    p = predict_step(cal, record, working_set=1e9, after_stream=True, cold=True)
+    # 8.016 MB on the after-stream curve: log-log between (1e5, 30) and (1e7, 15) GB/s
+    bandwidth = 30 * GB * (15 / 30) ** (math.log(8_016_000 / 1e5) / math.log(100))
+    assert p.read == pytest.approx(8_008_000 / bandwidth)
+    assert p.overhead == 4e-5
+    assert predict_step(FLAT, record, after_stream=True, cold=True) == predict_step(FLAT, record)
+
+
+def test_predict_plan_follows_reuse():
+    cal = Calibration.from_dict(
+        {
+            **FLAT.to_dict(),
+            "read": [[1e6, 40 * GB], [1e8, 10 * GB]],
+            "levels": [["L3", 1e7, 40 * GB], ["memory", None, 10 * GB]],
+            "read_after_stream": [[1e3, 25 * GB]],
+            "cold_overhead": 5e-5,
+        }  # fmt: skip
+    )
+    big = 8 * 1000 * 4000  # 32 MB: J(u,W) and the product J(y,W)
+    steps = [
+        step("dense·dense", "(1000×1000)·(1000×4000)", 1000**2 * 4000, 8e6 + big, big,
+             "J(y,u)·J(u,W)"),
+        step("dense·dense", "(1×1000)·(1000×4000)", 1000 * 4000, 8000 + big, 32000,
+             "J(z,y)·J(y,W)"),
+        step("dense·dense", "(1×1)·(1×1000)", 1000, 8 + 8000, 8000, "J(o,z)·J(z,w)"),
+    ]  # fmt: skip
+    factor_bytes = 8e6 + big + 8000 + 8 + 8000
+    predictions, row = predict_plan(cal, steps, factor_bytes)
+    ws = factor_bytes + big + 32000 + 8000
+    # step 1 reads factors of a plan larger than the cache: the plan's working set, cold start
+    assert predictions[0].working_set == ws and predictions[0].overhead == 5e-5
+    # step 2 reads J(y,W), produced just before: its own bytes are the working set; cold
+    assert predictions[1].working_set == steps[1]["bytes"] and predictions[1].overhead == 5e-5
+    # step 3 reads small factors after a 32 MB stream: after-stream bandwidth, cold
+    assert predictions[2].read == pytest.approx(8008 / 25e9)
+    assert predictions[2].overhead == 5e-5
+    assert row["model_seconds"] == pytest.approx(sum(p.seconds for p in predictions))

@@ -222,6 +222,43 @@ def _gemm_rate(d: int, k: int, budget: float, call: float) -> tuple[int, float]:
     return d, d * k * k / _net(_median(lambda: np.matmul(a, b, out=out), budget), call)
 
 
+def _after_stream(
+    buffer: np.ndarray, levels, sizes: list[int], budget: float, call: float
+) -> tuple[list[tuple[int, float]], float | None]:
+    """Read bandwidth of small matrices, and the seconds of a tiny executor step, each timed
+    right after streaming (a vector times) a matrix of 2.5 times the last-level cache."""
+    from ..structure import Block, multiply_counted
+
+    caches = [c for _, c, _ in levels if math.isfinite(c)]
+    if not caches or 2.5 * caches[-1] > buffer.nbytes:
+        return [], None
+    llc = caches[-1]
+    stream = _matrix(buffer, int(2.5 * llc))
+    v = np.ones((1, stream.shape[0]))
+    repeats = max(3, min(9, int(budget / 0.02)))
+
+    def after(fn: Callable[[], object]) -> float:
+        times = []
+        for _ in range(repeats):
+            v @ stream
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    curve = []
+    for size in [z for z in sizes if 2**16 <= z <= llc][::2]:
+        a = np.ones(size // 8).reshape(_matrix(np.ones(size // 8), size).shape)
+        x = np.ones((1, a.shape[0]))
+        curve.append((a.nbytes, a.nbytes / _net(after(lambda a=a, x=x: x @ a), call)))
+    left, right = (
+        Block("dense", (1, 1), np.ones((1, 1))),
+        Block("dense", (1, 512), np.ones((1, 512))),
+    )
+    cold = after(lambda: multiply_counted(left, right))
+    return curve, cold
+
+
 def _step_overheads(threads: int | None, repeats: int) -> dict[str, float]:
     """Median seconds of the executor's steps on plans of tiny sizes, by structure pair."""
     from ..executor import execute
@@ -264,6 +301,8 @@ def _measure(mode: str, threads: int | None, top: int | None, budget: float | No
             read.append(_read_rate(buffer, size, budget, call))
             fresh.append(_write_rate(None, size, budget, fill_call))
             again.append(_write_rate(reused, size, budget, fill_call))
+        levels = fit_bandwidth([z for z, _ in read], [r for _, r in _smooth(read)], caches)
+        after, cold = _after_stream(buffer, levels, sizes, budget, call)
         del buffer, reused
         gemm = [_gemm_rate(d, _THIN_K, budget, call) for d in _THIN_D]
         gemm.append(_gemm_rate(gemm_n, gemm_n, budget, call))
@@ -272,7 +311,6 @@ def _measure(mode: str, threads: int | None, top: int | None, budget: float | No
         elementwise = 2048 / _net(t, call)
     overhead = _step_overheads(threads, settings["repeats"])
     read = _smooth(read)
-    levels = fit_bandwidth([s for s, _ in read], [r for _, r in read], caches)
     fresh, again = _smooth(fresh), _smooth(again)
     first_touch = None
     for (size, f), (_, r) in zip(reversed(fresh), reversed(again), strict=True):
@@ -289,6 +327,8 @@ def _measure(mode: str, threads: int | None, top: int | None, budget: float | No
         step_overhead=overhead,
         levels=levels,
         first_touch_from=None if first_touch is None else float(first_touch),
+        read_after_stream=tuple(after),
+        cold_overhead=cold,
         meta={
             "version": CALIBRATION_VERSION,
             "fingerprint": fingerprint(info),

@@ -10,12 +10,13 @@ pages, a step changing what bounds it, or the per-step overhead fading.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from .model import Calibration, StepPrediction, predict_step
+from .model import Calibration, StepPrediction, parse_shapes, predict_step
 
 __all__ = [
     "MODEL_COLUMNS",
@@ -68,17 +69,71 @@ def working_set(factor_bytes: float, steps: Sequence[Mapping[str, Any]]) -> floa
     return float(factor_bytes) + sum(float(s["bytes_written"]) for s in steps)
 
 
+_PRODUCT = re.compile(r"^J\(([^,()]+),([^,()]+)\)·J\(([^,()]+),([^,()]+)\)")
+
+
+def _operands(product: str) -> tuple[str, str, str] | None:
+    """Left operand, right operand and result of a product text ``J(s,v)·J(v,p)``.
+
+    >>> _operands("J(out,u)·J(u,W) + J(out,W)")
+    ('J(out,u)', 'J(u,W)', 'J(out,W)')
+    """
+    found = _PRODUCT.match(str(product))
+    if not found:
+        return None
+    s, v, v2, p = found.groups()
+    return f"J({s},{v})", f"J({v2},{p})", f"J({s},{p})"
+
+
 def predict_plan(
     calibration: Calibration, steps: Sequence[Mapping[str, Any]], factor_bytes: float
 ) -> tuple[list[StepPrediction], dict[str, Any]]:
-    """Each step's prediction at the plan's working set, and the plan's row of
-    :data:`MODEL_COLUMNS` (``model_ratio`` left NaN: it needs the measured time).
+    """Each step's prediction, and the plan's row of :data:`MODEL_COLUMNS` (``model_ratio``
+    left NaN: it needs the measured time).
+
+    Working sets follow reuse: a step whose larger operand was produced earlier in the same
+    repetition reads it at the bandwidth of the bytes touched since (the steps in between and
+    its own); a step reading factors of the plan reads them at the bandwidth of the plan's
+    working set (:func:`working_set`), since each repetition reads every factor again, except
+    that a step smaller than the last-level cache in a plan larger than it reads at the
+    calibrated bandwidth *after a stream* (caches keep part of such a factor). A step right
+    after a stream larger than half the last-level cache (the first step of such a plan
+    included) pays the cold per-step overhead.
 
     The row's level, bound and freshness are those of its slowest predicted step
     (``model_step``); ``model_overhead`` ... ``model_write`` are sums over the steps.
     """
     ws = working_set(factor_bytes, steps)
-    predictions = [predict_step(calibration, s, working_set=ws) for s in steps]
+    last = calibration.last_level
+    llc = last[1] if last is not None else math.inf
+    produced: dict[str, int] = {}
+    step_bytes = [float(s["bytes"]) for s in steps]
+    predictions = []
+    for i, step in enumerate(steps):
+        names = _operands(step.get("product", ""))
+        dims = parse_shapes(step.get("shapes", ""))
+        source = None
+        if names is not None:
+            left, right, result = names
+            if dims is not None:
+                m, k, n = dims
+                larger = left if m * k >= k * n else right
+            else:
+                larger = right
+            source = produced.get(larger)
+        if source is not None:
+            step_ws = sum(step_bytes[source + 1 : i + 1])
+            after = False
+        else:
+            step_ws = ws
+            after = step_bytes[i] <= llc < ws
+        before = ws if i == 0 else step_bytes[i - 1]
+        cold = before >= llc / 2 and math.isfinite(llc)
+        predictions.append(
+            predict_step(calibration, step, working_set=step_ws, after_stream=after, cold=cold)
+        )
+        if names is not None:
+            produced[names[2]] = i
     row: dict[str, Any] = {c: math.nan for c in MODEL_COLUMNS}
     row["working_set"] = ws
     if not predictions:

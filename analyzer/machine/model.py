@@ -223,6 +223,13 @@ class Calibration:
     first_touch_from : float or None
         Smallest result size whose fresh write was much slower than a reused one (page
         faults); ``None`` when no size was.
+    read_after_stream : pairs ``(bytes, bytes per second)``, optional
+        Read bandwidth of a buffer read again right after streaming more than the last-level
+        cache (what a factor read once per repetition of a plan that streams a larger one
+        gets: caches keep part of it); empty when not measured.
+    cold_overhead : float or None
+        Seconds of a tiny executor step right after such a stream (the interpreter's own
+        data evicted); ``None`` uses ``step_overhead``.
     meta : dict
         How and where it was measured (version, machine fingerprint, seconds, quick, ...).
     """
@@ -236,11 +243,23 @@ class Calibration:
     step_overhead: Mapping[str, float]
     levels: tuple[tuple[str, float, float], ...] = ()
     first_touch_from: float | None = None
+    read_after_stream: Curve = ()
+    cold_overhead: float | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("read", "write_fresh", "write_reused", "gemm"):
             object.__setattr__(self, name, _curve(getattr(self, name), name))
+        if self.read_after_stream:
+            after = _curve(self.read_after_stream, "read_after_stream")
+            object.__setattr__(self, "read_after_stream", after)
+        else:
+            object.__setattr__(self, "read_after_stream", ())
+        cold = self.cold_overhead
+        if cold is not None and not (
+            isinstance(cold, numbers.Real) and math.isfinite(cold) and cold >= 0
+        ):
+            raise AnalyzerError(f"Calibration: cold_overhead must be seconds >= 0, got {cold!r}")
         for name in ("elementwise", "numpy_call"):
             value = getattr(self, name)
             if isinstance(value, bool) or not (
@@ -345,7 +364,7 @@ class Calibration:
         """Plain JSON-serializable dict (``inf`` capacities written as ``None``)."""
         data = asdict(self)
         data["levels"] = [[n, None if math.isinf(c) else c, r] for n, c, r in self.levels]
-        for name in ("read", "write_fresh", "write_reused", "gemm"):
+        for name in ("read", "write_fresh", "write_reused", "gemm", "read_after_stream"):
             data[name] = [list(p) for p in data[name]]
         data["step_overhead"] = dict(self.step_overhead)
         data["meta"] = dict(self.meta)
@@ -371,6 +390,10 @@ class Calibration:
                 step_overhead=dict(data["step_overhead"]),
                 levels=tuple(levels),
                 first_touch_from=None if first is None else float(first),
+                read_after_stream=data.get("read_after_stream") or (),
+                cold_overhead=(
+                    None if data.get("cold_overhead") is None else float(data["cold_overhead"])
+                ),
                 meta=dict(data.get("meta") or {}),
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -447,7 +470,13 @@ def _field(step: Any, name: str) -> Any:
 
 
 def predict_step(
-    calibration: Calibration, step: Any, *, working_set: float | None = None, fresh: bool = True
+    calibration: Calibration,
+    step: Any,
+    *,
+    working_set: float | None = None,
+    fresh: bool = True,
+    after_stream: bool = False,
+    cold: bool = False,
 ) -> StepPrediction:
     """Predicted seconds of one product step (a row of ``Plan.steps``, a dict or namedtuple
     with ``structures``, ``shapes``, ``macs``, ``bytes`` and ``bytes_written``).
@@ -464,6 +493,11 @@ def predict_step(
         Whether the result is newly allocated (as the executor does: priced on the
         ``write_fresh`` curve, first touch included) rather than a buffer written before
         (the ``write_reused`` curve).
+    after_stream : bool
+        The step reads a factor last read before a stream larger than the last-level cache:
+        its reads are priced on ``read_after_stream`` at the step's bytes (when calibrated).
+    cold : bool
+        The step runs right after such a stream: its overhead is ``cold_overhead``.
 
     Examples
     --------
@@ -493,9 +527,15 @@ def predict_step(
         and written >= calibration.first_touch_from
     )
     compute = macs / rate
-    read = read_bytes / calibration.read_bandwidth(ws) if read_bytes else 0.0
+    if after_stream and calibration.read_after_stream:
+        bandwidth = interpolate(calibration.read_after_stream, read_bytes + written)
+    else:
+        bandwidth = calibration.read_bandwidth(ws)
+    read = read_bytes / bandwidth if read_bytes else 0.0
     write = written / calibration.write_bandwidth(written, fresh=fresh) if written else 0.0
     overhead = calibration.overhead(structures)
+    if cold and calibration.cold_overhead is not None:
+        overhead = max(overhead, calibration.cold_overhead)
     parts = {"overhead": overhead, "compute": compute, "read": read, "write": write}
     level, capacity = calibration.level(ws)
     return StepPrediction(
