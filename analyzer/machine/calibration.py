@@ -248,7 +248,7 @@ def _after_stream(
 
     curve = []
     for size in [z for z in sizes if 2**16 <= z <= llc][::2]:
-        a = np.ones(size // 8).reshape(_matrix(np.ones(size // 8), size).shape)
+        a = _matrix(np.ones(size // 8), size)
         x = np.ones((1, a.shape[0]))
         curve.append((a.nbytes, a.nbytes / _net(after(lambda a=a, x=x: x @ a), call)))
     left, right = (
