@@ -439,3 +439,15 @@ def test_predict_plan_follows_reuse():
     assert predictions[2].read == pytest.approx(8008 / 25e9)
     assert predictions[2].overhead == 5e-5
     assert row["model_seconds"] == pytest.approx(sum(p.seconds for p in predictions))
+
+
+def test_fit_bandwidth_names_in_order_and_skips_overhead_points():
+    sizes = [2 ** (14 + i / 2) for i in range(33)]
+    rates = synthetic([(3e5, 45 * GB), (3e6, 55 * GB), (4e7, 24 * GB), (math.inf, 9 * GB)], sizes)
+    rates[0] = 5 * GB  # a per-call overhead artifact at 16 KiB
+    caches = [("L1", 48 * 1024), ("L2", 2**21), ("L3", 300 * 2**20)]
+    levels = fit_bandwidth(sizes, rates, caches)
+    names = [name for name, _, _ in levels]
+    assert names[-3:] == ["L2", "L3", "memory"]  # a rate growing with size is no border
+    capacities = [c for _, c, _ in levels]
+    assert capacities == sorted(capacities)

@@ -18,6 +18,7 @@ Per-call overhead is taken out of the bandwidths and rates. The result is cached
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -96,8 +97,9 @@ def fit_bandwidth(
 
     The log rates, in order of size, are split into contiguous runs with the least squared
     error (dynamic programming); the most runs are kept such that every run but the first and
-    the last has at least two points and neighbouring runs differ by a factor of at least
-    ``min_step``. A run's rate is the geometric mean of its points; the border between two
+    the last has at least two points and each is faster than the next by a factor of at
+    least ``min_step`` (leading points slower than their neighbour, which per-call overhead
+    makes, are left out). A run's rate is the geometric mean of its points; the border between two
     runs (the capacity of the first) is where the curve, linear in log-log between the
     points, crosses the geometric mean of their rates. Each border is named after the
     nominal cache (``caches``, e.g. :func:`~analyzer.machine.info.nominal_caches`) nearest to
@@ -119,6 +121,8 @@ def fit_bandwidth(
     )
     if len(pairs) < 2:
         raise AnalyzerError(f"fit_bandwidth: need at least 2 positive points, got {len(pairs)}")
+    while len(pairs) > 2 and pairs[0][1] * min_step < pairs[1][1]:
+        pairs = pairs[1:]  # a rate that grows with size is per-call overhead, not a cache
     x = np.log([p[0] for p in pairs])
     y = np.log([p[1] for p in pairs])
     best = [(0, len(y))]
@@ -127,7 +131,7 @@ def fit_bandwidth(
         means = [float(np.mean(y[i:j])) for i, j in runs]
         inner = runs[1:-1]  # a single-point run is allowed at the ends only
         if all(j - i >= 2 for i, j in inner) and all(
-            abs(a - b) >= math.log(min_step) for a, b in zip(means, means[1:], strict=False)
+            a - b >= math.log(min_step) for a, b in zip(means, means[1:], strict=False)
         ):
             best = runs
     means = [float(np.mean(y[i:j])) for i, j in best]
@@ -139,19 +143,36 @@ def fit_bandwidth(
             borders.append(float(np.exp(xl + (middle - yl) / (yr - yl) * (xr - xl))))
         else:
             borders.append(float(np.exp((xl + xr) / 2)))
-    names, free = [], list(caches)
-    for i, border in enumerate(borders, start=1):
-        if free:
-            pick = min(free, key=lambda c: abs(math.log(c[1]) - math.log(border)))
-            free.remove(pick)
-            names.append(pick[0])
-        else:
-            names.append(f"cache {i}")
+    names = _names(borders, sorted(caches, key=lambda c: c[1]))
     levels = [
         (name, border, float(np.exp(mean)))
         for name, border, mean in zip(names, borders, means, strict=False)
     ]
     return (*levels, ("memory", math.inf, float(np.exp(means[-1]))))
+
+
+def _names(borders: list[float], caches: list[tuple[str, int]]) -> list[str]:
+    """Names for ascending borders: the nominal caches, in order, nearest in log size in all
+    (each used once); borders left over are ``"cache i"``."""
+    names = [f"cache {i}" for i in range(1, len(borders) + 1)]
+    count = min(len(borders), len(caches))
+    if not count:
+        return names
+
+    def distance(pairs) -> float:
+        return sum(abs(math.log(borders[b]) - math.log(caches[c][1])) for b, c in pairs)
+
+    best = min(
+        (
+            list(zip(bs, cs, strict=True))
+            for bs in itertools.combinations(range(len(borders)), count)
+            for cs in itertools.combinations(range(len(caches)), count)
+        ),
+        key=distance,
+    )
+    for b, c in best:
+        names[b] = caches[c][0]
+    return names
 
 
 def _smooth(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
