@@ -18,6 +18,7 @@ Per-call overhead is taken out of the bandwidths and rates. The result is cached
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import json
 import math
@@ -186,13 +187,34 @@ def _smooth(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
 
 
 # ----------------------------------------------------------------------------- timing
-def _median(fn: Callable[[], object], budget: float, repeats: int = 3) -> float:
+def _trim() -> None:
+    """Give the C allocator's free memory back to the system (glibc), when it can."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+try:  # glibc only; elsewhere fresh arrays are timed as the allocator gives them
+    _LIBC: Any = ctypes.CDLL("libc.so.6")
+    if not hasattr(_LIBC, "malloc_trim"):
+        _LIBC = None
+except OSError:
+    _LIBC = None
+
+
+def _median(
+    fn: Callable[[], object],
+    budget: float,
+    repeats: int = 3,
+    before: Callable[[], object] | None = None,
+) -> float:
     """Median seconds of ``fn`` after one warm-up call, at least ``repeats`` calls and up to
-    ``budget`` seconds (at most 200 calls)."""
+    ``budget`` seconds (at most 200 calls); ``before`` runs untimed before each call."""
     fn()
     times: list[float] = []
     start = time.perf_counter()
     while len(times) < repeats or (time.perf_counter() - start < budget and len(times) < 200):
+        if before is not None:
+            before()
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
@@ -227,10 +249,15 @@ def _read_rate(buffer: np.ndarray, size: int, budget: float, call: float) -> tup
 def _write_rate(
     reused: np.ndarray | None, size: int, budget: float, call: float
 ) -> tuple[int, float]:
-    """Bytes per second of filling ``size`` bytes: a new array (``reused`` None) or a view."""
+    """Bytes per second of filling ``size`` bytes: a new array (``reused`` None) or a view.
+
+    Before each new array the C allocator gives its free memory back (``malloc_trim``), so
+    the array gets new pages, as the executor's results do when the arrays it frees at the
+    end of a repetition are given back together (numpy's huge pages for large arrays kept).
+    """
     n = size // 8
     if reused is None:
-        seconds = _median(lambda: np.empty(n).fill(1.0), budget)
+        seconds = _median(lambda: np.empty(n).fill(1.0), budget, before=_trim)
     else:
         view = reused[:n]
         seconds = _median(lambda: view.fill(1.0), budget)
