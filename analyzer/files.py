@@ -11,9 +11,20 @@ from typing import IO, Any
 
 from .errors import AnalyzerError
 
-__all__ = ["atomic_write", "atomic_write_text", "atomic_write_bytes", "write_csv", "save_figure"]
+__all__ = [
+    "atomic_write",
+    "atomic_write_text",
+    "atomic_write_bytes",
+    "write_csv",
+    "save_figure",
+    "GRAPH_FILE",
+]
 
 PathLike = str | os.PathLike
+
+#: The swept graph's variables and factors (node-link JSON), written by a sweep beside its
+#: results.csv and drawn by the report.
+GRAPH_FILE = "graph.json"
 
 
 @functools.cache

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from .blas import available_memory
 from .errors import AnalyzerError
 from .executor import execute
-from .files import atomic_write_text, write_csv
+from .files import GRAPH_FILE, atomic_write_text, write_csv
 from .graph import JacobianGraph
 from .machine import Calibration, Roofline, blas_threads, calibrate, machine_info
 from .machine.explain import MODEL_COLUMNS, predict_plan
@@ -46,6 +46,7 @@ __all__ = [
     "available_memory",
     "memory_needed",
     "load_sweep",
+    "graph_record",
 ]
 
 #: A configuration whose interquartile range exceeds this fraction of its median is
@@ -399,6 +400,9 @@ def sweep(
     settings["roofline"] = roofline.to_dict()
     settings["calibration"] = calibration.to_dict() if calibration is not None else None
     symbolic = _symbolic_graph(factory, sizes)
+    drawn = _graph_record(factory, symbolic, configs, sizes)
+    if out is not None and drawn is not None:
+        atomic_write_text(out / GRAPH_FILE, json.dumps(drawn, indent=1) + "\n")
     measured: dict[tuple, tuple[dict, list[dict]]] = {}
     bar = tqdm(work, desc=f"sweep {name}", disable=None if progress else True, unit="run")
     for config, numbers, c, order, same in bar:
@@ -428,6 +432,8 @@ def sweep(
     results.attrs["roofline"] = roofline.to_dict()
     results.attrs["calibration"] = settings["calibration"]
     results.attrs["settings"] = settings
+    if drawn is not None:
+        results.attrs["graph"] = drawn
     return results
 
 
@@ -461,6 +467,64 @@ def _symbolic_graph(factory: Callable[..., JacobianGraph], sizes: Sequence[str])
     try:
         return factory(**{s: size_symbols(s)[0] for s in sizes})
     except Exception:  # any failure means: this factory builds numeric graphs only
+        return None
+
+
+def graph_record(graph: JacobianGraph, at: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """The graph's variables and factors as plain node-link data (JSON), for the report.
+
+    Each node keeps its ``size`` (a number, or the polynomial's text at symbolic sizes),
+    ``role`` and ``shape``; each link its ``structure`` kind and ``shape``. ``at`` names the
+    sizes of a numeric graph. No numbers of the function are kept.
+
+    Examples
+    --------
+    >>> from analyzer.models import one_layer
+    >>> data = graph_record(one_layer("H", "N"))
+    >>> data["graph"]["symbolic"], [n["size"] for n in data["nodes"]][:3]
+    (True, ['N', 'H', 'H*N'])
+    >>> [(e["source"], e["target"], e["structure"]) for e in data["links"]][:2]
+    [('x', 'u', 'dense'), ('w', 'z', 'dense')]
+    """
+    nodes = [
+        {
+            "id": str(name),
+            "size": _plain(data.get("size")),
+            "role": str(data.get("role")),
+            "shape": [_plain(s) for s in data.get("shape") or ()],
+        }
+        for name, data in graph.nodes(data=True)
+    ]
+    links = [
+        {
+            "source": str(u),
+            "target": str(v),
+            "structure": str(data.get("structure")),
+            "shape": [_plain(s) for s in data.get("shape") or ()],
+        }
+        for u, v, data in graph.edges(data=True)
+    ]
+    meta = {
+        "name": str(graph.graph.get("name") or ""),
+        "symbolic": bool(graph.is_symbolic),
+        "at": {str(k): int(v) for k, v in (at or {}).items()},
+    }
+    return {"directed": True, "multigraph": False, "graph": meta, "nodes": nodes, "links": links}
+
+
+def _plain(size: Any) -> int | str:
+    return int(size) if isinstance(size, int | np.integer) else str(size)
+
+
+def _graph_record(factory, symbolic, configs, sizes) -> dict[str, Any] | None:
+    """The swept graph to draw: at symbolic sizes, else at the smallest configuration."""
+    try:
+        if symbolic is not None:
+            return graph_record(symbolic)
+        smallest = min(configs, key=lambda c: math.prod(int(c[s]) for s in sizes))
+        at = {s: int(smallest[s]) for s in sizes}
+        return graph_record(factory(**at), at)
+    except Exception:  # a picture is a courtesy: a graph that cannot be described has none
         return None
 
 

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import analyzer.measure as measure
-import analyzer.report as report
+import analyzer.report.compose as report_compose
 import analyzer.studies as studies
 from analyzer.cli import main
 from analyzer.errors import AnalyzerError
@@ -242,7 +242,7 @@ def quiet():
         mp.setattr(measure, "calibrate", lambda *a, **k: R)
         mp.setattr(studies, "calibrate", lambda *a, **k: R)
         mp.setattr(measure, "execute", quick_execute)
-        mp.setattr(report, "save_figure", stub_figure)
+        mp.setattr(report_compose, "save_figure", stub_figure)
         mp.setattr(
             studies,
             "FORWARD_VS_REVERSE",

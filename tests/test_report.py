@@ -309,7 +309,9 @@ def test_html_is_self_contained(report):
     folder, _ = report
     page = (folder / "report.html").read_text()
     assert page.startswith("<!DOCTYPE html>")
-    assert page.count("data:image/png;base64,") == len(PLOTS)
+    # every plot once, and the lead figure (one of them) again on the first screen
+    assert page.count("data:image/png;base64,") == len(PLOTS) + 1
+    assert len(set(re.findall(r"data:image/png;base64,[A-Za-z0-9+/=]+", page))) == len(PLOTS)
     sources = re.findall(r"""src\s*=\s*["']?([^"'\s>]+)""", page)
     assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
     assert "http://" not in page and "https://" not in page

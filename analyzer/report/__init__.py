@@ -1,0 +1,14 @@
+"""The report of a sweep: figures, tables and report.md / report.html, built from its tables.
+
+Modules: ``format`` (shared formatting and checks), ``figures`` (plots), ``tables`` (verdict
+and results tables), ``reading`` (sentences computed from the tables), ``document`` (markdown
+and HTML), ``compose`` (what the report says, in which order), ``folder`` (writing and
+re-reading a report folder).
+"""
+
+from __future__ import annotations
+
+from .figures import plot_macs, plot_roofline, plot_time
+from .folder import render, write_report
+
+__all__ = ["plot_time", "plot_macs", "plot_roofline", "write_report", "render"]
