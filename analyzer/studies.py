@@ -132,14 +132,17 @@ def finish(
     machine["roofline"] = results.attrs.get("roofline")
     steps = pd.DataFrame(results.attrs.get("steps", []))
     calibrated = results.attrs.get("calibration")
+    extra: dict[str, Any] = {}
     if calibrated:
         machine["machine model"] = Calibration.from_dict(calibrated).summary().replace("\n", "; ")
         notes = [*notes, *_accuracy_notes(steps)]
+        extra["calibration"] = calibrated
     full_meta = {
         "fit_rule": FIT_RULE,
         "sizes": sizes,
         "notes": list(notes),
         "description": "",
+        **extra,
         **meta,
     }
     report = write_report(folder, results, fit_table, steps, machine, full_meta)
