@@ -291,7 +291,8 @@ def sweep(
     memory_limit : bytes a configuration may use; default half of the memory
         available. A configuration over it is refused with its size named.
     out : folder to save ``results.csv``, ``steps.csv`` and ``sweep.json`` to,
-        atomically, after every configuration (not blank; a folder holding a
+        atomically, after every configuration, and ``graph.json`` (the swept graph's
+        variables and factors, see :func:`graph_record`) once (not blank; a folder holding a
         ``results.csv`` that sweep did not make, without ``sweep.json``, is refused).
     resume : continue from the rows saved in ``out`` (same settings only).
 

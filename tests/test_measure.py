@@ -340,7 +340,12 @@ def test_memory_needed_counts_factors_and_the_largest_intermediate():
 # ---------------------------------------------------------------- out and resume
 def test_out_writes_results_steps_and_settings(tmp_path):
     df = sweep("one-layer", GRID, out=tmp_path, **FAST)
-    assert {p.name for p in tmp_path.iterdir()} == {"results.csv", "steps.csv", "sweep.json"}
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "results.csv",
+        "steps.csv",
+        "sweep.json",
+        "graph.json",
+    }
     results, steps, settings = load_sweep(tmp_path)
     assert list(results.columns) == list(df.columns)
     assert results["macs"].tolist() == df["macs"].tolist()

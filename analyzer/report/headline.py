@@ -133,7 +133,7 @@ def headline(
     >>> print(headline(r, f, ["H"])[0])  # doctest: +NORMALIZE_WHITESPACE
     **Predicted** (dense cost): input-first O(H³N) and output-first O(H²N) multiply-adds.
     <BLANKLINE>
-    **Measured**: against H, time grows with slope 2.97 (input-first) and 2.20
+    **Measured**: against H, the fitted slopes of time are 2.97 (input-first) and 2.20
     (output-first), where 3 and 2 are predicted.
     <BLANKLINE>
     **Agreement**: both fits of time pass.
@@ -170,7 +170,8 @@ def headline(
                 f = part[part["order"].astype(str) == order].iloc[0]
                 slopes.append(f"{_num(_finite(f.get('slope')))} ({order})")
                 preds.append(_predicted_number(_finite(f.get("predicted"))))
-            phrase = f"against {x}, time grows with slope {_list(slopes)}"
+            noun = "slope of time is" if len(slopes) == 1 else "slopes of time are"
+            phrase = f"against {x}, the fitted {noun} {_list(slopes)}"
             if any(p != "?" for p in preds):
                 phrase += f", where {_list(preds)} {'is' if len(preds) == 1 else 'are'} predicted"
             phrases.append(phrase)
@@ -204,8 +205,12 @@ def _agreement(fits: pd.DataFrame, what: str = "fits of time") -> str:
     order = [v for v in known if v in counts] + sorted(v for v in counts.index if v not in known)
     n = len(verdicts)
     if len(order) == 1:
-        every = "both" if n == 2 else ("the one" if n == 1 else f"all {n}")
-        return f"{every} {what if n != 1 else what.replace('fits', 'fit')} {order[0]}"
+        verdict = order[0]
+        if n == 1:
+            verb = {"pass": "passes", "fail": "fails"}.get(verdict, f"is {verdict}")
+            return f"the one {what.replace('fits', 'fit')} {verb}"
+        verb = verdict if verdict in ("pass", "fail") else f"are {verdict}"
+        return f"{'both' if n == 2 else f'all {n}'} {what} {verb}"
     agree = int(sum(counts.get(v, 0) for v in _AGREE))
     text = f"{agree} of {n} {what} agree with a prediction (" + ", ".join(
         f"{counts[v]} {v}" for v in order
