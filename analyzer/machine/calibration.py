@@ -271,40 +271,37 @@ def _gemm_rate(d: int, k: int, budget: float, call: float) -> tuple[int, float]:
 
 
 def _after_stream(
-    buffer: np.ndarray, levels, sizes: list[int], budget: float, call: float
+    levels, threads: int | None, repeats: int, available: int
 ) -> tuple[list[tuple[int, float]], float | None]:
-    """Read bandwidth of small matrices, and the seconds of a tiny executor step, each timed
-    right after streaming (a vector times) a matrix of 2.5 times the last-level cache."""
-    from ..structure import Block, multiply_counted
+    """What the executor sees after a stream: the read bandwidth of a small factor and the
+    seconds of a tiny step, from real runs of the sheet's network (dense output-first),
+    whose Jacobian (twice the last-level cache) is streamed once per repetition.
+
+    Its first step (a ``1×1`` times ``1×H`` product right after the previous repetition's
+    stream) gives the cold overhead; its third (a row vector times the ``H×H`` factor,
+    read once per repetition) gives one point of the after-stream read curve per ``H``.
+    """
+    from ..executor import execute
+    from ..models import one_layer
+    from ..planning import plan
 
     caches = [c for _, c, _ in levels if math.isfinite(c)]
-    if not caches or 2.5 * caches[-1] > buffer.nbytes:
+    if not caches or 4 * caches[-1] > available:
         return [], None
-    llc = caches[-1]
-    stream = _matrix(buffer, int(2.5 * llc))
-    v = np.ones((1, stream.shape[0]))
-    repeats = max(3, min(9, int(budget / 0.02)))
-
-    def after(fn: Callable[[], object]) -> float:
-        times = []
-        for _ in range(repeats):
-            v @ stream
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        return statistics.median(times)
-
-    curve = []
-    for size in [z for z in sizes if 2**16 <= z <= llc][::2]:
-        a = _matrix(np.ones(size // 8), size)
-        x = np.ones((1, a.shape[0]))
-        curve.append((a.nbytes, a.nbytes / _net(after(lambda a=a, x=x: x @ a), call)))
-    left, right = (
-        Block("dense", (1, 1), np.ones((1, 1))),
-        Block("dense", (1, 512), np.ones((1, 512))),
-    )
-    cold = after(lambda: multiply_counted(left, right))
-    return curve, cold
+    target = 2 * caches[-1]
+    curve, cold = [], []
+    for h in (64, 128, 256, 512, 1024):
+        n = int(round(target / (8 * h * h)))
+        if n < 2:
+            break
+        p = plan(one_layer(h, n), "output-first")
+        run = execute(p, repeat=repeats, warmup=1, threads=threads)
+        cold.append(float(run.step_seconds[0]))
+        third = p.steps.iloc[2]
+        read = int(third["bytes"]) - int(third["bytes_written"])
+        net = max(float(run.step_seconds[2]) - float(run.step_seconds[1]), 1e-9)
+        curve.append((int(third["bytes"]), read / net))
+    return sorted(curve), (statistics.median(cold) if cold else None)
 
 
 def _step_overheads(threads: int | None, repeats: int) -> dict[str, float]:
@@ -350,7 +347,6 @@ def _measure(mode: str, threads: int | None, top: int | None, budget: float | No
             fresh.append(_write_rate(None, size, budget, fill_call))
             again.append(_write_rate(reused, size, budget, fill_call))
         levels = fit_bandwidth([z for z, _ in read], [r for _, r in _smooth(read)], caches)
-        after, cold = _after_stream(buffer, levels, sizes, budget, call)
         del buffer, reused
         gemm = [_gemm_rate(d, _THIN_K, budget, call) for d in _THIN_D]
         gemm.append(_gemm_rate(gemm_n, gemm_n, budget, call))
@@ -358,6 +354,8 @@ def _measure(mode: str, threads: int | None, top: int | None, budget: float | No
         t = _median(lambda: np.multiply(e1, e2, out=e3), budget, 20)
         elementwise = 2048 / _net(t, call)
     overhead = _step_overheads(threads, settings["repeats"])
+    after, cold = _after_stream(levels, threads, max(3, settings["repeats"] // 2),
+                                available_memory())  # fmt: skip
     read = _smooth(read)
     fresh, again = _smooth(fresh), _smooth(again)
     first_touch = None
