@@ -451,3 +451,12 @@ def test_fit_bandwidth_names_in_order_and_skips_overhead_points():
     assert names[-3:] == ["L2", "L3", "memory"]  # a rate growing with size is no border
     capacities = [c for _, c, _ in levels]
     assert capacities == sorted(capacities)
+
+
+def test_fit_bandwidth_small_drop_beyond_the_last_cache_is_memory():
+    sizes = [2 ** (14 + i / 2) for i in range(33)]
+    rates = synthetic([(2.4e6, 57 * GB), (5.7e7, 21.5 * GB), (6.3e8, 15.6 * GB),
+                       (math.inf, 11.3 * GB)], sizes)  # fmt: skip
+    levels = fit_bandwidth(sizes, rates, [("L1", 48 * 1024), ("L2", 2**21), ("L3", 300 * 2**20)])
+    assert [n for n, _, _ in levels] == ["L2", "L3", "memory"]
+    assert 2**25 <= levels[1][1] <= 2**26.5

@@ -93,6 +93,7 @@ def fit_bandwidth(
     *,
     max_levels: int = 5,
     min_step: float = 1.2,
+    memory_step: float = 1.4,
 ) -> tuple[tuple[str, float, float], ...]:
     """The plateaus of a bandwidth curve: ``((name, capacity, rate), ..., ("memory", inf, rate))``.
 
@@ -100,11 +101,13 @@ def fit_bandwidth(
     error (dynamic programming); the most runs are kept such that every run but the first and
     the last has at least two points and each is faster than the next by a factor of at
     least ``min_step`` (leading points slower than their neighbour, which per-call overhead
-    makes, are left out). A run's rate is the geometric mean of its points; the border between two
-    runs (the capacity of the first) is where the curve, linear in log-log between the
-    points, crosses the geometric mean of their rates. Each border is named after the
-    nominal cache (``caches``, e.g. :func:`~analyzer.machine.info.nominal_caches`) nearest to
-    it in log size, each name used once; without one it is ``"cache i"``. The last run is
+    makes, are left out). The last border, into memory, must be a drop of at least
+    ``memory_step``: a smaller drop beyond it joins the memory plateau. A run's rate is the
+    geometric mean of its points; the border between two runs (the capacity of the first) is
+    where the curve, linear in log-log between the points, crosses the geometric mean of
+    their rates. The borders are named after the nominal caches (``caches``, e.g.
+    :func:`~analyzer.machine.info.nominal_caches`), in order, by the assignment nearest in
+    log size overall; a border left without one is ``"cache i"``. The last run is
     ``"memory"`` (capacity ``inf``).
 
     Examples
@@ -135,6 +138,10 @@ def fit_bandwidth(
             a - b >= math.log(min_step) for a, b in zip(means, means[1:], strict=False)
         ):
             best = runs
+    while len(best) > 1 and np.mean(y[slice(*best[-2])]) - np.mean(y[slice(*best[-1])]) < math.log(
+        memory_step
+    ):  # a small drop beyond the last cache (TLB reach, page sizes) is still memory
+        best = [*best[:-2], (best[-2][0], best[-1][1])]
     means = [float(np.mean(y[i:j])) for i, j in best]
     borders = []
     for (_, end), mean, nxt in zip(best, means, means[1:], strict=False):
