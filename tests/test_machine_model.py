@@ -460,3 +460,23 @@ def test_fit_bandwidth_small_drop_beyond_the_last_cache_is_memory():
     levels = fit_bandwidth(sizes, rates, [("L1", 48 * 1024), ("L2", 2**21), ("L3", 300 * 2**20)])
     assert [n for n, _, _ in levels] == ["L2", "L3", "memory"]
     assert 2**25 <= levels[1][1] <= 2**26.5
+
+
+def test_cli_calibrate_prints_the_rates(monkeypatch, tmp_path, capsys):
+    from analyzer import machine
+    from analyzer.cli import main
+
+    monkeypatch.setenv("ANALYZER_CACHE_DIR", str(tmp_path))
+    seen = {}
+
+    def fake(threads=1, **kwargs):
+        seen.update(kwargs, threads=threads)
+        return FLAT
+
+    monkeypatch.setattr(machine, "calibrate", fake)
+    assert main(["calibrate", "--quick", "--refresh"]) == 0
+    out = capsys.readouterr().out
+    assert "read bandwidth: L2 (up to 2 MB) 40 GB/s, memory 20 GB/s" in out
+    assert str(tmp_path) in out
+    assert seen == {"quick": True, "refresh": True, "threads": 1}
+    assert main(["calibrate", "--bogus"]) == 2
