@@ -254,7 +254,9 @@ def plot_graph(data: Mapping[str, Any]) -> tuple[Figure, Axes]:
         if not edges:
             continue
         _edges(g, pos, ax, edges, style)
-    for role in {r for _, r in g.nodes(data="role")}:
+    present = {r for _, r in g.nodes(data="role")}
+    # a fixed drawing order (a set's order changes between runs, and so would the SVG)
+    for role in [r for r in _ROLE_ORDER if r in present] + sorted(present - set(_ROLE_ORDER)):
         nodes = [v for v, r in g.nodes(data="role") if r == role]
         nx.draw_networkx_labels(
             g.subgraph(nodes),
