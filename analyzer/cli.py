@@ -1,4 +1,5 @@
-"""The ``analyzer`` command (``python -m analyzer``): plan, compare, pareto, sweep, report, run.
+"""The ``analyzer`` command (``python -m analyzer``): plan, compare, pareto, sweep, report,
+run, calibrate.
 
 Sizes are given as ``--NAME VALUE`` with the model's own size names
 (``--H 64 --N 32`` for one-layer, ``--dims 30,35,15`` for chain); in a sweep a
@@ -123,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from rows saved in --out")
     p.add_argument("--check", action="store_true", help="exit 1 when a fit verdict fails")
 
+    p = sub.add_parser("calibrate", help="measure this machine's rates for the machine model")
+    p.add_argument("--quick", action="store_true", help="fewer points, under 15 s")
+    p.add_argument("--refresh", action="store_true", help="measure again even when cached")
+    p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
+
     p = sub.add_parser("report", help="re-render plots and report from a folder's CSV files")
     p.add_argument("folder")
 
@@ -227,7 +233,7 @@ def _time_limit(text: str) -> float | None:
 
 def _run(args: argparse.Namespace, extra: list[str], argv: Sequence[str]) -> int:
     command = "analyzer " + " ".join(shlex.quote(a) for a in argv)
-    if args.command in ("report", "run") and extra:
+    if args.command in ("report", "run", "calibrate") and extra:
         raise AnalyzerError(f"unexpected argument(s): {' '.join(extra)}")
     out = getattr(args, "out", None)
     if out is not None and not out.strip():
@@ -270,6 +276,13 @@ def _run(args: argparse.Namespace, extra: list[str], argv: Sequence[str]) -> int
         return 0
     if args.command == "report":
         print(render(args.folder))
+        return 0
+    if args.command == "calibrate":
+        from .machine import cache_path, calibrate
+
+        calibration = calibrate(args.threads, quick=args.quick, refresh=args.refresh)
+        print(calibration.summary())
+        print(f"cached in {cache_path(calibration.meta.get('mode') == 'quick', args.threads)}")
         return 0
     if args.command == "run":
         outcome = studies.forward_vs_reverse(

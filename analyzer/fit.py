@@ -12,9 +12,15 @@ import pandas as pd
 from scipy import stats
 
 from .errors import AnalyzerError
+from .machine.explain import explain
 from .symbolic import as_expression, degree_in, evaluate, leading_term, log_value, size_names
 
-__all__ = ["fit_exponents", "predicted_exponent", "FIT_COLUMNS"]
+__all__ = ["fit_exponents", "predicted_exponent", "FIT_COLUMNS", "MACHINE_TOLERANCE", "VERDICTS"]
+
+#: Largest ``|slope - predicted_machine|`` for which a missed count is ``explained``.
+MACHINE_TOLERANCE = 0.15
+#: The verdicts, from the best: ``fail`` is the only one ``--check`` refuses.
+VERDICTS = ("pass", "explained", "inconclusive", "n/a", "fail")
 
 #: Columns of :func:`fit_exponents` after the group columns and the fixed size columns.
 FIT_COLUMNS = (
@@ -24,6 +30,7 @@ FIT_COLUMNS = (
     "r2",
     "predicted",
     "predicted_asymptotic",
+    "predicted_machine",
     "predicted_from",
     "tolerance",
     "verdict",
@@ -31,6 +38,7 @@ FIT_COLUMNS = (
     "x_min",
     "x_max",
     "range_note",
+    "explanation",
 )
 
 
@@ -87,15 +95,18 @@ def _sizes(df: pd.DataFrame, x: str) -> list[str]:
     return sorted(name for name in names if name in df.columns and name != x)
 
 
-def _check(df: pd.DataFrame, x: str, y: str, tolerance: float, min_points: int) -> None:
+def _check(
+    df: pd.DataFrame, x: str, y: str, tolerance: float, min_points: int, machine_tolerance: float
+) -> None:
     if not isinstance(df, pd.DataFrame) or df.empty:
         raise AnalyzerError("fit_exponents: need a non-empty pandas DataFrame of measurements")
     valid = ", ".join(map(str, df.columns))
     for role, name in (("x", x), ("y", y)):
         if name not in df.columns:
             raise AnalyzerError(f"fit_exponents: {role}={name!r} is not a column; valid: {valid}")
-    if not (isinstance(tolerance, numbers.Real) and tolerance > 0):
-        raise AnalyzerError(f"fit_exponents: tolerance must be a number > 0, got {tolerance!r}")
+    for name, value in (("tolerance", tolerance), ("machine_tolerance", machine_tolerance)):
+        if isinstance(value, bool) or not (isinstance(value, numbers.Real) and value > 0):
+            raise AnalyzerError(f"fit_exponents: {name} must be a number > 0, got {value!r}")
     if (
         isinstance(min_points, bool)
         or not isinstance(min_points, numbers.Integral)
@@ -227,6 +238,16 @@ def _predicted(g: pd.DataFrame, used: pd.DataFrame, x: str) -> tuple[float, floa
     return math.nan, math.nan, "", note
 
 
+def _machine_slope(used: pd.DataFrame, x: str, y: str, model: str) -> float:
+    """Least-squares slope of the machine model's predicted times over the fitted rows."""
+    if not _is_time(y) or model not in used.columns or used[x].nunique() < 2:
+        return math.nan
+    values = pd.to_numeric(used[model], errors="coerce").to_numpy(float)
+    if not (np.isfinite(values).all() and (values > 0).all()):
+        return math.nan
+    return float(stats.linregress(np.log(used[x].to_numpy(float)), np.log(values)).slope)
+
+
 def fit_exponents(
     df: pd.DataFrame,
     x: str = "H",
@@ -236,6 +257,8 @@ def fit_exponents(
     min_seconds: float = 1e-3,
     min_points: int = 3,
     sizes: Sequence[str] | None = None,
+    machine_tolerance: float = MACHINE_TOLERANCE,
+    model: str = "model_seconds",
 ) -> pd.DataFrame:
     """Fit ``y ~ c * x**slope`` per group in log-log space and check the predicted exponent.
 
@@ -271,7 +294,15 @@ def fit_exponents(
     ``"inconclusive"`` when the data cannot decide: the range rule fell back on points below
     ``min_seconds``, fewer than 3 distinct ``x`` values were fitted, or the 95% interval is
     wider than ``4 * tolerance``; otherwise
-    ``"pass"`` if ``|slope - predicted| <= tolerance`` and ``"fail"`` if not.
+    ``"pass"`` if ``|slope - predicted| <= tolerance``; otherwise ``"explained"`` if
+    ``|slope - predicted_machine| <= machine_tolerance``, and ``"fail"`` if not.
+
+    The machine-model prediction ``predicted_machine`` is the least-squares slope of the
+    ``model`` column (the machine model's predicted seconds a sweep records, see
+    :mod:`analyzer.machine`) over the same rows; NaN when ``y`` is not a time or the column is
+    missing. An ``explained`` fit's ``explanation`` names the change of regime the machine
+    model predicts between two of the fitted sizes (:func:`analyzer.machine.explain.explain`):
+    a working set leaving a cache level, results written to fresh pages, a change of bound.
 
     Parameters
     ----------
@@ -284,6 +315,10 @@ def fit_exponents(
         Group columns (those absent from ``df`` are ignored).
     tolerance : float
         Largest accepted ``|slope - predicted|``.
+    machine_tolerance : float
+        Largest ``|slope - predicted_machine|`` that explains a missed count.
+    model : str
+        Column of the machine model's predicted seconds.
     min_seconds : float
         Smallest time kept by the asymptotic range rule.
     min_points : int
@@ -298,8 +333,9 @@ def fit_exponents(
         One row per group: the ``by`` columns, ``x`` and ``y`` (the column names), the other
         size columns (see ``sizes``) with their value if constant within the group (NaN
         otherwise), then the :data:`FIT_COLUMNS` ``slope, ci_low, ci_high, r2, predicted,
-        predicted_asymptotic, predicted_from, tolerance, verdict, n_points, x_min, x_max,
-        range_note`` (``n_points``, ``x_min`` and ``x_max`` describe the range used).
+        predicted_asymptotic, predicted_machine, predicted_from, tolerance, verdict,
+        n_points, x_min, x_max, range_note, explanation`` (``n_points``, ``x_min`` and
+        ``x_max`` describe the range used).
 
     Raises
     ------
@@ -320,7 +356,7 @@ def fit_exponents(
        x  N  slope  predicted  predicted_asymptotic verdict
     0  H  2    3.0       2.83                   3.0    pass
     """
-    _check(df, x, y, tolerance, min_points)
+    _check(df, x, y, tolerance, min_points, machine_tolerance)
     if "sweep" in df.columns:
         rows = df[df["sweep"] == x]
         if rows.empty:
@@ -342,12 +378,23 @@ def fit_exponents(
         used, note, fell_back = _asymptotic(g, x, y, min_seconds, min_points)
         slope, low, high, r2 = _regress(used[x].to_numpy(float), used[y].to_numpy(float))
         predicted, asymptotic, source, term_note = _predicted(g, used, x)
+        machine = _machine_slope(used, x, y, model)
+        explanation = ""
         if math.isnan(predicted) or len(used) < 2:
             verdict = "n/a"
         elif fell_back or used[x].nunique() < 3 or not high - low <= 4 * tolerance:
             verdict = "inconclusive"
+        elif abs(slope - predicted) <= tolerance:
+            verdict = "pass"
+        elif not math.isnan(machine) and abs(slope - machine) <= machine_tolerance:
+            verdict = "explained"
+            cause = explain(used, x) or "the machine model's step times bend the slope"
+            explanation = (
+                f"measured slope {slope:.2f} misses the count's {predicted:.2f} but matches the "
+                f"machine model's {machine:.2f}: {cause}"
+            )
         else:
-            verdict = "pass" if abs(slope - predicted) <= tolerance else "fail"
+            verdict = "fail"
         record = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
         record.update({"x": x, "y": y})
         for s in sizes:
@@ -360,6 +407,7 @@ def fit_exponents(
             r2=r2,
             predicted=predicted,
             predicted_asymptotic=asymptotic,
+            predicted_machine=machine,
             predicted_from=source,
             tolerance=float(tolerance),
             verdict=verdict,
@@ -367,6 +415,7 @@ def fit_exponents(
             x_min=used[x].min().item(),
             x_max=used[x].max().item(),
             range_note="; ".join(n for n in (note, term_note) if n),
+            explanation=explanation,
         )
         records.append(record)
     return pd.DataFrame(records, columns=[*keys, "x", "y", *sizes, *FIT_COLUMNS])

@@ -30,7 +30,8 @@ from .errors import AnalyzerError
 from .executor import execute
 from .files import GRAPH_FILE, atomic_write_text, write_csv
 from .graph import JacobianGraph
-from .machine import Roofline, blas_threads, calibrate, machine_info
+from .machine import Calibration, Roofline, blas_threads, calibrate, machine_info
+from .machine.explain import MODEL_COLUMNS, predict_plan
 from .models import MODELS
 from .planning import canonical_order, check_cost, from_sequence, plan
 from .symbolic import evaluate, leading_term, size_symbols
@@ -72,6 +73,7 @@ RESULT_COLUMNS = [
     "gflops",
     "roofline_seconds",
     "roofline_ratio",
+    *MODEL_COLUMNS,
     "sequence",
 ]
 STEP_COLUMNS = [
@@ -82,12 +84,18 @@ STEP_COLUMNS = [
     "step",
     "product",
     "structures",
+    "shapes",
     "macs",
     "bytes",
     "bytes_written",
     "seconds",
     "roofline_seconds",
     "roofline_ratio",
+    "working_set",
+    "model_seconds",
+    "model_ratio",
+    "model_bound",
+    "model_level",
 ]
 
 
@@ -251,6 +259,7 @@ def sweep(
     min_seconds: float = 0.05,
     warmup: int = 1,
     roofline: Roofline | None = None,
+    calibration: Calibration | None = None,
     memory_limit: float | None = None,
     out: str | Path | None = None,
     resume: bool = False,
@@ -276,7 +285,11 @@ def sweep(
     repeat, min_seconds, warmup : timing: at least ``repeat`` timed runs and
         ``min_seconds`` in total, after ``warmup`` untimed runs.
     threads : BLAS threads (default 1: reliable timings on a small machine).
-    roofline : rates to predict times with; calibrated once when not given.
+    roofline : rates of the plain roofline; from the calibration when not given.
+    calibration : the machine model's rates (:func:`analyzer.machine.calibrate`, cached per
+        machine), measured when neither it nor ``roofline`` is given. With it, every row and
+        step also gets the machine model's prediction (``model_seconds``, ``model_ratio``
+        and the regime columns of :data:`analyzer.machine.explain.MODEL_COLUMNS`).
     memory_limit : bytes a configuration may use; default half of the memory
         available. A configuration over it is refused with its size named.
     out : folder to save ``results.csv``, ``steps.csv`` and ``sweep.json`` to,
@@ -363,6 +376,8 @@ def sweep(
                         f"cannot resume from {out}: the roofline in sweep.json is not an object"
                     )
                 roofline = Roofline.from_dict(saved["roofline"])
+            if calibration is None and isinstance(saved.get("calibration"), Mapping):
+                calibration = Calibration.from_dict(saved["calibration"])
     done = {_config_key(r, sizes) for r in rows}
     limit = memory_limit if memory_limit is not None else available_memory() / 2
     work, plans = [], {}
@@ -380,9 +395,16 @@ def sweep(
             out.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise AnalyzerError(f"cannot write {out}: {error.strerror or error}") from None
+    if roofline is None and calibration is None:
+        measured_rates = calibrate(threads=threads)
+        if isinstance(measured_rates, Calibration):
+            calibration = measured_rates
+        else:  # a plain Roofline (a caller's own calibrate)
+            roofline = measured_rates
     if roofline is None:
-        roofline = calibrate(threads=threads)
+        roofline = calibration.roofline()
     settings["roofline"] = roofline.to_dict()
+    settings["calibration"] = calibration.to_dict() if calibration is not None else None
     symbolic = _symbolic_graph(factory, sizes)
     drawn = _graph_record(factory, symbolic, configs, sizes)
     if out is not None and drawn is not None:
@@ -393,7 +415,15 @@ def sweep(
         bar.set_postfix_str(", ".join(f"{k}={v}" for k, v in numbers.items()) + f" {order}")
         if same not in measured:
             measured[same] = _measure(
-                plans[same], symbolic, numbers, repeat, min_seconds, warmup, threads, roofline
+                plans[same],
+                symbolic,
+                numbers,
+                repeat,
+                min_seconds,
+                warmup,
+                threads,
+                roofline,
+                calibration,
             )
         row, steps = measured[same]
         base = {"model": name, "cost": c, "order": order, "sweep": config["sweep"], **numbers}
@@ -406,6 +436,7 @@ def sweep(
     with blas_threads(threads):
         results.attrs["machine"] = machine_info()
     results.attrs["roofline"] = roofline.to_dict()
+    results.attrs["calibration"] = settings["calibration"]
     results.attrs["settings"] = settings
     if drawn is not None:
         results.attrs["graph"] = drawn
@@ -520,7 +551,7 @@ def _formula(symbolic, p, numbers: Mapping[str, int]) -> str:
     return str(formula)
 
 
-def _measure(p, symbolic, numbers, repeat, min_seconds, warmup, threads, roofline):
+def _measure(p, symbolic, numbers, repeat, min_seconds, warmup, threads, roofline, calibration):
     """Execute and time one plan; its row and its per-step records."""
     formula = _formula(symbolic, p, numbers)
     run = execute(
@@ -537,6 +568,16 @@ def _measure(p, symbolic, numbers, repeat, min_seconds, warmup, threads, rooflin
     step_written = np.array([int(b) for b in p.steps["bytes_written"]], dtype=float)
     predicted_steps = roofline.seconds(step_macs, step_bytes, step_written)
     predicted = float(np.sum(predicted_steps))
+    step_records = p.steps.to_dict("records")
+    if calibration is not None:
+        itemsize = max(p.problem.itemsizes.values(), default=8)
+        model_steps, model_row = predict_plan(
+            calibration, step_records, itemsize * int(p.factor_elements)
+        )
+        if model_row["model_seconds"] > 0:
+            model_row["model_ratio"] = run.seconds / model_row["model_seconds"]
+    else:
+        model_steps, model_row = [None] * len(step_records), dict.fromkeys(MODEL_COLUMNS, math.nan)
     row = {
         "macs": p.macs,
         "formula": formula,
@@ -553,6 +594,7 @@ def _measure(p, symbolic, numbers, repeat, min_seconds, warmup, threads, rooflin
         "gflops": run.gflops,
         "roofline_seconds": predicted,
         "roofline_ratio": run.seconds / predicted if predicted > 0 else float("nan"),
+        **model_row,
         "sequence": ", ".join(p.sequence),
     }
     steps = [
@@ -560,13 +602,36 @@ def _measure(p, symbolic, numbers, repeat, min_seconds, warmup, threads, rooflin
             "step": int(s.step),
             "product": s.product,
             "structures": s.structures,
+            "shapes": s.shapes,
             "macs": int(s.macs),
             "bytes": int(s.bytes),
             "bytes_written": int(s.bytes_written),
             "seconds": float(t),
             "roofline_seconds": float(r),
             "roofline_ratio": float(t / r) if r > 0 else float("nan"),
+            **_model_step(m, t),
         }
-        for s, t, r in zip(p.steps.itertuples(), run.step_seconds, predicted_steps, strict=True)
+        for s, t, r, m in zip(
+            p.steps.itertuples(), run.step_seconds, predicted_steps, model_steps, strict=True
+        )
     ]
     return row, steps
+
+
+def _model_step(prediction, seconds: float) -> dict[str, Any]:
+    """A step's machine-model columns (NaN and empty without a calibration)."""
+    if prediction is None:
+        return {
+            "working_set": math.nan,
+            "model_seconds": math.nan,
+            "model_ratio": math.nan,
+            "model_bound": "",
+            "model_level": "",
+        }
+    return {
+        "working_set": prediction.working_set,
+        "model_seconds": prediction.seconds,
+        "model_ratio": seconds / prediction.seconds if prediction.seconds > 0 else math.nan,
+        "model_bound": prediction.bound,
+        "model_level": prediction.level,
+    }

@@ -9,7 +9,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 from analyzer.errors import AnalyzerError
-from analyzer.machine import Roofline, blas_threads, calibrate, machine_info
+from analyzer.machine import Calibration, Roofline, blas_threads, calibrate, machine_info
 
 R = Roofline(macs_per_second=1e9, bytes_per_second=1e10)
 
@@ -98,13 +98,16 @@ def test_blas_threads_rejects_bad_counts(bad):
         pass
 
 
-def test_calibrate_tiny_budget():
-    r = calibrate(threads=1, seconds=0.01, gemm_n=64, copy_elements=2**14)
-    for rate in (r.macs_per_second, r.bytes_per_second, r.balance):
+def test_calibrate_tiny_sizes_give_positive_rates():
+    cal = calibrate(cache=False, quick=True, top=2**17, budget=1e-3, gemm_n=32)
+    assert isinstance(cal, Calibration)
+    for rate in (cal.read_bandwidth(2**16), cal.gemm_rate(1), cal.gemm_rate(32), cal.elementwise):
         assert math.isfinite(rate) and rate > 0
-    assert Roofline.from_dict(r.to_dict()) == r
+    assert cal.roofline().macs_per_second > 0
+    assert Calibration.from_dict(json.loads(json.dumps(cal.to_dict()))) == cal
 
 
-def test_calibrate_rejects_bad_budget():
-    with pytest.raises(AnalyzerError, match="seconds"):
-        calibrate(seconds=0)
+@pytest.mark.parametrize(("name", "value"), [("budget", 0), ("top", -1), ("threads", 0)])
+def test_calibrate_rejects_bad_settings(name, value):
+    with pytest.raises(AnalyzerError, match=name):
+        calibrate(cache=False, **{name: value})

@@ -15,6 +15,7 @@ from .figures import plot_macs, plot_peak_memory, plot_roofline, plot_time
 from .format import _command, _need, _numeric, _positive, _size_names, _stem, _sweeps, _uniques
 from .headline import headline, lead_figure
 from .jacobian import MAX_DRAWN, describe_graph, graph_size, plot_graph
+from .machine import MACHINE_NOTE, plot_calibration, plot_model
 from .reading import machine_items, reading, roofline_rates
 from .tables import PREDICTED_NOTE, results_table, verdict_table
 
@@ -109,6 +110,19 @@ def build(
             caption = f"Measured against predicted peak memory, {cost} cost"
             add(fig, _stem("peak_memory", cost), caption)
 
+    if steps is not None and {"seconds", "model_seconds", "order"} <= set(steps.columns):
+        by_cost = "cost" in steps.columns
+        for cost in _uniques(steps["cost"]) if by_cost else [None]:
+            part = steps[steps["cost"].astype(str) == str(cost)] if by_cost else steps
+            if _positive(part, ["seconds", "model_seconds"]).empty:
+                continue
+            fig, _ = plot_model(steps, cost)
+            caption = "Measured against machine-model time of product steps"
+            add(fig, _stem("model", cost) if by_cost else "model", f"{caption}, {cost} cost")
+    if isinstance(meta.get("calibration"), dict) and meta["calibration"].get("read"):
+        fig, _ = plot_calibration(meta["calibration"])
+        add(fig, "calibration", "This machine's calibrated rates (the machine model)")
+
     graph_stem = None
     if graph is not None and graph_size(graph) <= MAX_DRAWN:
         fig, _ = plot_graph(graph)
@@ -165,6 +179,12 @@ def build(
         doc.table(verdict_table(fits, sizes, several))
         if "predicted_asymptotic" in fits.columns:
             doc.markdown(PREDICTED_NOTE)
+        if "predicted_machine" in fits.columns and fits["predicted_machine"].notna().any():
+            doc.markdown(MACHINE_NOTE)
+        if "explanation" in fits.columns:
+            for _, f in fits[fits["verdict"].astype(str) == "explained"].iterrows():
+                who = ", ".join(str(f[c]) for c in ("cost", "order", "x") if c in fits.columns)
+                doc.markdown(f"**Explained ({who}).** {f['explanation']}")
     if meta.get("fit_rule"):
         doc.markdown(f"**Fit rule.** {meta['fit_rule']}")
     doc.heading(2, "Results")

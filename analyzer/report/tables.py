@@ -39,6 +39,9 @@ def verdict_table(fits: pd.DataFrame, sizes: list[str], several_models: bool) ->
             row["predicted"] = _cell(_finite(f["predicted"]))
         if "predicted_asymptotic" in fits.columns:
             row["asymptotic"] = _cell(_finite(f["predicted_asymptotic"]))
+        if "predicted_machine" in fits.columns and fits["predicted_machine"].notna().any():
+            machine = _finite(f["predicted_machine"])
+            row["machine"] = "" if machine is None else f"{machine:.2f}"
         if "tolerance" in fits.columns:
             tol = _finite(f["tolerance"])
             row["tolerance"] = "" if tol is None else f"±{tol:g}"
@@ -76,11 +79,16 @@ def results_table(results: pd.DataFrame, sizes: list[str], several_models: bool)
     ]
     cols += [s for s in sizes if s not in cols] + ["order"]
     cols += [c for c in ("macs", "seconds", "gflops", "roofline_ratio") if c in df.columns]
+    if (
+        "model_ratio" in df.columns
+        and pd.to_numeric(df["model_ratio"], errors="coerce").notna().any()
+    ):
+        cols.append("model_ratio")
     out = pd.DataFrame(index=df.index)
     for c in cols:
         if c == "seconds":
             out[c] = [_cell(_finite(v)) for v in df[c]]
-        elif c in ("gflops", "roofline_ratio"):
+        elif c in ("gflops", "roofline_ratio", "model_ratio"):
             out[c] = ["" if _finite(v) is None else f"{_finite(v):.2f}" for v in df[c]]
         elif c in sizes or c == "macs":
             out[c] = [_num(v) for v in df[c]]

@@ -1,0 +1,506 @@
+"""Measuring this machine's rates (BLAS on one thread), fitting its cache borders, caching it.
+
+:func:`calibrate` measures, each as a median of repeated timings after a warm-up:
+
+* the read bandwidth of working sets from 16 KiB to several times the last-level cache, on a
+  log grid: a row vector times a matrix of that many bytes (the memory-bound kernel of a
+  vector-Jacobian product), again and again;
+* the write bandwidth of a freshly allocated result (``np.empty(n).fill``: first touch when
+  the allocator maps new pages) and of a reused buffer (``out.fill``), on the same grid;
+* the dense product rate as a function of the smallest dimension ``d``: ``(d×K)·(K×K)`` with
+  ``K = 384`` (operands in the L2 cache) for ``d = 1 .. 256``, and a square product;
+* an elementwise numpy kernel's rate (in L1), the per-call overhead of a numpy kernel, and
+  the executor's overhead per step (plans of tiny sizes run by :func:`analyzer.execute`).
+
+Per-call overhead is taken out of the bandwidths and rates. The result is cached per machine
+(:func:`cache_path`: the version, the machine's fingerprint, the thread count and the mode).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import json
+import math
+import os
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..blas import available_memory, blas_threads
+from ..errors import AnalyzerError
+from ..files import atomic_write_text
+from .info import fingerprint, machine_info, nominal_caches
+from .model import CALIBRATION_VERSION, Calibration
+
+__all__ = [
+    "CALIBRATION_SECONDS",
+    "calibrate",
+    "cache_path",
+    "fit_bandwidth",
+    "calibration_table",
+]
+
+#: Target wall time of a calibration, by mode (the default stays under 60 s, quick under 15 s).
+CALIBRATION_SECONDS = {"full": 40.0, "quick": 10.0}
+_SETTINGS = {
+    # points per octave, seconds per point, largest working set (bytes), square GEMM size
+    "full": {"per_octave": 2, "budget": 0.12, "top": 2**30, "gemm_n": 1024, "repeats": 20},
+    "quick": {"per_octave": 1, "budget": 0.04, "top": 2**29, "gemm_n": 512, "repeats": 8},
+}
+_SMALLEST = 2**14
+_THIN_K = 384
+_THIN_D = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+# ----------------------------------------------------------------------------- fitting
+def _segments(y: np.ndarray, k: int) -> list[tuple[int, int]]:
+    """The split of ``y`` into ``k`` contiguous runs with the least squared error (DP)."""
+    n = len(y)
+    prefix = np.concatenate([[0.0], np.cumsum(y)])
+    prefix2 = np.concatenate([[0.0], np.cumsum(y * y)])
+
+    def sse(i: int, j: int) -> float:  # run y[i:j]
+        s, s2, m = prefix[j] - prefix[i], prefix2[j] - prefix2[i], j - i
+        return s2 - s * s / m
+
+    cost = np.full((k + 1, n + 1), math.inf)
+    back = np.zeros((k + 1, n + 1), dtype=int)
+    cost[0, 0] = 0.0
+    for parts in range(1, k + 1):
+        for j in range(parts, n + 1):
+            for i in range(parts - 1, j):
+                c = cost[parts - 1, i] + sse(i, j)
+                if c < cost[parts, j]:
+                    cost[parts, j], back[parts, j] = c, i
+    runs, j = [], n
+    for parts in range(k, 0, -1):
+        i = int(back[parts, j])
+        runs.append((i, j))
+        j = i
+    return runs[::-1]
+
+
+def fit_bandwidth(
+    sizes: Sequence[float],
+    rates: Sequence[float],
+    caches: Sequence[tuple[str, int]] = (),
+    *,
+    max_levels: int = 5,
+    min_step: float = 1.2,
+    memory_step: float = 1.4,
+) -> tuple[tuple[str, float, float], ...]:
+    """The plateaus of a bandwidth curve: ``((name, capacity, rate), ..., ("memory", inf, rate))``.
+
+    The log rates, in order of size, are split into contiguous runs with the least squared
+    error (dynamic programming); the most runs are kept such that every run but the first and
+    the last has at least two points and each is faster than the next by a factor of at
+    least ``min_step`` (leading points slower than their neighbour, which per-call overhead
+    makes, are left out). The last border, into memory, must be a drop of at least
+    ``memory_step``: a smaller drop beyond it joins the memory plateau. A run's rate is the
+    geometric mean of its points; the border between two runs (the capacity of the first) is
+    where the curve, linear in log-log between the points, crosses the geometric mean of
+    their rates. The borders are named after the nominal caches (``caches``, e.g.
+    :func:`~analyzer.machine.info.nominal_caches`), in order, by the assignment nearest in
+    log size overall; a border left without one is ``"cache i"``. The last run is
+    ``"memory"`` (capacity ``inf``).
+
+    Examples
+    --------
+    >>> sizes = [2.0**e for e in range(14, 30)]
+    >>> rates = [40e9 if s <= 1.5e6 else 12e9 for s in sizes]
+    >>> levels = fit_bandwidth(sizes, rates, [("L2", 2**21)])
+    >>> [(name, round(cap / 1e6, 2), round(rate / 1e9, 6)) for name, cap, rate in levels]
+    [('L2', 1.48, 40.0), ('memory', inf, 12.0)]
+    """
+    pairs = sorted(
+        (float(s), float(r))
+        for s, r in zip(sizes, rates, strict=True)
+        if math.isfinite(r) and r > 0 and s > 0
+    )
+    if len(pairs) < 2:
+        raise AnalyzerError(f"fit_bandwidth: need at least 2 positive points, got {len(pairs)}")
+    while len(pairs) > 2 and pairs[0][1] * min_step < pairs[1][1]:
+        pairs = pairs[1:]  # a rate that grows with size is per-call overhead, not a cache
+    x = np.log([p[0] for p in pairs])
+    y = np.log([p[1] for p in pairs])
+    best = [(0, len(y))]
+    for k in range(2, min(max_levels, len(y) // 2) + 1):
+        runs = _segments(y, k)
+        means = [float(np.mean(y[i:j])) for i, j in runs]
+        inner = runs[1:-1]  # a single-point run is allowed at the ends only
+        if all(j - i >= 2 for i, j in inner) and all(
+            a - b >= math.log(min_step) for a, b in zip(means, means[1:], strict=False)
+        ):
+            best = runs
+    while len(best) > 1 and np.mean(y[slice(*best[-2])]) - np.mean(y[slice(*best[-1])]) < math.log(
+        memory_step
+    ):  # a small drop beyond the last cache (TLB reach, page sizes) is still memory
+        best = [*best[:-2], (best[-2][0], best[-1][1])]
+    means = [float(np.mean(y[i:j])) for i, j in best]
+    borders = []
+    for (_, end), mean, nxt in zip(best, means, means[1:], strict=False):
+        xl, xr, yl, yr = x[end - 1], x[end], y[end - 1], y[end]
+        middle = (mean + nxt) / 2
+        if (yl - middle) * (yr - middle) < 0:
+            borders.append(float(np.exp(xl + (middle - yl) / (yr - yl) * (xr - xl))))
+        else:
+            borders.append(float(np.exp((xl + xr) / 2)))
+    names = _names(borders, sorted(caches, key=lambda c: c[1]))
+    levels = [
+        (name, border, float(np.exp(mean)))
+        for name, border, mean in zip(names, borders, means, strict=False)
+    ]
+    return (*levels, ("memory", math.inf, float(np.exp(means[-1]))))
+
+
+def _names(borders: list[float], caches: list[tuple[str, int]]) -> list[str]:
+    """Names for ascending borders: the nominal caches, in order, nearest in log size in all
+    (each used once); borders left over are ``"cache i"``."""
+    names = [f"cache {i}" for i in range(1, len(borders) + 1)]
+    count = min(len(borders), len(caches))
+    if not count:
+        return names
+
+    def distance(pairs) -> float:
+        return sum(abs(math.log(borders[b]) - math.log(caches[c][1])) for b, c in pairs)
+
+    best = min(
+        (
+            list(zip(bs, cs, strict=True))
+            for bs in itertools.combinations(range(len(borders)), count)
+            for cs in itertools.combinations(range(len(caches)), count)
+        ),
+        key=distance,
+    )
+    for b, c in best:
+        names[b] = caches[c][0]
+    return names
+
+
+def _smooth(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """A running median of three in log rate (a noisy point does not bend predictions)."""
+    if len(points) < 3:
+        return points
+    logs = [math.log(r) for _, r in points]
+    kept = [logs[0]] + [sorted(logs[i - 1 : i + 2])[1] for i in range(1, len(logs) - 1)]
+    kept.append(logs[-1])
+    return [(s, math.exp(v)) for (s, _), v in zip(points, kept, strict=True)]
+
+
+# ----------------------------------------------------------------------------- timing
+def _trim() -> None:
+    """Give the C allocator's free memory back to the system (glibc), when it can."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+try:  # glibc only; elsewhere fresh arrays are timed as the allocator gives them
+    _LIBC: Any = ctypes.CDLL("libc.so.6")
+    if not hasattr(_LIBC, "malloc_trim"):
+        _LIBC = None
+except OSError:
+    _LIBC = None
+
+
+def _median(
+    fn: Callable[[], object],
+    budget: float,
+    repeats: int = 3,
+    before: Callable[[], object] | None = None,
+) -> float:
+    """Median seconds of ``fn`` after one warm-up call, at least ``repeats`` calls and up to
+    ``budget`` seconds (at most 200 calls); ``before`` runs untimed before each call."""
+    fn()
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < repeats or (time.perf_counter() - start < budget and len(times) < 200):
+        if before is not None:
+            before()
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _grid(top: int, per_octave: int) -> list[int]:
+    count = int(round(math.log2(top / _SMALLEST) * per_octave))
+    sizes = {int(_SMALLEST * 2 ** (i / per_octave)) // 4096 * 4096 for i in range(count + 1)}
+    return sorted(s for s in sizes if s >= _SMALLEST)
+
+
+def _matrix(buffer: np.ndarray, nbytes: int) -> np.ndarray:
+    """A C-contiguous view of about ``nbytes`` of ``buffer`` as a matrix with ~sqrt(n) rows."""
+    n = nbytes // 8
+    rows = int(min(512, max(8, round(math.sqrt(n)))))
+    return buffer[: n // rows * rows].reshape(rows, n // rows)
+
+
+def _net(seconds: float, overhead: float) -> float:
+    """Seconds with the per-call overhead taken out (never below a fifth of the total)."""
+    return max(seconds - overhead, seconds / 5, 1e-12)
+
+
+def _read_rate(buffer: np.ndarray, size: int, budget: float, call: float) -> tuple[int, float]:
+    """Bytes per second of a row vector times a matrix of about ``size`` bytes of ``buffer``."""
+    a = _matrix(buffer, size)
+    v = np.ones((1, a.shape[0]))
+    return a.nbytes, a.nbytes / _net(_median(lambda: v @ a, budget), call)
+
+
+def _write_rate(
+    reused: np.ndarray | None, size: int, budget: float, call: float
+) -> tuple[int, float]:
+    """Bytes per second of filling ``size`` bytes: a new array (``reused`` None) or a view.
+
+    Before each new array the C allocator gives its free memory back (``malloc_trim``), so
+    the array gets new pages, as the executor's results do when the arrays it frees at the
+    end of a repetition are given back together (numpy's huge pages for large arrays kept).
+    """
+    n = size // 8
+    if reused is None:
+        seconds = _median(lambda: np.empty(n).fill(1.0), budget, before=_trim)
+    else:
+        view = reused[:n]
+        seconds = _median(lambda: view.fill(1.0), budget)
+    return size, size / _net(seconds, call)
+
+
+def _gemm_rate(d: int, k: int, budget: float, call: float) -> tuple[int, float]:
+    """Macs per second of ``(d×k)·(k×k)`` into a reused result."""
+    a, b, out = np.ones((d, k)), np.ones((k, k)), np.empty((d, k))
+    return d, d * k * k / _net(_median(lambda: np.matmul(a, b, out=out), budget), call)
+
+
+def _after_stream(
+    levels, threads: int | None, repeats: int, available: int
+) -> tuple[list[tuple[int, float]], float | None]:
+    """What the executor sees after a stream: the read bandwidth of a small factor and the
+    seconds of a tiny step, from real runs of the sheet's network (dense output-first),
+    whose Jacobian (twice the last-level cache) is streamed once per repetition.
+
+    Its first step (a ``1×1`` times ``1×H`` product right after the previous repetition's
+    stream) gives the cold overhead; its third (a row vector times the ``H×H`` factor,
+    read once per repetition) gives one point of the after-stream read curve per ``H``.
+    """
+    from ..executor import execute
+    from ..models import one_layer
+    from ..planning import plan
+
+    caches = [c for _, c, _ in levels if math.isfinite(c)]
+    if not caches or 4 * caches[-1] > available:
+        return [], None
+    target = 2 * caches[-1]
+    curve, cold = [], []
+    for h in (64, 128, 256, 512, 1024):
+        n = int(round(target / (8 * h * h)))
+        if n < 2:
+            break
+        p = plan(one_layer(h, n), "output-first")
+        run = execute(p, repeat=repeats, warmup=1, threads=threads)
+        cold.append(float(run.step_seconds[0]))
+        third = p.steps.iloc[2]
+        read = int(third["bytes"]) - int(third["bytes_written"])
+        net = max(float(run.step_seconds[2]) - float(run.step_seconds[1]), 1e-9)
+        curve.append((int(third["bytes"]), read / net))
+    return sorted(curve), (statistics.median(cold) if cold else None)
+
+
+def _step_overheads(threads: int | None, repeats: int) -> dict[str, float]:
+    """Median seconds of the executor's steps on plans of tiny sizes, by structure pair."""
+    from ..executor import execute
+    from ..models import one_layer
+    from ..planning import plan
+
+    found: dict[str, list[float]] = {}
+    for cost in ("dense", "structured"):
+        for order in ("input-first", "output-first"):
+            p = plan(one_layer(3, 2), order, cost)
+            run = execute(p, repeat=repeats, warmup=2, threads=threads)
+            for structures, seconds in zip(p.steps["structures"], run.step_seconds, strict=True):
+                found.setdefault(str(structures), []).append(float(seconds))
+    overhead = {k: statistics.median(v) for k, v in found.items()}
+    overhead["default"] = overhead.get("dense·dense", statistics.median(overhead.values()))
+    return overhead
+
+
+def _measure(mode: str, threads: int | None, top: int | None, budget: float | None,
+             gemm_n: int | None) -> Calibration:  # fmt: skip
+    settings = dict(_SETTINGS[mode])
+    started = time.perf_counter()
+    info = machine_info()
+    caches = nominal_caches(info)
+    if top is None:
+        llc = caches[-1][1] if caches else 32 * 2**20
+        top = min(max(4 * llc, 2**28), settings["top"], available_memory() // 8)
+    top = max(int(top), 2 * _SMALLEST)
+    budget = settings["budget"] if budget is None else float(budget)
+    gemm_n = settings["gemm_n"] if gemm_n is None else int(gemm_n)
+    sizes = _grid(top, settings["per_octave"])
+    buffer = np.ones(max(sizes) // 8)
+    reused = np.empty(max(sizes) // 8)
+    with blas_threads(threads):
+        tiny_a, tiny_b = np.ones((1, 1)), np.ones((1, 1))
+        call = _median(lambda: np.matmul(tiny_a, tiny_b), budget, 20)
+        fill_call = _median(lambda: np.empty(8).fill(1.0), budget, 20)
+        read, fresh, again = [], [], []
+        for size in sizes:
+            read.append(_read_rate(buffer, size, budget, call))
+            fresh.append(_write_rate(None, size, budget, fill_call))
+            again.append(_write_rate(reused, size, budget, fill_call))
+        levels = fit_bandwidth([z for z, _ in read], [r for _, r in _smooth(read)], caches)
+        del buffer, reused
+        gemm = [_gemm_rate(d, _THIN_K, budget, call) for d in _THIN_D]
+        gemm.append(_gemm_rate(gemm_n, gemm_n, budget, call))
+        e1, e2, e3 = np.ones(2048), np.ones(2048), np.empty(2048)
+        t = _median(lambda: np.multiply(e1, e2, out=e3), budget, 20)
+        elementwise = 2048 / _net(t, call)
+    overhead = _step_overheads(threads, settings["repeats"])
+    after, cold = _after_stream(levels, threads, max(3, settings["repeats"] // 2),
+                                available_memory())  # fmt: skip
+    read = _smooth(read)
+    fresh, again = _smooth(fresh), _smooth(again)
+    first_touch = None
+    for (size, f), (_, r) in zip(reversed(fresh), reversed(again), strict=True):
+        if f * 1.3 > r:
+            break
+        first_touch = size
+    return Calibration(
+        read=tuple(read),
+        write_fresh=tuple(fresh),
+        write_reused=tuple(again),
+        gemm=tuple(gemm),
+        elementwise=elementwise,
+        numpy_call=call,
+        step_overhead=overhead,
+        levels=levels,
+        first_touch_from=None if first_touch is None else float(first_touch),
+        read_after_stream=tuple(after),
+        cold_overhead=cold,
+        meta={
+            "version": CALIBRATION_VERSION,
+            "fingerprint": fingerprint(info),
+            "cpu_model": info.get("cpu_model"),
+            "caches": [[n, c] for n, c in caches],
+            "mode": mode,
+            "threads": threads,
+            "largest_working_set": max(sizes),
+            "seconds": round(time.perf_counter() - started, 2),
+            "date": info.get("date"),
+        },
+    )
+
+
+# ----------------------------------------------------------------------------- cache
+def cache_path(quick: bool = False, threads: int | None = 1) -> Path:
+    """Where the calibration of this machine is cached: ``$ANALYZER_CACHE_DIR`` (default
+    ``$XDG_CACHE_HOME/analyzer`` or ``~/.cache/analyzer``), named by the calibration version,
+    the machine's fingerprint, the BLAS thread count and the mode."""
+    root = os.environ.get("ANALYZER_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "analyzer",
+    )
+    mode = "quick" if quick else "full"
+    name = f"calibration-v{CALIBRATION_VERSION}-{fingerprint()}-t{threads}-{mode}.json"
+    return Path(root) / name
+
+
+def _load(path: Path) -> Calibration | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("version") != CALIBRATION_VERSION:
+            return None
+        return Calibration.from_dict(data)
+    except (OSError, ValueError, AttributeError, AnalyzerError):
+        return None
+
+
+def calibrate(
+    threads: int | None = 1,
+    *,
+    quick: bool = False,
+    cache: bool = True,
+    refresh: bool = False,
+    top: int | None = None,
+    budget: float | None = None,
+    gemm_n: int | None = None,
+) -> Calibration:
+    """This machine's :class:`~analyzer.machine.model.Calibration`, measured or read from cache.
+
+    Parameters
+    ----------
+    threads : int or None
+        BLAS threads while measuring (default 1, as sweeps run).
+    quick : bool
+        Fewer points (one per octave, up to 512 MiB) and shorter timings: under 15 s
+        instead of under 60 s. A cached full calibration is used by quick callers too.
+    cache : bool
+        Read and write the cache (:func:`cache_path`); False measures without it.
+    refresh : bool
+        Measure again even when a cached calibration exists (and cache the new one).
+    top, budget, gemm_n : optional
+        Largest working set in bytes (default four times the last-level cache, at least
+        256 MiB, at most 1 GiB or 512 MiB quick and an eighth of the available memory),
+        seconds spent per point, square GEMM size: smaller ones calibrate faster, less
+        faithfully (the tests use tiny ones).
+
+    Examples
+    --------
+    >>> cal = calibrate(cache=False, top=2**17, budget=1e-3, gemm_n=32, quick=True)
+    >>> cal.read_bandwidth(2**16) > 0 and cal.gemm_rate(32) > 0
+    True
+    """
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
+        raise AnalyzerError(f"calibrate: threads must be a positive int or None, got {threads!r}")
+    if budget is not None and not (isinstance(budget, int | float) and budget > 0):
+        raise AnalyzerError(f"calibrate: budget must be a positive number, got {budget!r}")
+    for name, value in (("top", top), ("gemm_n", gemm_n)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):  # fmt: skip
+            raise AnalyzerError(f"calibrate: {name} must be a positive int, got {value!r}")
+    custom = top is not None or budget is not None or gemm_n is not None
+    use_cache = cache and not custom
+    if use_cache and not refresh:
+        for candidate in [False] if not quick else [False, True]:
+            found = _load(cache_path(candidate, threads))
+            if found is not None:
+                return found
+    result = _measure("quick" if quick else "full", threads, top, budget, gemm_n)
+    if use_cache:
+        try:
+            data = {"version": CALIBRATION_VERSION, **result.to_dict()}
+            atomic_write_text(cache_path(quick, threads), json.dumps(data, indent=1))
+        except AnalyzerError:
+            pass  # an unwritable cache folder only costs a calibration next time
+    return result
+
+
+def calibration_table(calibration: Calibration) -> pd.DataFrame:
+    """The calibrated curves as one long table: ``curve, x, unit, rate, rate_unit``.
+
+    >>> from analyzer.machine.model import Calibration
+    >>> cal = Calibration(read=((1e3, 1e10),), write_fresh=((1e3, 1e9),),
+    ...                   write_reused=((1e3, 1e10),), gemm=((1, 1e9),), elementwise=1e9,
+    ...                   numpy_call=1e-6, step_overhead={"default": 1e-5})
+    >>> calibration_table(cal)["curve"].tolist()
+    ['read', 'write_fresh', 'write_reused', 'gemm']
+    """
+    rows: list[dict[str, Any]] = []
+    for curve, unit, rate_unit in (
+        ("read", "bytes", "bytes/s"),
+        ("write_fresh", "bytes", "bytes/s"),
+        ("write_reused", "bytes", "bytes/s"),
+        ("gemm", "smallest dimension", "macs/s"),
+    ):
+        for x, rate in getattr(calibration, curve):
+            rows.append(
+                {"curve": curve, "x": x, "unit": unit, "rate": rate, "rate_unit": rate_unit}
+            )
+    return pd.DataFrame(rows, columns=["curve", "x", "unit", "rate", "rate_unit"])

@@ -1,0 +1,264 @@
+"""A plan's predicted time from the machine model, and why a measured slope bends.
+
+:func:`predict_plan` prices every step of a plan (:func:`~analyzer.machine.model.predict_step`)
+at the plan's working set and sums them into the row a sweep records; :func:`explain` reads
+those rows along a swept size and names the change of regime that bends the machine model's
+slope away from the count's: a working set leaving a cache level, results written to fresh
+pages, a step changing what bounds it, or the per-step overhead fading.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from .model import Calibration, StepPrediction, parse_shapes, predict_step
+
+__all__ = [
+    "MODEL_COLUMNS",
+    "ACCURACY_BANDS",
+    "working_set",
+    "predict_plan",
+    "explain",
+    "megabytes",
+    "prediction_accuracy",
+]
+
+#: The issue's bars: steps slower than ``seconds`` predicted within ``[low, high]`` times.
+ACCURACY_BANDS = ((50e-6, 0.75, 1.33), (5e-6, 0.5, 2.0))
+
+#: Row columns a sweep records from the machine model (see :func:`predict_plan`).
+MODEL_COLUMNS = [
+    "model_seconds",
+    "model_ratio",
+    "working_set",
+    "model_level",
+    "model_capacity",
+    "model_bound",
+    "model_fresh",
+    "model_step",
+    "model_overhead",
+    "model_compute",
+    "model_read",
+    "model_write",
+]
+
+
+def megabytes(nbytes: float) -> str:
+    """Bytes as a short text in kB, MB or GB (powers of 10).
+
+    >>> megabytes(2_097_152), megabytes(1500), megabytes(3.2e9)
+    ('2.1 MB', '1.5 kB', '3.2 GB')
+    """
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.3g} {unit}"
+    return f"{int(nbytes)} bytes"
+
+
+def working_set(factor_bytes: float, steps: Sequence[Mapping[str, Any]]) -> float:
+    """Bytes one repetition of a plan touches: its factors plus every result it writes.
+
+    >>> working_set(800, [{"bytes_written": 80}, {"bytes_written": 8}])
+    888.0
+    """
+    return float(factor_bytes) + sum(float(s["bytes_written"]) for s in steps)
+
+
+_PRODUCT = re.compile(r"^J\(([^,()]+),([^,()]+)\)·J\(([^,()]+),([^,()]+)\)")
+
+
+def _operands(product: str) -> tuple[str, str, str] | None:
+    """Left operand, right operand and result of a product text ``J(s,v)·J(v,p)``.
+
+    >>> _operands("J(out,u)·J(u,W) + J(out,W)")
+    ('J(out,u)', 'J(u,W)', 'J(out,W)')
+    """
+    found = _PRODUCT.match(str(product))
+    if not found:
+        return None
+    s, v, v2, p = found.groups()
+    return f"J({s},{v})", f"J({v2},{p})", f"J({s},{p})"
+
+
+def predict_plan(
+    calibration: Calibration, steps: Sequence[Mapping[str, Any]], factor_bytes: float
+) -> tuple[list[StepPrediction], dict[str, Any]]:
+    """Each step's prediction, and the plan's row of :data:`MODEL_COLUMNS` (``model_ratio``
+    left NaN: it needs the measured time).
+
+    Working sets follow reuse: a step whose larger operand was produced earlier in the same
+    repetition reads it at the bandwidth of the bytes touched since (the steps in between and
+    its own); a step reading factors of the plan reads them at the bandwidth of the plan's
+    working set (:func:`working_set`), since each repetition reads every factor again, except
+    that a step smaller than the last-level cache in a plan larger than it reads at the
+    calibrated bandwidth *after a stream* (caches keep part of such a factor). A step right
+    after a stream larger than half the last-level cache (the first step of such a plan
+    included) pays the cold per-step overhead.
+
+    The row's level, bound and freshness are those of its slowest predicted step
+    (``model_step``); ``model_overhead`` ... ``model_write`` are sums over the steps.
+    """
+    ws = working_set(factor_bytes, steps)
+    last = calibration.last_level
+    llc = last[1] if last is not None else math.inf
+    produced: dict[str, int] = {}
+    step_bytes = [float(s["bytes"]) for s in steps]
+    predictions = []
+    for i, step in enumerate(steps):
+        names = _operands(step.get("product", ""))
+        dims = parse_shapes(step.get("shapes", ""))
+        source = None
+        if names is not None:
+            left, right, result = names
+            if dims is not None:
+                m, k, n = dims
+                larger = left if m * k >= k * n else right
+            else:
+                larger = right
+            source = produced.get(larger)
+        if source is not None:
+            step_ws = sum(step_bytes[source + 1 : i + 1])
+            after = False
+        else:
+            step_ws = ws
+            after = step_bytes[i] <= llc < ws
+        before = ws if i == 0 else step_bytes[i - 1]
+        cold = before >= llc / 2 and math.isfinite(llc)
+        predictions.append(
+            predict_step(calibration, step, working_set=step_ws, after_stream=after, cold=cold)
+        )
+        if names is not None:
+            produced[names[2]] = i
+    row: dict[str, Any] = {c: math.nan for c in MODEL_COLUMNS}
+    row["working_set"] = ws
+    if not predictions:
+        row.update(model_seconds=0.0, model_step="", model_level="", model_bound="")
+        return predictions, row
+    slowest = max(range(len(predictions)), key=lambda i: predictions[i].seconds)
+    top = predictions[slowest]
+    row.update(
+        model_seconds=sum(p.seconds for p in predictions),
+        model_level=top.level,
+        model_capacity=top.capacity,
+        model_bound=top.bound,
+        model_fresh=top.fresh,
+        model_step=str(steps[slowest].get("product", f"step {slowest + 1}")),
+        model_overhead=sum(p.overhead for p in predictions),
+        model_compute=sum(p.compute for p in predictions),
+        model_read=sum(p.read for p in predictions),
+        model_write=sum(p.write for p in predictions),
+    )
+    return predictions, row
+
+
+def _size(value: Any) -> str:
+    number = float(value)
+    return str(int(number)) if number.is_integer() else f"{number:g}"
+
+
+def _level_text(level: str, capacity: float, last: bool) -> str:
+    where = f"{level} cache" if level.startswith("L") else str(level)
+    if last:
+        where = f"last-level cache ({level}"
+        return f"{where}, {megabytes(capacity)})"
+    return f"{where} ({megabytes(capacity)})"
+
+
+def explain(rows: pd.DataFrame, x: str) -> str:
+    """Name the change of regime, along ``x``, that the machine model predicts in ``rows``.
+
+    ``rows`` hold :data:`MODEL_COLUMNS` (as a sweep records them) and ``x``. The note names,
+    between the two neighbouring sizes where it happens: the working set leaving a cache level
+    (when reads matter there), the slowest step's result starting to be written to fresh
+    pages, or the slowest step changing what bounds it; when none happens, how the share of
+    per-step overhead changes from the smallest to the largest size. Empty when the rows lack
+    the columns.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"H": [256, 384, 512], "working_set": [3.4e7, 7.6e7, 1.3e8],
+    ...     "model_level": ["L3", "memory", "memory"], "model_capacity": [4.6e7, math.inf,
+    ...     math.inf], "model_bound": ["read"] * 3, "model_fresh": [False] * 3,
+    ...     "model_step": ["J(out,u)·J(u,W)"] * 3, "model_seconds": [1e-3, 5e-3, 9e-3],
+    ...     "model_overhead": [2e-5] * 3})
+    >>> print(explain(rows, "H"))  # doctest: +NORMALIZE_WHITESPACE
+    the working set of J(out,u)·J(u,W) (34 MB at H=256, 76 MB at H=384) leaves the
+    last-level cache (L3, 46 MB) between H=256 and H=384
+    """
+    needed = {"model_level", "model_bound", "model_step", "working_set", x}
+    if not needed <= set(rows.columns) or len(rows) < 2:
+        return ""
+    rows = rows.sort_values(x).drop_duplicates(x)
+    notes: list[str] = []
+    records = rows.to_dict("records")
+    for a, b in zip(records, records[1:], strict=False):
+        between = f"between {x}={_size(a[x])} and {x}={_size(b[x])}"
+        step = b["model_step"]
+        if a["model_level"] != b["model_level"] and "read" in (a["model_bound"], b["model_bound"]):
+            last = b["model_level"] == "memory"
+            notes.append(
+                f"the working set of {step} ({megabytes(a['working_set'])} at {x}={_size(a[x])}, "
+                f"{megabytes(b['working_set'])} at {x}={_size(b[x])}) leaves the "
+                f"{_level_text(str(a['model_level']), float(a['model_capacity']), last)} "
+                f"{between}"
+            )
+        elif bool(b.get("model_fresh")) and not bool(a.get("model_fresh")):
+            notes.append(f"the result of {step} is written to fresh pages (first touch) {between}")
+        elif a["model_bound"] != b["model_bound"] and a["model_step"] == b["model_step"]:
+            notes.append(
+                f"{step} goes from {a['model_bound']}-bound to {b['model_bound']}-bound {between}"
+            )
+    if notes:
+        return "; ".join(dict.fromkeys(notes))
+    if {"model_overhead", "model_seconds"} <= set(rows.columns):
+        first, last = records[0], records[-1]
+        shares = [r["model_overhead"] / r["model_seconds"] for r in (first, last)]
+        if all(math.isfinite(s) for s in shares) and abs(shares[0] - shares[1]) >= 0.05:
+            return (
+                f"per-step overhead is {shares[0]:.0%} of the predicted time at "
+                f"{x}={_size(first[x])} and {shares[1]:.0%} at {x}={_size(last[x])}"
+            )
+    return ""
+
+
+def prediction_accuracy(
+    steps: pd.DataFrame, bands: Sequence[tuple[float, float, float]] = ACCURACY_BANDS
+) -> pd.DataFrame:
+    """How many measured steps the machine model predicted within each band.
+
+    ``steps`` holds measured ``seconds`` and ``model_seconds`` (a sweep's steps). One row per
+    band ``(seconds, low, high)``: ``steps`` slower than ``seconds``, how many have
+    ``seconds / model_seconds`` within ``[low, high]``, and the smallest and largest ratio.
+
+    >>> steps = pd.DataFrame({"seconds": [1e-4, 2e-4, 1e-5, 1e-6],
+    ...                       "model_seconds": [1e-4, 1e-4, 1.5e-5, 1e-5]})
+    >>> prediction_accuracy(steps)[["steps", "within", "worst_low", "worst_high"]]
+       steps  within  worst_low  worst_high
+    0      2       1      1.000         2.0
+    1      3       3      0.667         2.0
+    """
+    rows = []
+    table = steps.copy()
+    table["seconds"] = pd.to_numeric(table["seconds"], errors="coerce")
+    table["model_seconds"] = pd.to_numeric(table.get("model_seconds"), errors="coerce")
+    table = table[table["model_seconds"] > 0]
+    ratio = table["seconds"] / table["model_seconds"]
+    for floor, low, high in bands:
+        chosen = ratio[table["seconds"] > floor]
+        rows.append(
+            {
+                "over": floor,
+                "low": low,
+                "high": high,
+                "steps": int(len(chosen)),
+                "within": int(((chosen >= low) & (chosen <= high)).sum()),
+                "worst_low": round(float(chosen.min()), 3) if len(chosen) else math.nan,
+                "worst_high": round(float(chosen.max()), 3) if len(chosen) else math.nan,
+            }
+        )
+    return pd.DataFrame(rows)

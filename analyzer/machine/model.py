@@ -1,0 +1,553 @@
+"""The machine model: calibrated rates that turn one product step into a predicted time.
+
+The model
+---------
+A step multiplies an ``m×k`` factor by a ``k×n`` one (or preaccumulates an operator). With
+the rates of a :class:`Calibration`, its predicted time is
+
+    t = t_overhead + max(t_compute, t_read) + t_write
+
+* ``t_compute = macs / rate``: the in-core time, at the calibrated rate of the step's shape
+  class. Dense products use the GEMM rate as a function of their smallest dimension
+  ``d = min(m, k, n)``: *matrix-vector* (``d = 1``), *thin* (``1 < d < 64``), *square*
+  (``d >= 64``), interpolated between the calibrated ``d``; a product of a ``1×1`` factor and
+  every product involving a structured kind (diagonal, row-block, ...) is *elementwise*.
+* ``t_read = bytes read / B_read(working set)``: bytes read at the bandwidth of repeatedly
+  reading a buffer as large as the step's working set (the bytes a repetition of the plan
+  touches, since every factor is read again once per repetition). The calibrated curve
+  ``B_read`` steps down at each cache border (L1, L2, last-level cache, memory): the roofline
+  with cache levels.
+* ``t_write = bytes written / B_write(result size)``: a result the executor allocates afresh is
+  written at the *first-touch* rate when the allocator maps new pages for it (page faults,
+  above a size the calibration finds) and at the *reused*-buffer rate otherwise.
+* ``t_overhead``: the executor's per-step cost (Python dispatch and numpy calls), calibrated
+  by running plans of tiny sizes, per pair of structure kinds.
+
+Compute overlaps the loads (the roofline's ``max``); stores, page faults and the per-call
+overhead do not overlap and are added, as the ECM model adds the data-transfer terms it
+cannot overlap. Sources: S. Williams, A. Waterman, D. Patterson, "Roofline: an insightful
+visual performance model for multicore architectures", Commun. ACM 52(4), 2009; J. Treibig,
+G. Hager, "Introducing a performance model for bandwidth-limited loop kernels", PPAM 2009,
+LNCS 6067, 2010; H. Stengel, J. Treibig, G. Hager, G. Wellein, "Quantifying performance
+bottlenecks of stencil computations using the Execution-Cache-Memory model", ICS 2015.
+
+Examples
+--------
+>>> cal = Calibration(read=((1e3, 1e11), (1e9, 1e10)), write_fresh=((1e3, 1e10),),
+...                   write_reused=((1e3, 1e10),), gemm=((1, 1e9), (512, 1e10)),
+...                   elementwise=1e9, numpy_call=1e-6, step_overhead={"default": 1e-5})
+>>> p = predict_step(cal, {"structures": "dense·dense", "shapes": "(1×1000)·(1000×1000)",
+...                        "macs": 10**6, "bytes": 8_016_000, "bytes_written": 8000})
+>>> p.shape_class, p.bound, round(p.seconds * 1e6, 1)  # 10 + max(1000, 80.6) + 0.8 µs
+('matrix-vector', 'compute', 1010.8)
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import AnalyzerError
+
+__all__ = [
+    "CALIBRATION_VERSION",
+    "SQUARE_FROM",
+    "Roofline",
+    "Calibration",
+    "StepPrediction",
+    "predict_step",
+    "shape_class",
+    "parse_shapes",
+]
+
+#: Bumped whenever what :func:`~analyzer.machine.calibrate` measures changes: cached
+#: calibrations of another version are measured again.
+CALIBRATION_VERSION = 3
+#: Smallest dimension from which a dense product counts as *square* (below: *thin*).
+SQUARE_FROM = 64
+
+
+@dataclass(frozen=True)
+class Roofline:
+    """A two-ceiling performance model: a multiply-add rate and a memory bandwidth.
+
+    The predicted time of a kernel is the larger of its compute time and its memory time.
+
+    Parameters
+    ----------
+    macs_per_second : float
+        Peak multiply-adds per second (``flops = 2 * macs``).
+    bytes_per_second : float
+        Memory bandwidth in bytes per second (reading).
+    write_bytes_per_second : float or None
+        Bandwidth of writing a freshly allocated result (page faults included);
+        ``None`` prices written bytes like read ones.
+
+    Examples
+    --------
+    >>> r = Roofline(macs_per_second=1e9, bytes_per_second=1e10)
+    >>> r.seconds(1e9, 1e9)  # compute bound
+    1.0
+    >>> r.seconds(1e6, 1e10)  # memory bound
+    1.0
+    >>> r.balance  # macs per byte at the ridge point
+    0.1
+    """
+
+    macs_per_second: float
+    bytes_per_second: float
+    write_bytes_per_second: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("macs_per_second", "bytes_per_second", "write_bytes_per_second"):
+            value = getattr(self, name)
+            if value is None and name == "write_bytes_per_second":
+                continue
+            if not (isinstance(value, numbers.Real) and np.isfinite(value) and value > 0):
+                raise AnalyzerError(
+                    f"Roofline: {name} must be a positive finite number, got {value!r}"
+                )
+
+    def seconds(self, macs: Any, bytes: Any, written: Any = 0) -> Any:
+        """Predicted seconds ``max(macs / rate, memory time)``.
+
+        ``bytes`` counts everything moved, of which ``written`` went to freshly
+        allocated results; memory time is ``(bytes - written) / bytes_per_second +
+        written / write_bytes_per_second``. Works elementwise on numbers, numpy
+        arrays and pandas Series.
+        """
+        write_rate = self.write_bytes_per_second or self.bytes_per_second
+        memory = (bytes - written) / self.bytes_per_second + written / write_rate
+        t = np.maximum(macs / self.macs_per_second, memory)
+        return float(t) if np.ndim(t) == 0 and not hasattr(t, "index") else t
+
+    @property
+    def balance(self) -> float:
+        """Macs per byte at the ridge point; kernels below it are memory bound."""
+        return self.macs_per_second / self.bytes_per_second
+
+    def to_dict(self) -> dict[str, float]:
+        """Plain dict of the rates (JSON-serializable)."""
+        return {k: (None if v is None else float(v)) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Roofline:
+        """Inverse of :meth:`to_dict`; extra keys are ignored."""
+        try:
+            write = data.get("write_bytes_per_second")
+            return cls(
+                float(data["macs_per_second"]),
+                float(data["bytes_per_second"]),
+                None if write is None else float(write),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AnalyzerError(
+                f"Roofline.from_dict: need numbers under 'macs_per_second' and "
+                f"'bytes_per_second', got {data!r} ({exc!r})"
+            ) from None
+
+
+Curve = tuple[tuple[float, float], ...]
+
+
+def _curve(points: Any, name: str) -> Curve:
+    """Sorted ``(x, value)`` pairs with positive finite numbers, or an AnalyzerError."""
+    try:
+        pairs = tuple(sorted((float(x), float(y)) for x, y in points))
+    except (TypeError, ValueError):
+        raise AnalyzerError(
+            f"Calibration: {name} must be (size, rate) pairs, got {points!r}"
+        ) from None
+    if not pairs or not all(math.isfinite(v) and v > 0 for pair in pairs for v in pair):
+        raise AnalyzerError(
+            f"Calibration: {name} needs at least one (size, rate) pair of positive finite "
+            f"numbers, got {points!r}"
+        )
+    return pairs
+
+
+def _mb(nbytes: float) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.3g} {unit}"
+    return f"{int(nbytes)} bytes"
+
+
+def interpolate(points: Curve, x: float) -> float:
+    """The value at ``x`` of a curve, linear in log-log between its points, flat beyond its ends.
+
+    >>> round(interpolate(((1.0, 10.0), (100.0, 1000.0)), 10.0), 9)
+    100.0
+    >>> interpolate(((1.0, 10.0), (100.0, 1000.0)), 1e6)
+    1000.0
+    """
+    if x <= points[0][0]:
+        return points[0][1]
+    if x >= points[-1][0]:
+        return points[-1][1]
+    xs = np.log([p[0] for p in points])
+    ys = np.log([p[1] for p in points])
+    return float(np.exp(np.interp(math.log(max(float(x), 1e-300)), xs, ys)))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The calibrated rates of one machine (see the module docstring for how they are used).
+
+    Parameters
+    ----------
+    read : pairs ``(working-set bytes, bytes per second)``
+        Read bandwidth of a buffer of that size read again and again.
+    write_fresh, write_reused : pairs ``(result bytes, bytes per second)``
+        Writing a freshly allocated result (first touch when the allocator maps new pages),
+        and writing a buffer written before.
+    gemm : pairs ``(smallest dimension, macs per second)``
+        Dense product rate as a function of ``min(m, k, n)``, operands in cache.
+    elementwise : float
+        Multiply-adds per second of an elementwise numpy kernel, operands in cache.
+    numpy_call : float
+        Seconds of one numpy kernel call on tiny arrays.
+    step_overhead : dict
+        Seconds the executor spends on a step of tiny size, by ``structures`` text (such as
+        ``"dense·dense"``); ``"default"`` for the others.
+    levels : tuple of ``(name, capacity bytes, bytes per second)``
+        The plateaus of the read curve, cache by cache (see
+        :func:`~analyzer.machine.calibration.fit_bandwidth`); the memory plateau has
+        capacity ``inf``.
+    first_touch_from : float or None
+        Smallest result size whose fresh write was much slower than a reused one (page
+        faults); ``None`` when no size was.
+    read_after_stream : pairs ``(bytes, bytes per second)``, optional
+        Read bandwidth of a buffer read again right after streaming more than the last-level
+        cache (what a factor read once per repetition of a plan that streams a larger one
+        gets: caches keep part of it); empty when not measured.
+    cold_overhead : float or None
+        Seconds of a tiny executor step right after such a stream (the interpreter's own
+        data evicted); ``None`` uses ``step_overhead``.
+    meta : dict
+        How and where it was measured (version, machine fingerprint, seconds, quick, ...).
+    """
+
+    read: Curve
+    write_fresh: Curve
+    write_reused: Curve
+    gemm: Curve
+    elementwise: float
+    numpy_call: float
+    step_overhead: Mapping[str, float]
+    levels: tuple[tuple[str, float, float], ...] = ()
+    first_touch_from: float | None = None
+    read_after_stream: Curve = ()
+    cold_overhead: float | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("read", "write_fresh", "write_reused", "gemm"):
+            object.__setattr__(self, name, _curve(getattr(self, name), name))
+        if self.read_after_stream:
+            after = _curve(self.read_after_stream, "read_after_stream")
+            object.__setattr__(self, "read_after_stream", after)
+        else:
+            object.__setattr__(self, "read_after_stream", ())
+        cold = self.cold_overhead
+        if cold is not None and not (
+            isinstance(cold, numbers.Real) and math.isfinite(cold) and cold >= 0
+        ):
+            raise AnalyzerError(f"Calibration: cold_overhead must be seconds >= 0, got {cold!r}")
+        for name in ("elementwise", "numpy_call"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not (
+                isinstance(value, numbers.Real) and math.isfinite(value) and value > 0
+            ):
+                raise AnalyzerError(
+                    f"Calibration: {name} must be a positive finite number, got {value!r}"
+                )
+        overhead = dict(self.step_overhead)
+        if "default" not in overhead or not all(
+            isinstance(v, numbers.Real) and math.isfinite(v) and v >= 0 for v in overhead.values()
+        ):
+            raise AnalyzerError(
+                "Calibration: step_overhead maps structures to seconds >= 0 and has a "
+                f"'default', got {self.step_overhead!r}"
+            )
+        object.__setattr__(self, "step_overhead", overhead)
+        levels = tuple((str(n), float(c), float(r)) for n, c, r in self.levels)
+        object.__setattr__(self, "levels", levels)
+
+    # ---------------------------------------------------------------- the curves
+    def read_bandwidth(self, working_set: float) -> float:
+        """Bytes per second of reading with this working set (bytes)."""
+        return interpolate(self.read, working_set)
+
+    def write_bandwidth(self, nbytes: float, fresh: bool = True) -> float:
+        """Bytes per second of writing a result of ``nbytes``: fresh (allocated) or reused."""
+        return interpolate(self.write_fresh if fresh else self.write_reused, nbytes)
+
+    def gemm_rate(self, smallest: float) -> float:
+        """Macs per second of a dense product whose smallest dimension is ``smallest``."""
+        return interpolate(self.gemm, smallest)
+
+    def overhead(self, structures: str) -> float:
+        """Seconds of the executor's per-step overhead for a pair of structure kinds."""
+        return float(self.step_overhead.get(str(structures), self.step_overhead["default"]))
+
+    def level(self, working_set: float) -> tuple[str, float]:
+        """The level a working set fits in, and its capacity: ``("L2", 2097152.0)``,
+        ``("memory", inf)``; ``("", inf)`` when the calibration found no levels."""
+        for name, capacity, _ in self.levels:
+            if working_set <= capacity:
+                return name, capacity
+        return ("memory", math.inf) if self.levels else ("", math.inf)
+
+    @property
+    def last_level(self) -> tuple[str, float] | None:
+        """The last cache level before memory, ``(name, capacity)``; None when there is none."""
+        caches = [(n, c) for n, c, _ in self.levels if math.isfinite(c)]
+        return caches[-1] if caches else None
+
+    def roofline(self) -> Roofline:
+        """The plain roofline of these rates: the square GEMM rate, the read and fresh-write
+        bandwidths of the largest working set calibrated."""
+        return Roofline(
+            macs_per_second=max(r for _, r in self.gemm),
+            bytes_per_second=self.read[-1][1],
+            write_bytes_per_second=self.write_fresh[-1][1],
+        )
+
+    def summary(self) -> str:
+        """A few lines a person reads: levels, GEMM rates, writes, overheads.
+
+        >>> print(Calibration(read=((1e3, 4e10), (1e9, 1e10)), write_fresh=((1e3, 3e9),),
+        ...     write_reused=((1e3, 2e10),), gemm=((1, 5e9), (1024, 3e10)), elementwise=2e9,
+        ...     numpy_call=1e-6, step_overhead={"default": 5e-6},
+        ...     levels=(("L3", 4e7, 4e10), ("memory", math.inf, 1e10))).summary())
+        read bandwidth: L3 (up to 40 MB) 40 GB/s, memory 10 GB/s
+        GEMM (macs/s by smallest dimension): d=1 5 G, d=1024 30 G; elementwise 2 G
+        writes: fresh 3 GB/s at 1 kB; reused 20 GB/s at 1 kB
+        overhead: numpy call 1 µs; executor step (µs) default 5
+        """
+        levels = (
+            ", ".join(
+                f"{n} (up to {_mb(c)}) {r / 1e9:.3g} GB/s"
+                if math.isfinite(c)
+                else f"{n} {r / 1e9:.3g} GB/s"
+                for n, c, r in self.levels
+            )
+            or "no levels"
+        )
+        gemm = ", ".join(f"d={int(d)} {r / 1e9:.3g} G" for d, r in self.gemm)
+        fresh = f"fresh {self.write_fresh[-1][1] / 1e9:.3g} GB/s at {_mb(self.write_fresh[-1][0])}"
+        again = (
+            f"reused {self.write_reused[-1][1] / 1e9:.3g} GB/s at {_mb(self.write_reused[-1][0])}"
+        )
+        if self.first_touch_from is not None:
+            fresh += f" (first touch from {_mb(self.first_touch_from)})"
+        steps = ", ".join(f"{k} {v * 1e6:.3g}" for k, v in self.step_overhead.items())
+        return "\n".join(
+            [
+                f"read bandwidth: {levels}",
+                f"GEMM (macs/s by smallest dimension): {gemm}; "
+                f"elementwise {self.elementwise / 1e9:.3g} G",
+                f"writes: {fresh}; {again}",
+                f"overhead: numpy call {self.numpy_call * 1e6:.3g} µs; executor step (µs) {steps}",
+            ]
+        )
+
+    # ---------------------------------------------------------------- plain data
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serializable dict (``inf`` capacities written as ``None``)."""
+        data = asdict(self)
+        data["levels"] = [[n, None if math.isinf(c) else c, r] for n, c, r in self.levels]
+        for name in ("read", "write_fresh", "write_reused", "gemm", "read_after_stream"):
+            data[name] = [list(p) for p in data[name]]
+        data["step_overhead"] = dict(self.step_overhead)
+        data["meta"] = dict(self.meta)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Calibration:
+        """Inverse of :meth:`to_dict`; an AnalyzerError names what is missing or wrong."""
+        if not isinstance(data, Mapping):
+            raise AnalyzerError(f"Calibration.from_dict: need a dict, got {type(data).__name__}")
+        try:
+            levels = [
+                (n, math.inf if c is None else float(c), float(r)) for n, c, r in data["levels"]
+            ]
+            first = data.get("first_touch_from")
+            return cls(
+                read=data["read"],
+                write_fresh=data["write_fresh"],
+                write_reused=data["write_reused"],
+                gemm=data["gemm"],
+                elementwise=float(data["elementwise"]),
+                numpy_call=float(data["numpy_call"]),
+                step_overhead=dict(data["step_overhead"]),
+                levels=tuple(levels),
+                first_touch_from=None if first is None else float(first),
+                read_after_stream=data.get("read_after_stream") or (),
+                cold_overhead=(
+                    None if data.get("cold_overhead") is None else float(data["cold_overhead"])
+                ),
+                meta=dict(data.get("meta") or {}),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AnalyzerError(f"Calibration.from_dict: not a calibration ({exc!r})") from None
+
+
+@dataclass(frozen=True)
+class StepPrediction:
+    """A step's predicted seconds and what they are made of.
+
+    ``seconds = overhead + max(compute, read) + write``; ``bound`` names the largest of
+    ``overhead``, ``compute``, ``read`` and ``write``; ``level`` is the level the working set
+    fits in (with its ``capacity``), ``fresh`` whether the result is written to new pages.
+    """
+
+    seconds: float
+    overhead: float
+    compute: float
+    read: float
+    write: float
+    shape_class: str
+    working_set: float
+    level: str
+    capacity: float
+    fresh: bool
+    bound: str
+
+
+_SHAPES = re.compile(r"^\((\d+)×(\d+)\)·\((\d+)×(\d+)\)$")
+
+
+def parse_shapes(text: str) -> tuple[int, int, int] | None:
+    """``(m, k, n)`` of a step's ``shapes`` text such as ``"(1×512)·(512×32768)"``; None for
+    other texts (a preaccumulation's single shape, symbols).
+
+    >>> parse_shapes("(1×512)·(512×32768)"), parse_shapes("(4×4)")
+    ((1, 512, 32768), None)
+    """
+    found = _SHAPES.match(str(text).strip())
+    if not found:
+        return None
+    m, k, k2, n = (int(g) for g in found.groups())
+    return (m, k, n) if k == k2 else None
+
+
+def shape_class(structures: str, shapes: str) -> tuple[str, int]:
+    """The shape class of a step and the smallest dimension its GEMM rate is read at.
+
+    >>> shape_class("dense·dense", "(1×512)·(512×32768)")
+    ('matrix-vector', 1)
+    >>> shape_class("dense·dense", "(512×512)·(512×32768)")
+    ('square', 512)
+    >>> shape_class("dense·dense", "(8×512)·(512×512)")
+    ('thin', 8)
+    >>> shape_class("dense·dense", "(1×1)·(1×512)"), shape_class("diagonal·dense", "(4×4)·(4×4)")
+    (('elementwise', 1), ('elementwise', 1))
+    """
+    dims = parse_shapes(shapes)
+    if str(structures) != "dense·dense" or dims is None:
+        return "elementwise", 1
+    m, k, n = dims
+    if k == 1:  # a scaling or an outer product: one multiply per element written
+        return "elementwise", 1
+    smallest = min(m, k, n)
+    if smallest == 1:
+        return "matrix-vector", 1
+    return ("square" if smallest >= SQUARE_FROM else "thin"), smallest
+
+
+def _field(step: Any, name: str) -> Any:
+    if isinstance(step, Mapping):
+        return step[name]
+    return getattr(step, name)
+
+
+def predict_step(
+    calibration: Calibration,
+    step: Any,
+    *,
+    working_set: float | None = None,
+    fresh: bool = True,
+    after_stream: bool = False,
+    cold: bool = False,
+) -> StepPrediction:
+    """Predicted seconds of one product step (a row of ``Plan.steps``, a dict or namedtuple
+    with ``structures``, ``shapes``, ``macs``, ``bytes`` and ``bytes_written``).
+
+    Parameters
+    ----------
+    calibration : Calibration
+    step : mapping or record
+        ``bytes`` counts operands read and results written; ``bytes_written`` the results.
+    working_set : float, optional
+        Bytes touched between two reads of the step's operands (default: the step's bytes);
+        sweeps pass the bytes one repetition of the plan touches.
+    fresh : bool
+        Whether the result is newly allocated (as the executor does: priced on the
+        ``write_fresh`` curve, first touch included) rather than a buffer written before
+        (the ``write_reused`` curve).
+    after_stream : bool
+        The step reads a factor last read before a stream larger than the last-level cache:
+        its reads are priced on ``read_after_stream`` at the step's bytes (when calibrated).
+    cold : bool
+        The step runs right after such a stream: its overhead is ``cold_overhead``.
+
+    Examples
+    --------
+    >>> cal = Calibration(read=((1e6, 4e10), (1e8, 1e10)), write_fresh=((1e3, 2e10), (1e8, 2e9)),
+    ...                   write_reused=((1e3, 2e10),), gemm=((1, 1e10), (64, 2e10)),
+    ...                   elementwise=2e9, numpy_call=1e-6, step_overhead={"default": 5e-6},
+    ...                   levels=(("L2", 1e7, 4e10), ("memory", math.inf, 1e10)),
+    ...                   first_touch_from=5e7)
+    >>> step = {"structures": "dense·dense", "shapes": "(1×1000)·(1000×10000)",
+    ...         "macs": 10**7, "bytes": 80_088_000, "bytes_written": 80_000}
+    >>> p = predict_step(cal, step, working_set=1e8)  # reads 80 MB at 10 GB/s
+    >>> p.bound, p.level, p.fresh, round(p.compute * 1e3, 4), round(p.read * 1e3, 4)
+    ('read', 'memory', False, 1.0, 8.0008)
+    >>> round(p.write * 1e6, 2), round(p.seconds * 1e3, 4)  # 80 kB at 8.33 GB/s; + 5 µs
+    (9.61, 8.0154)
+    """
+    structures = str(_field(step, "structures"))
+    cls, smallest = shape_class(structures, _field(step, "shapes"))
+    macs = float(_field(step, "macs"))
+    written = float(_field(step, "bytes_written"))
+    read_bytes = max(float(_field(step, "bytes")) - written, 0.0)
+    ws = float(working_set) if working_set is not None else read_bytes + written
+    rate = calibration.elementwise if cls == "elementwise" else calibration.gemm_rate(smallest)
+    first_touch = (
+        fresh
+        and calibration.first_touch_from is not None
+        and written >= calibration.first_touch_from
+    )
+    compute = macs / rate
+    if after_stream and calibration.read_after_stream:
+        bandwidth = interpolate(calibration.read_after_stream, read_bytes + written)
+    else:
+        bandwidth = calibration.read_bandwidth(ws)
+    read = read_bytes / bandwidth if read_bytes else 0.0
+    write = written / calibration.write_bandwidth(written, fresh=fresh) if written else 0.0
+    overhead = calibration.overhead(structures)
+    if cold and calibration.cold_overhead is not None:
+        overhead = max(overhead, calibration.cold_overhead)
+    parts = {"overhead": overhead, "compute": compute, "read": read, "write": write}
+    level, capacity = calibration.level(ws)
+    return StepPrediction(
+        seconds=overhead + max(compute, read) + write,
+        overhead=overhead,
+        compute=compute,
+        read=read,
+        write=write,
+        shape_class=cls,
+        working_set=ws,
+        level=level,
+        capacity=capacity,
+        fresh=bool(first_touch),
+        bound=max(parts, key=parts.__getitem__),
+    )

@@ -1,0 +1,106 @@
+"""The machine model in a report: its calibrated curves and its per-step predictions."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from ..errors import AnalyzerError
+from .figures import plot_roofline
+
+__all__ = ["plot_calibration", "plot_model", "MACHINE_NOTE"]
+
+MACHINE_NOTE = (
+    "*machine* is the slope of the machine model's predicted times over the same sizes (per-step "
+    "overhead, GEMM rate by shape class, read bandwidth of the working set, first-touch "
+    "writes, all calibrated on this machine). A fit that misses *predicted* but lies within "
+    "0.15 of *machine* is **explained**: the count is right and the time bends for the reason "
+    "the explanation names."
+)
+
+_CURVES = (
+    ("read", "read (vector × matrix, repeated)", "C0", "-"),
+    ("read_after_stream", "read right after a stream", "C0", ":"),
+    ("write_fresh", "write, fresh pages", "C3", "-"),
+    ("write_reused", "write, reused buffer", "C3", "--"),
+)
+
+
+def _pairs(calibration: Mapping[str, Any], name: str) -> np.ndarray:
+    values = calibration.get(name) or []
+    pairs = [(float(x), float(y)) for x, y in values if x and y]
+    return np.array(pairs, dtype=float).reshape(-1, 2)
+
+
+def plot_calibration(calibration: Mapping[str, Any]) -> tuple[Figure, np.ndarray]:
+    """Two log-log panels of a calibration (its ``to_dict()``): bandwidths against
+    working-set bytes, with the fitted cache borders, and GEMM rate against the smallest
+    dimension.
+
+    Examples
+    --------
+    >>> cal = {"read": [[1e4, 5e10], [1e8, 1e10]], "write_fresh": [[1e4, 3e9]],
+    ...        "write_reused": [[1e4, 2e10]], "gemm": [[1, 5e9], [1024, 3e10]],
+    ...        "levels": [["L3", 4e7, 4e10], ["memory", None, 1e10]]}
+    >>> fig, axes = plot_calibration(cal)
+    >>> [ax.get_xlabel() for ax in axes]
+    ['working set (bytes)', 'smallest dimension of the product']
+    """
+    if not isinstance(calibration, Mapping) or len(_pairs(calibration, "read")) == 0:
+        raise AnalyzerError("plot_calibration: need a calibration dict with a 'read' curve")
+    fig = Figure(figsize=(10, 4))
+    left, right = fig.subplots(1, 2)
+    for name, label, color, style in _CURVES:
+        pairs = _pairs(calibration, name)
+        if len(pairs):
+            left.plot(pairs[:, 0], pairs[:, 1] / 1e9, ls=style, color=color, marker=".",
+                      label=label)  # fmt: skip
+    for level in calibration.get("levels") or []:
+        name, capacity = level[0], level[1]
+        if capacity is not None and math.isfinite(float(capacity)):
+            left.axvline(float(capacity), color="0.5", lw=0.8, ls="--")
+            left.text(float(capacity), left.get_ylim()[1], f" {name}", va="top", fontsize=8)
+    _axes(left, "Bandwidth by working set", "working set (bytes)", "GB/s")
+    gemm = _pairs(calibration, "gemm")
+    if len(gemm):
+        right.plot(gemm[:, 0], gemm[:, 1] / 1e9, marker="o", color="C2", label="dense product")
+    _axes(right, "Product rate by shape", "smallest dimension of the product", "G macs/s")
+    fig.tight_layout()
+    return fig, np.array([left, right])
+
+
+def _axes(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+
+
+def plot_model(steps: pd.DataFrame, cost: str | None = None) -> tuple[Figure, Axes]:
+    """Measured seconds of each step against the machine model's prediction, per order.
+
+    >>> s = pd.DataFrame({"order": ["input-first"], "cost": "dense", "seconds": [2e-3],
+    ...                   "model_seconds": [1.5e-3]})
+    >>> fig, ax = plot_model(s, "dense")
+    >>> ax.get_xlabel()
+    'machine-model seconds'
+    """
+    if "model_seconds" not in steps.columns:
+        raise AnalyzerError("plot_model: the steps have no model_seconds column")
+    frame = steps.drop(columns=["roofline_seconds"], errors="ignore").rename(
+        columns={"model_seconds": "roofline_seconds"}
+    )
+    fig, ax = plot_roofline(frame, cost)
+    ax.set_title(ax.get_title().replace("roofline-predicted", "machine-model"))
+    ax.set_xlabel("machine-model seconds")
+    return fig, ax

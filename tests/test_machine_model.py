@@ -1,0 +1,482 @@
+"""The machine model on synthetic calibrations: predictions computed by hand, the bandwidth
+fit on curves with known cache borders, the calibration cache, verdicts and their notes.
+
+No test here times anything: every rate is made up.
+"""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analyzer.errors import AnalyzerError
+from analyzer.fit import fit_exponents
+from analyzer.machine import Calibration, calibrate, fit_bandwidth, predict_step, shape_class
+from analyzer.machine import calibration as calibration_module
+from analyzer.machine.explain import explain, predict_plan
+from analyzer.machine.model import CALIBRATION_VERSION
+
+GB = 1e9
+# Flat curves make every hand computation a division.
+FLAT = Calibration(
+    read=((1e3, 20 * GB), (1e10, 20 * GB)),
+    write_fresh=((1e3, 10 * GB),),
+    write_reused=((1e3, 40 * GB),),
+    gemm=((1, 4e9), (64, 32e9)),
+    elementwise=2e9,
+    numpy_call=1e-6,
+    step_overhead={"default": 5e-6, "diagonal·dense": 3e-6},
+    levels=(("L2", 2e6, 40 * GB), ("memory", math.inf, 20 * GB)),
+    first_touch_from=1e6,
+)
+
+
+def step(structures, shapes, macs, read, written, product="J(b,a)·J(a,x)"):
+    return {
+        "structures": structures,
+        "shapes": shapes,
+        "macs": macs,
+        "bytes": read + written,
+        "bytes_written": written,
+        "product": product,
+    }
+
+
+@pytest.mark.parametrize(
+    ("record", "expected", "bound", "cls"),
+    [
+        # matrix-vector, 1×1000 by 1000×1000: 8 MB read at 20 GB/s = 400 µs > 1e6/4e9 = 250 µs;
+        # 8 kB written at 10 GB/s = 0.8 µs; overhead 5 µs
+        (
+            step("dense·dense", "(1×1000)·(1000×1000)", 10**6, 8_008_000, 8000),
+            5e-6 + 8_008_000 / 20e9 + 8000 / 10e9,
+            "read",
+            "matrix-vector",
+        ),
+        # square 512^3 at 32e9 macs/s (the curve's flat end): compute bound
+        (
+            step("dense·dense", "(512×512)·(512×512)", 512**3, 2 * 8 * 512**2, 8 * 512**2),
+            5e-6 + 512**3 / 32e9 + 8 * 512**2 / 10e9,
+            "compute",
+            "square",
+        ),
+        # thin, d = 8: halfway in log between d = 1 and 64, so the rate is 4e9 * sqrt(8)
+        (
+            step("dense·dense", "(8×100)·(100×100)", 8 * 100 * 100, 0, 0),
+            5e-6 + 8 * 100 * 100 / (4e9 * math.sqrt(8)),
+            "compute",
+            "thin",
+        ),
+        # elementwise (structured): overhead of its pair, elementwise rate against the reads
+        (
+            step("diagonal·dense", "(1×1)·(1×1000)", 1000, 8008, 8000),
+            3e-6 + max(1000 / 2e9, 8008 / 20e9) + 8000 / 10e9,
+            "overhead",
+            "elementwise",
+        ),
+    ],
+)
+def test_predict_step_by_hand(record, expected, bound, cls):
+    p = predict_step(FLAT, record)
+    assert p.seconds == pytest.approx(expected, rel=1e-12)
+    assert p.seconds == pytest.approx(p.overhead + max(p.compute, p.read) + p.write)
+    assert (p.bound, p.shape_class) == (bound, cls)
+
+
+def test_predict_step_working_set_picks_the_bandwidth():
+    cal = Calibration(
+        read=((1e6, 40 * GB), (1e7, 40 * GB), (1e8, 10 * GB)),
+        write_fresh=((1e3, 10 * GB),),
+        write_reused=((1e3, 10 * GB),),
+        gemm=((1, 1e12),),
+        elementwise=1e12,
+        numpy_call=1e-6,
+        step_overhead={"default": 0.0},
+        levels=(("L3", 3e7, 40 * GB), ("memory", math.inf, 10 * GB)),
+    )
+    record = step("dense·dense", "(1×100)·(100×1000)", 10**5, 800_000, 0)
+    in_cache = predict_step(cal, record)  # working set = its own 800 kB
+    beyond = predict_step(cal, record, working_set=1e8)
+    between = predict_step(cal, record, working_set=10**7.5)  # halfway in log: 20 GB/s
+    assert in_cache.seconds == pytest.approx(800_000 / 40e9)
+    assert beyond.seconds == pytest.approx(800_000 / 10e9)
+    assert between.seconds == pytest.approx(800_000 / 20e9)
+    assert (in_cache.level, beyond.level) == ("L3", "memory")
+
+
+def test_fresh_results_use_the_fresh_curve_and_first_touch_flag():
+    record = step("diagonal·dense", "(1×1)·(1×400000)", 400_000, 3_200_008, 3_200_000)
+    fresh = predict_step(FLAT, record)
+    reused = predict_step(FLAT, record, fresh=False)
+    assert fresh.write == pytest.approx(3.2e6 / 10e9)
+    assert reused.write == pytest.approx(3.2e6 / 40e9)
+    assert fresh.fresh and not reused.fresh  # 3.2 MB >= first_touch_from (1 MB)
+
+
+@pytest.mark.parametrize(
+    ("structures", "shapes", "expected"),
+    [
+        ("dense·dense", "(1×512)·(512×32768)", ("matrix-vector", 1)),
+        ("dense·dense", "(32768×512)·(512×1)", ("matrix-vector", 1)),
+        ("dense·dense", "(512×512)·(512×32768)", ("square", 512)),
+        ("dense·dense", "(16×512)·(512×512)", ("thin", 16)),
+        ("dense·dense", "(1×1)·(1×512)", ("elementwise", 1)),
+        ("dense·dense", "(300×1)·(1×200)", ("elementwise", 1)),
+        ("dense·row-block", "(1×512)·(512×32768)", ("elementwise", 1)),
+        ("dense", "(4×4)", ("elementwise", 1)),
+    ],
+)
+def test_shape_classes(structures, shapes, expected):
+    assert shape_class(structures, shapes) == expected
+
+
+def test_calibration_refuses_bad_data():
+    data = FLAT.to_dict()
+    with pytest.raises(AnalyzerError, match="read"):
+        Calibration.from_dict({**data, "read": [[1e3, -1.0]]})
+    with pytest.raises(AnalyzerError, match="default"):
+        Calibration.from_dict({**data, "step_overhead": {"dense·dense": 1e-6}})
+    with pytest.raises(AnalyzerError, match="not a calibration"):
+        Calibration.from_dict({"read": []})
+    assert Calibration.from_dict(json.loads(json.dumps(data))) == FLAT
+
+
+def test_roofline_of_a_calibration():
+    r = FLAT.roofline()
+    assert (r.macs_per_second, r.bytes_per_second, r.write_bytes_per_second) == (
+        32e9,
+        20 * GB,
+        10 * GB,
+    )
+
+
+# ----------------------------------------------------------------------------- bandwidth fit
+def synthetic(levels, sizes, noise=0.0, seed=0):
+    """Rates of a step curve: ``levels`` = [(capacity, rate), ..., (inf, memory rate)]."""
+    rng = np.random.default_rng(seed)
+    rates = [next(r for c, r in levels if s <= c) for s in sizes]
+    return [r * math.exp(rng.normal(0, noise)) for r in rates]
+
+
+@given(
+    border=st.floats(2e5, 2e8),
+    ratio=st.floats(1.5, 6.0),
+    noise=st.floats(0.0, 0.04),
+    seed=st.integers(0, 100),
+)
+@settings(max_examples=40, deadline=None)
+def test_fit_bandwidth_finds_a_known_border(border, ratio, noise, seed):
+    sizes = [2 ** (14 + i / 2) for i in range(2 * 16 + 1)]  # 16 KiB .. 1 GiB, 2 per octave
+    rates = synthetic([(border, ratio * 10 * GB), (math.inf, 10 * GB)], sizes, noise, seed)
+    levels = fit_bandwidth(sizes, rates, [("L3", 10**8)])
+    assert len(levels) == 2
+    (name, capacity, fast), (last, inf, slow) = levels
+    assert (name, last, inf) == ("L3", "memory", math.inf)
+    below = max(s for s in sizes if s <= border)
+    above = min(s for s in sizes if s > border)
+    assert below <= capacity <= above
+    assert fast == pytest.approx(ratio * 10 * GB, rel=0.05)
+    assert slow == pytest.approx(10 * GB, rel=0.05)
+
+
+def test_fit_bandwidth_three_levels_named_by_nearest_cache():
+    sizes = [2 ** (14 + i / 2) for i in range(33)]
+    rates = synthetic([(1.5e6, 60 * GB), (4e7, 25 * GB), (math.inf, 9 * GB)], sizes, 0.02)
+    levels = fit_bandwidth(sizes, rates, [("L1", 48 * 1024), ("L2", 2**21), ("L3", 300 * 2**20)])
+    assert [name for name, _, _ in levels] == ["L2", "L3", "memory"]
+    assert 2**20 <= levels[0][1] <= 2**21 and 2**25 <= levels[1][1] <= 2**26
+
+
+def test_fit_bandwidth_flat_curve_is_one_level():
+    sizes = [2.0**e for e in range(14, 30)]
+    levels = fit_bandwidth(sizes, synthetic([(math.inf, 10 * GB)], sizes, 0.03))
+    assert len(levels) == 1 and levels[0][0] == "memory"
+    with pytest.raises(AnalyzerError, match="at least 2"):
+        fit_bandwidth([1e3], [1e9])
+
+
+# ----------------------------------------------------------------------------- cache
+def test_calibration_is_cached_per_machine_and_version(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANALYZER_CACHE_DIR", str(tmp_path))
+    calls = []
+
+    def fake_measure(mode, *args):
+        calls.append(mode)
+        return FLAT
+
+    monkeypatch.setattr(calibration_module, "_measure", fake_measure)
+    assert calibrate() == FLAT and calls == ["full"]
+    assert calibrate() == FLAT and calls == ["full"]  # read from the cache
+    assert calibrate(quick=True) == FLAT and calls == ["full"]  # a full one serves quick too
+    assert calibrate(refresh=True) == FLAT and calls == ["full", "full"]
+    path = calibration_module.cache_path()
+    assert f"v{CALIBRATION_VERSION}" in path.name and path.exists()
+    stale = json.loads(path.read_text())
+    stale["version"] = CALIBRATION_VERSION - 1
+    path.write_text(json.dumps(stale))
+    calibrate()
+    assert calls == ["full", "full", "full"]  # another version is measured again
+    path.write_text("{not json")
+    calibrate()
+    assert len(calls) == 4
+
+
+# ----------------------------------------------------------------------------- plans, verdicts
+def test_predict_plan_sums_steps_at_the_plan_working_set():
+    steps = [
+        step("dense·dense", "(1×1000)·(1000×1000)", 10**6, 8_008_000, 8000, "J(o,u)·J(u,W)"),
+        step("diagonal·dense", "(1×1)·(1×1000)", 1000, 8008, 8000, "J(o,y)·J(y,u)"),
+    ]
+    predictions, row = predict_plan(FLAT, steps, factor_bytes=8_008_008)
+    assert row["working_set"] == 8_008_008 + 16000
+    assert row["model_seconds"] == pytest.approx(sum(p.seconds for p in predictions))
+    expected = [predict_step(FLAT, s, working_set=row["working_set"]).seconds for s in steps]
+    assert [p.seconds for p in predictions] == pytest.approx(expected)
+    assert row["model_step"] == "J(o,u)·J(u,W)" and row["model_bound"] == "read"
+    assert row["model_level"] == "memory"
+
+
+def sweep_rows(hs, seconds, model_seconds, levels, bound="read", fresh=False):
+    n = len(hs)
+    return pd.DataFrame(
+        {
+            "model": "m",
+            "cost": "dense",
+            "order": "output-first",
+            "sweep": "H",
+            "H": hs,
+            "N": 64,
+            "formula": "H**2*N",
+            "leading_term": "H**2*N",
+            "seconds": seconds,
+            "model_seconds": model_seconds,
+            "working_set": [8.0 * h * h * 64 for h in hs],
+            "model_level": levels,
+            "model_capacity": [4e7 if lv == "L3" else math.inf for lv in levels],
+            "model_bound": [bound] * n,
+            "model_fresh": [fresh] * n,
+            "model_step": ["J(out,u)·J(u,W)"] * n,
+            "model_overhead": [1e-5] * n,
+        }
+    )
+
+
+HS = np.array([256, 384, 512, 640, 768])
+# A step in bandwidth between H = 256 and 384 (working set 34 MB -> 75 MB, border 40 MB)
+JUMP = np.array([1.0, 1.8, 2.2, 2.4, 2.5])
+LEVELS = ["L3", "memory", "memory", "memory", "memory"]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "model", "verdict"),
+    [
+        (1e-9 * HS**2 * 64, 1e-9 * HS**2 * 64 * JUMP, "pass"),  # slope 2: the count holds
+        (1e-9 * HS**2 * 64 * JUMP, 1e-9 * HS**2 * 64 * JUMP, "explained"),
+        (1e-9 * HS**3.5, 1e-9 * HS**2 * 64 * JUMP, "fail"),  # neither
+        (1e-9 * HS**2 * 64 * JUMP, 1e-9 * HS**2 * 64, "fail"),  # the model does not bend
+    ],
+)
+def test_verdicts_on_synthetic_fits(seconds, model, verdict):
+    rows = sweep_rows(HS, seconds, model, LEVELS)
+    fit = fit_exponents(rows, x="H", min_seconds=0).iloc[0]
+    assert fit["verdict"] == verdict
+    assert fit["predicted"] == pytest.approx(2.0)
+    assert fit["predicted_asymptotic"] == 2.0
+    model_slope = np.polyfit(np.log(HS), np.log(model), 1)[0]
+    assert fit["predicted_machine"] == pytest.approx(model_slope)
+    if verdict == "explained":
+        note = fit["explanation"]
+        assert "leaves the last-level cache (L3, 40 MB) between H=256 and H=384" in note
+        assert "J(out,u)·J(u,W)" in note and "33.6 MB at H=256" in note
+    else:
+        assert fit["explanation"] == ""
+
+
+def test_inconclusive_beats_explained():
+    hs = HS[:2]
+    rows = sweep_rows(hs, 1e-9 * hs**3, 1e-9 * hs**3, LEVELS[:2])
+    assert fit_exponents(rows, x="H", min_seconds=0).iloc[0]["verdict"] == "inconclusive"
+
+
+def test_no_machine_column_no_explained_verdict():
+    rows = sweep_rows(HS, 1e-9 * HS**2 * 64 * JUMP, 1.0, LEVELS).drop(columns="model_seconds")
+    fit = fit_exponents(rows, x="H", min_seconds=0).iloc[0]
+    assert fit["verdict"] == "fail" and math.isnan(fit["predicted_machine"])
+
+
+def test_explain_names_fresh_pages_and_bound_changes():
+    rows = sweep_rows(HS, 1.0, 1.0, ["memory"] * 5, bound="write")
+    rows["model_fresh"] = [False, False, True, True, True]
+    assert "written to fresh pages (first touch) between H=384 and H=512" in explain(rows, "H")
+    rows = sweep_rows(HS, 1.0, 1.0, ["memory"] * 5)
+    rows["model_bound"] = ["overhead", "overhead", "read", "read", "read"]
+    assert "goes from overhead-bound to read-bound between H=384 and H=512" in explain(rows, "H")
+    rows = sweep_rows(HS, 1.0, [2e-5, 3e-5, 5e-5, 1e-4, 2e-4], ["memory"] * 5, bound="compute")
+    assert (
+        explain(rows, "H")
+        == "per-step overhead is 50% of the predicted time at H=256 and 5% at H=768"
+    )
+
+
+def test_sweep_records_the_machine_model_per_step_and_per_run():
+    from analyzer.measure import sweep
+    from analyzer.models import one_layer
+    from analyzer.planning import plan
+
+    results = sweep(
+        "one-layer",
+        {"H": [6, 8], "N": [3]},
+        orders=("output-first",),
+        repeat=1,
+        progress=False,
+        calibration=FLAT,
+    )
+    steps = pd.DataFrame(results.attrs["steps"])
+    assert results.attrs["calibration"] == FLAT.to_dict()
+    for row in results.itertuples():
+        p = plan(one_layer(row.H, row.N), "output-first")
+        # the working set: every differentiated factor stored densely, every result written
+        graph = p.problem.graph
+        factor_bytes = 8 * sum(
+            graph.nodes[h]["size"] * graph.nodes[t]["size"] for t, h, _ in p.problem.edges
+        )
+        ws = factor_bytes + sum(int(b) for b in p.steps["bytes_written"])
+        expected = [
+            predict_step(FLAT, s, working_set=ws).seconds for s in p.steps.to_dict("records")
+        ]
+        mine = steps[steps["H"] == row.H]
+        assert mine["model_seconds"].tolist() == pytest.approx(expected)
+        assert row.model_seconds == pytest.approx(sum(expected))
+        assert row.working_set == ws
+        assert row.model_ratio == pytest.approx(row.seconds / row.model_seconds)
+
+
+@pytest.mark.parametrize("capacity", [1.5e6, 3e7, 3e8])
+def test_cache_regime_sizes_straddle_the_last_border(capacity):
+    from analyzer.regimes import cache_regime_sizes
+
+    cal = Calibration.from_dict(
+        {**FLAT.to_dict(), "levels": [["L3", capacity, 4e10], ["memory", None, 1e10]]}
+    )
+    grid = cache_regime_sizes(cal)
+    for swept in ("H", "N"):
+        sets = [8 * c["H"] ** 2 * c["N"] for c in grid if c["sweep"] == swept]
+        assert len(set(sets)) == len(sets) == 6
+        assert sum(s < capacity for s in sets) >= 2 and sum(s > capacity for s in sets) >= 2
+
+
+def test_cache_regimes_needs_a_border():
+    from analyzer.regimes import cache_regime_sizes
+
+    flat = Calibration.from_dict({**FLAT.to_dict(), "levels": [["memory", None, 1e10]]})
+    with pytest.raises(AnalyzerError, match="no cache border"):
+        cache_regime_sizes(flat)
+
+
+def test_cache_regimes_study_writes_both_predictions(tmp_path):
+    from analyzer.regimes import cache_regimes
+
+    cal = Calibration.from_dict(
+        {**FLAT.to_dict(), "levels": [["L2", 2e5, 4e10], ["memory", None, 1e10]]}
+    )
+    outcome = cache_regimes(out=tmp_path, calibration=cal, repeat=1, min_seconds=0, progress=False)
+    fits = pd.read_csv(tmp_path / "fits.csv")
+    assert {"predicted", "predicted_asymptotic", "predicted_machine", "explanation"} <= set(
+        fits.columns
+    )
+    timed = fits[fits["y"] == "seconds"]
+    assert set(timed["x"]) == {"H", "N"} and timed["predicted_machine"].notna().all()
+    assert outcome.report.exists()
+
+
+def test_after_stream_and_cold_steps_by_hand():
+    cal = Calibration.from_dict(
+        {
+            **FLAT.to_dict(),
+            "read_after_stream": [[1e5, 30 * GB], [1e7, 15 * GB]],
+            "cold_overhead": 4e-5,
+        }  # fmt: skip
+    )
+    record = step("dense·dense", "(1×1000)·(1000×1000)", 10**6, 8_008_000, 8000)
+    p = predict_step(cal, record, working_set=1e9, after_stream=True, cold=True)
+    # 8.016 MB on the after-stream curve: log-log between (1e5, 30) and (1e7, 15) GB/s
+    bandwidth = 30 * GB * (15 / 30) ** (math.log(8_016_000 / 1e5) / math.log(100))
+    assert p.read == pytest.approx(8_008_000 / bandwidth)
+    assert p.overhead == 4e-5
+    assert predict_step(FLAT, record, after_stream=True, cold=True) == predict_step(FLAT, record)
+
+
+def test_predict_plan_follows_reuse():
+    cal = Calibration.from_dict(
+        {
+            **FLAT.to_dict(),
+            "read": [[1e6, 40 * GB], [1e8, 10 * GB]],
+            "levels": [["L3", 1e7, 40 * GB], ["memory", None, 10 * GB]],
+            "read_after_stream": [[1e3, 25 * GB]],
+            "cold_overhead": 5e-5,
+        }  # fmt: skip
+    )
+    big = 8 * 1000 * 4000  # 32 MB: J(u,W) and the product J(y,W)
+    steps = [
+        step("dense·dense", "(1000×1000)·(1000×4000)", 1000**2 * 4000, 8e6 + big, big,
+             "J(y,u)·J(u,W)"),
+        step("dense·dense", "(1×1000)·(1000×4000)", 1000 * 4000, 8000 + big, 32000,
+             "J(z,y)·J(y,W)"),
+        step("dense·dense", "(1×1)·(1×1000)", 1000, 8 + 8000, 8000, "J(o,z)·J(z,w)"),
+    ]  # fmt: skip
+    factor_bytes = 8e6 + big + 8000 + 8 + 8000
+    predictions, row = predict_plan(cal, steps, factor_bytes)
+    ws = factor_bytes + big + 32000 + 8000
+    # step 1 reads factors of a plan larger than the cache: the plan's working set, cold start
+    assert predictions[0].working_set == ws and predictions[0].overhead == 5e-5
+    # step 2 reads J(y,W), produced just before: its own bytes are the working set; cold
+    assert predictions[1].working_set == steps[1]["bytes"] and predictions[1].overhead == 5e-5
+    # step 3 reads small factors after a 32 MB stream: after-stream bandwidth, cold
+    assert predictions[2].read == pytest.approx(8008 / 25e9)
+    assert predictions[2].overhead == 5e-5
+    assert row["model_seconds"] == pytest.approx(sum(p.seconds for p in predictions))
+
+
+def test_fit_bandwidth_names_in_order_and_skips_overhead_points():
+    sizes = [2 ** (14 + i / 2) for i in range(33)]
+    rates = synthetic([(3e5, 45 * GB), (3e6, 55 * GB), (4e7, 24 * GB), (math.inf, 9 * GB)], sizes)
+    rates[0] = 5 * GB  # a per-call overhead artifact at 16 KiB
+    caches = [("L1", 48 * 1024), ("L2", 2**21), ("L3", 300 * 2**20)]
+    levels = fit_bandwidth(sizes, rates, caches)
+    names = [name for name, _, _ in levels]
+    assert names[-3:] == ["L2", "L3", "memory"]  # a rate growing with size is no border
+    capacities = [c for _, c, _ in levels]
+    assert capacities == sorted(capacities)
+
+
+def test_fit_bandwidth_small_drop_beyond_the_last_cache_is_memory():
+    sizes = [2 ** (14 + i / 2) for i in range(33)]
+    rates = synthetic([(2.4e6, 57 * GB), (5.7e7, 21.5 * GB), (6.3e8, 15.6 * GB),
+                       (math.inf, 11.3 * GB)], sizes)  # fmt: skip
+    levels = fit_bandwidth(sizes, rates, [("L1", 48 * 1024), ("L2", 2**21), ("L3", 300 * 2**20)])
+    assert [n for n, _, _ in levels] == ["L2", "L3", "memory"]
+    assert 2**25 <= levels[1][1] <= 2**26.5
+
+
+def test_cli_calibrate_prints_the_rates(monkeypatch, tmp_path, capsys):
+    from analyzer import machine
+    from analyzer.cli import main
+
+    monkeypatch.setenv("ANALYZER_CACHE_DIR", str(tmp_path))
+    seen = {}
+
+    def fake(threads=1, **kwargs):
+        seen.update(kwargs, threads=threads)
+        return FLAT
+
+    monkeypatch.setattr(machine, "calibrate", fake)
+    assert main(["calibrate", "--quick", "--refresh"]) == 0
+    out = capsys.readouterr().out
+    assert "read bandwidth: L2 (up to 2 MB) 40 GB/s, memory 20 GB/s" in out
+    assert str(tmp_path) in out
+    assert seen == {"quick": True, "refresh": True, "threads": 1}
+    assert main(["calibrate", "--bogus"]) == 2
