@@ -281,6 +281,7 @@ def test_parts_that_merge_into_one_operator_form_it_once():
         lambda: random_graph(4, 23),
         lambda: analyzer.models.one_layer(3, 2),
     ],
+    ids=["one-factor chain", "chain", "shortcut", "random_graph(4, 23)", "one_layer(3, 2)"],
 )
 def test_all_orders_prices_every_order_as_its_plan(build, cost):
     g = build()
