@@ -458,3 +458,12 @@ def test_the_bound_of_a_proven_plan_includes_the_final_preaccumulation():
 def test_operator_costs_must_be_integers():
     with pytest.raises(analyzer.AnalyzerError, match="integer e >= 0"):
         analyzer.structure.Operator(3.0)
+
+
+def test_reductions_are_kept_where_no_merge_can_form_an_operator():
+    """An MLP has one path between any two vertices: no merge, so the path DP stays (and
+    the DAG brute force in test_planner.py checks its optimum under matrix-free)."""
+    best = analyzer.plan(analyzer.models.mlp([3, 4, 2, 5, 2]), "optimal", "matrix-free")
+    assert best.search.tried["paths"] == 1 and best.proven_optimal
+    shortcut = analyzer.plan(shortcut_graph(), "optimal", "matrix-free")
+    assert shortcut.search.tried["paths"] == 0 and shortcut.search.tried["parts"] == 1

@@ -187,19 +187,18 @@ def merges_may_form(state: State, pricer: Pricer, eliminable: Sequence[Hashable]
     sources = {p for v in inside for p in state.pred[v]}
     for p in sources:
         paths: dict[Hashable, int] = {}  # paths from p, at most 2 counted
-        stack = [p]
         seen = {p}
         order: list[Hashable] = []
-        while stack:  # vertices reachable through eliminable vertices, in DFS post-order
-            v = stack[-1]
-            nxt = next(
-                (s for s in state.succ[v] if s not in seen and (v == p or v in inside)), None
-            )
+        stack = [(p, iter(state.succ[p]))]
+        while stack:  # vertices reached through eliminable vertices, in DFS post-order
+            v, heads = stack[-1]
+            nxt = next((s for s in heads if s not in seen), None)
             if nxt is None:
-                order.append(stack.pop())
-            else:
-                seen.add(nxt)
-                stack.append(nxt)
+                order.append(v)
+                stack.pop()
+                continue
+            seen.add(nxt)
+            stack.append((nxt, iter(state.succ[nxt]) if nxt in inside else iter(())))
         paths[p] = 1
         for v in reversed(order):  # topological order of the reached vertices
             if v != p and v not in inside:
