@@ -3,10 +3,14 @@
 On a chain ``v0 -> v1 -> … -> vn`` an elimination order is a bracketing of
 ``Jn ⋯ J1``. The kind of a sub-product does not depend on its bracketing (the
 product rules are associative in kind, tested in ``tests/test_structure.py``),
-so the DP over intervals is exact under every cost model. Dense chains priced
-by macs use a vectorised DP (all intervals of one length at once). Both look at
-the budget once per interval length and stop with :class:`OutOfTime` when it
-has run out (the caller then returns the best heuristic order, not proven).
+so the DP over intervals is exact under every cost model. Chains priced by
+macs whose factors are all dense (:func:`chain_optimum`), or all operators and
+dense matrices, as under ``"matrix-free"`` (:func:`operator_chain_optimum`, the
+GDJCPB rules), use a vectorised DP (all intervals of one length at once); other
+chains (other structure kinds, or the bytes objective) a plain interval DP
+priced by the rule table. They look at the budget once per interval length and
+stop with :class:`OutOfTime` when it has run out (the caller then returns the
+best heuristic order, not proven).
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ Steps (each exact; see :mod:`~analyzer.planning.reductions`,
    shown as preparatory steps.
 3. Under the ``macs`` objective the remaining vertices split into independent
    parts, planned apart (smallest first, each with an equal share of the time
-   left); a part that is a path gets the path interval DP.
+   left); a part that is a path gets the path interval DP. Neither reduction
+   is used when a merge may form an operator's matrix (see
+   :func:`~analyzer.planning.reductions.merges_may_form`).
 4. A part of at most :data:`SMALL_PART` vertices: the subset DP (exact, at
    most ``2^12`` states).
 5. Any other part: branch and bound, from the cheapest heuristic order
@@ -56,7 +58,7 @@ from .heuristics import _fill_score, _markowitz_score, greedy
 from .improve import improve
 from .pairs import pair_bound
 from .problem import Problem, symbols_note
-from .reductions import as_path, free_copies, parts, path_optimum
+from .reductions import as_path, free_copies, merges_may_form, parts, path_optimum
 from .search import Budget, SearchRecord, register_order
 from .subset import OutOfTime as SubsetOutOfTime
 from .subset import subset_optimum
@@ -274,7 +276,7 @@ def optimal(problem: Problem, budget: Budget) -> SearchRecord:
             state, pricer, problem.intermediates, objective, problem.itemsizes
         )
     rest = [v for v in problem.intermediates if v in state.pred]
-    macs = objective == "macs"
+    macs = objective == "macs" and not (rest and merges_may_form(state, pricer, rest))
     groups = parts(state, rest) if macs and rest else ([rest] if rest else [])
     outcomes = _solve_parts(problem, budget, state, groups, use_paths=macs)
     return _combine(problem, budget, "optimal", preparatory, outcomes)

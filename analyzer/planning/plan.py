@@ -145,36 +145,14 @@ def _simulate(problem: Problem, sequence: Sequence[str]):
 def summary(problem: Problem, sequence: Sequence[str]) -> tuple[Any, Any, str]:
     """Macs, largest intermediate and bracketing of an order, without a step table.
 
-    What :func:`~analyzer.planning.api.all_orders` lists for each order: one
-    pass of eliminations on kinds and expressions, priced by the pricer.
+    What :func:`~analyzer.planning.api.all_orders` lists for each order: the
+    same simulation as :func:`build_plan` (merges that form an operator's
+    matrix and the final preaccumulations included), so the two always agree.
     """
-    sizes, pricer = problem.sizes, problem.pricer()
-    macs: list = []
-    elements: list = []
-
-    def multiply(outer: _Factor, inner: _Factor, p, v, s) -> _Factor:
-        price = pricer.product(outer.kind, inner.kind, p, v, s)
-        macs.append(price.macs)
-        elements.append(price.result.stored((sizes[s], sizes[p])))
-        return _Factor(price.result, None, 0, ("·", outer.expr, inner.expr))
-
-    def add(existing: _Factor, product: _Factor, p, s) -> _Factor:
-        price = pricer.merge(existing.kind, product.kind, p, s)
-        macs[-1] += price.formed  # a merge may first form an operator's matrix
-        elements[-1] = price.result.stored((sizes[s], sizes[p]))
-        return _Factor(price.result, None, 0, ("+", existing.expr, product.expr))
-
-    state = problem.state(lambda t, h, k: _Factor(k, None, 0, ("leaf", problem.labels[t, h])))
-    for v in sequence:
-        eliminate(state, v, multiply, add)
-    final = state.factors()
-    for (t, h), factor in final.items():  # an operator left at the end is preaccumulated
-        shape = (sizes[h], sizes[t])
-        if formed := factor.kind.densify_macs(shape):
-            macs.append(formed)
-            elements.append(shape[0] * shape[1])
+    columns, final = _simulate(problem, sequence)
+    macs = columns["macs"]
     total = exact_total(macs) if macs else 0
-    return total, largest(elements), bracketing_of(problem, final)
+    return total, largest(columns["elements"]), bracketing_of(problem, final)
 
 
 def _measure(roots: list[tuple], limit: int) -> tuple[int, bool]:

@@ -48,6 +48,27 @@ outside predecessor of its pre-activation), so MLPs of any depth are solved
 in ``O(m³)``. Under the dense model the price is ``|ck|·A(i, k)·B(k, j)`` with
 ``A``, ``B`` the summed sizes above, one numpy pass per interval length.
 
+**Operators that a merge would form** (``matrix-free``, or operator factors).
+Both reductions above price products only and take merges to cost adds. A merge
+onto an operator (or of an operator product) first forms its matrix at ``e·min(m,
+n)`` macs (``Price.formed``), and whether and where that happens depends on the
+order: with ``p -> a -> o``, ``p -> b -> o`` and ``p -> o`` the parts ``{a}`` and
+``{b}`` each form ``J(o, p)`` when planned alone, but an order forms it once; on
+a path, a product landing on an outside operator factor forms it or not
+depending on which path vertex goes first. So :func:`merges_may_form` checks
+whether any merge can happen where an operator is present: a merge onto ``p ->
+s`` happens in some order exactly when two paths from ``p`` to ``s`` have only
+vertices to eliminate inside (the direct factor counts as one), since the factor
+``p -> s`` at any time is the sum over the paths whose inside is eliminated.
+When it can, :func:`~analyzer.planning.optimal.optimal` skips both reductions and
+hands the whole graph to the subset DP or the branch and bound, whose prices
+(:meth:`~analyzer.planning.costs.Pricer.elimination`) count every merge's
+``formed`` macs, so the optimum stays proven. (Pricing the formed macs inside the
+reductions would not do: which merge pays depends on other parts and on the
+order inside the interval.) When no merge can happen, no matrix is formed during
+elimination, the operators left at the end are the same for every order, and both
+reductions are exact as above; an MLP, a path, keeps its interval DP.
+
 Examples
 --------
 >>> from analyzer.models import mlp
@@ -71,7 +92,14 @@ from ..structure import DENSE, product_rule, sum_rule
 from .costs import Pricer
 from .search import Budget
 
-__all__ = ["free_copies", "parts", "as_path", "path_optimum", "MAX_STRUCTURED_PATH_WORK"]
+__all__ = [
+    "free_copies",
+    "parts",
+    "as_path",
+    "path_optimum",
+    "merges_may_form",
+    "MAX_STRUCTURED_PATH_WORK",
+]
 
 #: Most priced pairs the structured path DP may take (past it the part goes to the search).
 MAX_STRUCTURED_PATH_WORK = 3_000_000
@@ -139,6 +167,47 @@ def parts(state: State, eliminable: Sequence[Hashable]) -> list[list[Hashable]]:
     for v in eliminable:
         grouped.setdefault(root(v), []).append(v)
     return list(grouped.values())
+
+
+def merges_may_form(state: State, pricer: Pricer, eliminable: Sequence[Hashable]) -> bool:
+    """Whether some order merges where an operator is (see the module docstring).
+
+    False when no factor is an operator, or when no two paths between the same
+    two vertices have only vertices of ``eliminable`` inside (then no order ever
+    merges). Sizes must be numbers.
+    """
+    sizes = pricer.sizes
+    if not any(
+        kind.densify_macs((sizes[s], sizes[p])) != 0
+        for p, heads in state.succ.items()
+        for s, kind in heads.items()
+    ):
+        return False
+    inside = set(eliminable)
+    sources = {p for v in inside for p in state.pred[v]}
+    for p in sources:
+        paths: dict[Hashable, int] = {}  # paths from p, at most 2 counted
+        seen = {p}
+        order: list[Hashable] = []
+        stack = [(p, iter(state.succ[p]))]
+        while stack:  # vertices reached through eliminable vertices, in DFS post-order
+            v, heads = stack[-1]
+            nxt = next((s for s in heads if s not in seen), None)
+            if nxt is None:
+                order.append(v)
+                stack.pop()
+                continue
+            seen.add(nxt)
+            stack.append((nxt, iter(state.succ[nxt]) if nxt in inside else iter(())))
+        paths[p] = 1
+        for v in reversed(order):  # topological order of the reached vertices
+            if v != p and v not in inside:
+                continue
+            for s in state.succ[v]:
+                paths[s] = paths.get(s, 0) + paths.get(v, 0)
+                if paths[s] >= 2:
+                    return True
+    return False
 
 
 def as_path(state: State, part: Sequence[Hashable]) -> list[Hashable] | None:
