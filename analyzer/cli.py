@@ -33,6 +33,7 @@ from .measure import resolve_model, sweep
 from .models import MODELS
 from .planning import ALIASES, COST_MODELS, ORDERS, compare, pareto, plan
 from .planning.memory import human_bytes
+from .planning.memunits import parse_memory
 from .planning.search import DEFAULT_TIME_LIMIT
 from .report import render
 
@@ -217,14 +218,14 @@ def _costs(text: str) -> list[str]:
 
 
 def _time_limit(text: str) -> float | None:
-    """``--time-limit``: a positive number of seconds, or ``none`` for no limit."""
-    if text.strip().lower() == "none":
+    """``--time-limit``: a positive number of seconds, or ``none`` (or ``inf``) for no limit."""
+    if text.strip().lower() in ("none", "inf"):
         return None
     try:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not value > 0 or value == float("inf"):
+    if not value > 0:
         raise AnalyzerError(
             f"--time-limit must be a positive number of seconds or 'none', got {text!r}"
         )
@@ -257,6 +258,8 @@ def _run(args: argparse.Namespace, extra: list[str], argv: Sequence[str]) -> int
         return 0
     if args.command == "compare":
         limit = _time_limit(args.time_limit)
+        if args.memory_limit is not None:
+            parse_memory(args.memory_limit)  # refused before any table is printed
         graph = _graph(args, extra)
         for cost in _costs(args.cost):
             table = compare(graph, cost, time_limit=limit)  # peak: unit in each value

@@ -128,7 +128,9 @@ def test_compare_a_chain(capsys):
         (["plan", *SIZES, "--time-limit", "-1.5"], ["--time-limit", "'-1.5'"]),
         (["compare", *SIZES, "--time-limit", "soon"], ["--time-limit", "'soon'"]),
         (["compare", *SIZES, "--time-limit", "nan"], ["--time-limit", "'nan'"]),
-        (["plan", *SIZES, "--time-limit", "inf"], ["--time-limit", "'inf'"]),
+        (["plan", *SIZES, "--time-limit=-inf"], ["--time-limit", "'-inf'"]),
+        (["compare", *SIZES, "--memory-limit", "1e400"], ["memory", "1e400"]),
+        (["compare", *SIZES, "--memory-limit", "5."], ["memory", "'5.'"]),
         (["plan", *SIZES, "--time-limit"], ["--time-limit", "expected one argument"]),
     ],
 )
@@ -140,6 +142,18 @@ def test_bad_input_exits_2_with_one_line(monkeypatch, tmp_path, capsys, argv, ne
     for needle in needles:
         assert needle in line
     assert list(tmp_path.iterdir()) == []
+
+
+def test_compare_refuses_a_bad_memory_limit_before_printing_a_table(capsys):
+    assert main(["compare", *SIZES, "--memory-limit", "2 XB"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert len(captured.err.strip().splitlines()) == 1
+
+
+def test_time_limit_inf_means_no_limit(capsys):
+    assert main(["plan", *SIZES, "--time-limit", "inf"]) == 0
+    assert "proven optimal" in capsys.readouterr().out
 
 
 def test_compare_with_an_empty_cost_is_bad_input(capsys):

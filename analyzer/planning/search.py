@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..errors import PlanError
 from .costs import check_objective
 
@@ -51,13 +53,15 @@ class Budget:
     def __post_init__(self) -> None:
         limit = self.time_limit
         if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int | float) or not limit > 0
+            isinstance(limit, bool | np.bool_)
+            or not isinstance(limit, int | float | np.integer | np.floating)
+            or not limit > 0
         ):
             raise PlanError(
                 f"time_limit must be a positive number of seconds or None, got {limit!r}"
             )
-        if limit is not None and limit == float("inf"):
-            object.__setattr__(self, "time_limit", None)
+        if limit is not None:
+            object.__setattr__(self, "time_limit", None if limit == float("inf") else float(limit))
         check_objective(self.objective)
 
     def expired(self) -> bool:
