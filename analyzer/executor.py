@@ -17,7 +17,9 @@ last operation that reads it). *Built* means: the factor callables run before
 the traced run, as for the timed runs, and at its birth the leaf's stored
 numbers are copied into fresh arrays (so the trace counts its storage when the
 model says it appears, not the temporaries of computing it; a matrix-free
-operator's callables are not copied). A result that shares its numbers with an
+operator is not copied: the model counts it as 0 elements, see
+:func:`~analyzer.planning.memory.held_elements`; the temporaries its code
+allocates while applied are on the side, see the tests' allowance). A result that shares its numbers with an
 operand (a product by an identity, a sum with a zero factor: the timed runs
 keep the operand's array) is copied too, since the model counts it as a new
 object. A leaf that goes straight into the Jacobian is never copied, as the

@@ -102,7 +102,8 @@ def replay(p):
 
 
 def kind_elements(kind, shape):
-    return kind.stored(shape)
+    """The module's rule: what the kind stores, and nothing for a matrix-free operator (code)."""
+    return 0 if kind.name == "operator" else kind.stored(shape)
 
 
 def check_against_replay(p):
@@ -380,8 +381,38 @@ def merging_graph() -> JacobianGraph:
     return g
 
 
+def operator_temporaries(p) -> int:
+    """Bytes a matrix-free operator's code may allocate on the side in one product, which the
+    model does not count (it counts an operator as 0 elements): for an operand it preaccumulates,
+    its dense matrix and the identity it applies itself to (m·n + min(m, n)²); for an explicit
+    operand, one copy of it (scipy's sparse product may make it contiguous). The largest over
+    the plan's products with an operator; 0 for plans without operators."""
+    most = 0
+    columns = (p.steps["shapes"], p.steps["structures"], p.steps["mode"])
+    for shapes, structures, mode in zip(*columns, strict=True):
+        if "operator" not in structures:
+            continue
+        dims = [tuple(int(x) for x in s.strip("()").split("×")) for s in shapes.split("·")]
+        side = 0
+        for (m, n), kind, name in zip(dims, structures.split("·"), ("left", "right"), strict=True):
+            if f"preaccumulate {name}" in mode:
+                side += m * n + min(m, n) ** 2
+            elif not kind.startswith("operator"):
+                side += m * n
+        most = max(most, side)
+    return 8 * most
+
+
 MEASURED = [
     (lambda: models.one_layer(128, 64), "dense", ["input-first", "output-first"]),
+    # matrix-free: an operator holds nothing in the model and is never copied by the run (was:
+    # least_squares(600, 400) output-first predicted 1,928,000 B and measured 9,296 B)
+    (lambda: models.least_squares(600, 400), "matrix-free", ["input-first", "output-first"]),
+    (
+        lambda: models.chain([500, 400, 600, 300, 500], edges=[4000, 3000, 5000, 3000]),
+        "matrix-free",
+        ["input-first", "output-first", "optimal"],
+    ),
     (lambda: models.chain([500, 400, 600, 300, 500]), "dense", ["output-first", "optimal"]),
     (lambda: models.least_squares(600, 400), "structured", ["input-first", "output-first"]),
     (lambda: models.mlp([300, 400, 500, 10]), "structured", ["output-first"]),
@@ -391,15 +422,19 @@ MEASURED = [
 
 @pytest.mark.parametrize(("build", "cost", "orders"), MEASURED)
 def test_measured_peak_is_the_predicted_one(build, cost, orders):
-    """tracemalloc's peak of one run within 10% of the model's, plus :data:`ALLOWANCE`."""
+    """tracemalloc's peak of one run within 10% of the model's, plus :data:`ALLOWANCE` (and,
+    above the model's, :func:`operator_temporaries` where the plan applies operators)."""
     g = build()
     problem = Problem.of(g, cost)
     largest_leaf = max(k.stored((problem.sizes[h], problem.sizes[t])) for t, h, k in problem.edges)
-    assert 8 * largest_leaf >= 10**6  # sizes where the factors are at least 1 MB
     for order in orders:
         p = plan(g, order, cost=cost)
+        largest = max([largest_leaf, *p.steps["elements"]])
+        assert 8 * largest >= 10**6  # sizes where a factor or a product is at least 1 MB
         run = execute(p, repeat=1, warmup=0)
-        assert abs(run.peak_bytes - p.peak_bytes) <= 0.10 * p.peak_bytes + ALLOWANCE, order
+        over = run.peak_bytes - p.peak_bytes
+        assert over <= 0.10 * p.peak_bytes + ALLOWANCE + operator_temporaries(p), order
+        assert -over <= 0.10 * p.peak_bytes + ALLOWANCE, order
         assert run.macs == p.macs
 
 

@@ -39,7 +39,8 @@ def brute(graph: JacobianGraph, cost: str = "dense") -> list[tuple[int, int, tup
         objects = []  # (bytes, is_leaf)
 
         def new(kind, t, h, leaf, objects=objects):
-            objects.append((kind.stored((sizes[h], sizes[t])) * max(item[t], item[h]), leaf))
+            stored = 0 if kind.name == "operator" else kind.stored((sizes[h], sizes[t]))
+            objects.append((stored * max(item[t], item[h]), leaf))
             return len(objects) - 1
 
         kinds = {}

@@ -14,6 +14,19 @@ shape (``kind.stored(shape)``: a diagonal stores n numbers, a row-block
 ``dense`` cost model); its bytes are its size times the itemsize the pricer
 gives (8 for float64).
 
+A matrix-free operator (``operator[e]``, under the ``matrix-free`` cost model or
+given by the graph) holds 0 elements (:func:`held_elements`). It is code that
+applies a map to vectors: a JAX ``jvp`` closure, a fixed matrix of the graph's,
+or a sparse matrix's ``e`` nonzeros. Whatever numbers realise it are made by its
+factor callable before the run and are held before and after it, like the
+graph's inputs; the run never copies them. ``e`` is a cost per vector, not a
+storage: a closure with a large ``e`` may hold nothing. So the peak is what the
+run itself allocates. An operator's products are dense and counted, and so is
+the dense matrix that preaccumulates it. ``Plan.factor_elements`` still reports
+``kind.stored`` (the ``e`` entries a sparse realisation would hold). The traced
+run of :func:`analyzer.executor.execute` follows the same rule: it does not copy
+an operator.
+
 - A leaf factor is *born* at the first operation that reads it. A leaf that no
   operation reads (it goes straight into the Jacobian) is not part of the run
   and is not counted.
@@ -85,6 +98,7 @@ __all__ = [
     "held_state",
     "elimination_live",
     "peak_of",
+    "held_elements",
     "human_bytes",
     "OPERATION_COLUMNS",
 ]
@@ -301,12 +315,25 @@ class MemoryProfile:
         return frame
 
 
+def held_elements(kind: Any, shape: tuple[Any, Any]) -> Any:
+    """Elements an object of ``kind`` holds in the memory model: ``kind.stored(shape)``, and 0
+    for a matrix-free operator (code applied to vectors; see the module docstring).
+
+    >>> from analyzer.structure import DENSE, Operator
+    >>> held_elements(DENSE, (3, 4)), held_elements(Operator(5), (3, 4))
+    (12, 0)
+    """
+    if getattr(kind, "name", None) == "operator":
+        return 0
+    return kind.stored(shape)
+
+
 def held_state(problem: Problem) -> State:
     """A fresh elimination state whose factors are the leaves as :class:`Held` objects."""
     sizes, pricer = problem.sizes, problem.pricer()
 
     def leaf(t, h, kind) -> Held:
-        elements = kind.stored((sizes[h], sizes[t]))
+        elements = held_elements(kind, (sizes[h], sizes[t]))
         return Held(kind, elements, elements * pricer.itemsize(t, h), True)
 
     return problem.state(leaf)
@@ -319,14 +346,14 @@ def _callbacks(problem: Problem, pricer: Pricer, record):
 
     def multiply(outer: Held, inner: Held, p, v, s) -> Held:
         kind = pricer.product(outer.kind, inner.kind, p, v, s).result
-        elements = kind.stored((sizes[s], sizes[p]))
+        elements = held_elements(kind, (sizes[s], sizes[p]))
         result = Held(kind, elements, elements * pricer.itemsize(p, s), False)
         record("product", (outer, inner), result, p, s)
         return result
 
     def add(existing: Held, product: Held, p, s) -> Held:
         kind = pricer.merge(existing.kind, product.kind, p, s).result
-        elements = kind.stored((sizes[s], sizes[p]))
+        elements = held_elements(kind, (sizes[s], sizes[p]))
         result = Held(kind, elements, elements * pricer.itemsize(p, s), False)
         record("merge", (existing, product), result, p, s)
         return result

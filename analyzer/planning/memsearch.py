@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 from ..elimination import State, eliminate
 from ..errors import PlanError
 from .costs import Pricer
+from .memory import held_elements
 from .problem import Problem
 from .search import Budget
 
@@ -116,7 +117,7 @@ def memory_state(problem: Problem) -> tuple[State, Pricer]:
     sizes, pricer = problem.sizes, problem.pricer()
 
     def leaf(t: Hashable, h: Hashable, kind: Any) -> Obj:
-        elements = kind.stored((sizes[h], sizes[t]))
+        elements = held_elements(kind, (sizes[h], sizes[t]))
         return Obj(kind, elements, elements * pricer.itemsize(t, h), True)
 
     return problem.state(leaf), pricer
@@ -143,7 +144,7 @@ def transition(state: State, v: Hashable, pricer: Pricer, live: tuple[Any, Any])
                 live_b += outer.nbytes
                 live_e += outer.elements
             price = pricer.product(outer.kind, inner.kind, p, v, s)
-            elements = price.result.stored((sizes[s], sizes[p]))
+            elements = held_elements(price.result, (sizes[s], sizes[p]))
             nbytes = elements * pricer.itemsize(p, s)
             macs += price.macs
             live_b += nbytes
@@ -162,7 +163,7 @@ def transition(state: State, v: Hashable, pricer: Pricer, live: tuple[Any, Any])
                     live_e += existing.elements
                 merge = pricer.merge(existing.kind, price.result, p, s)
                 macs += merge.formed
-                merged = merge.result.stored((sizes[s], sizes[p]))
+                merged = held_elements(merge.result, (sizes[s], sizes[p]))
                 live_b += merged * pricer.itemsize(p, s)
                 live_e += merged
                 peak_b, peak_e = max(peak_b, live_b), max(peak_e, live_e)
@@ -178,12 +179,12 @@ def advance(state: State, v: Hashable, pricer: Pricer, *, in_place: bool = False
 
     def multiply(outer: Obj, inner: Obj, p: Hashable, v: Hashable, s: Hashable) -> Obj:
         kind = pricer.product(outer.kind, inner.kind, p, v, s).result
-        elements = kind.stored((sizes[s], sizes[p]))
+        elements = held_elements(kind, (sizes[s], sizes[p]))
         return Obj(kind, elements, elements * pricer.itemsize(p, s), False)
 
     def add(existing: Obj, product: Obj, p: Hashable, s: Hashable) -> Obj:
         kind = pricer.merge(existing.kind, product.kind, p, s).result
-        elements = kind.stored((sizes[s], sizes[p]))
+        elements = held_elements(kind, (sizes[s], sizes[p]))
         return Obj(kind, elements, elements * pricer.itemsize(p, s), False)
 
     eliminate(here, v, multiply, add)
