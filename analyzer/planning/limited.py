@@ -10,7 +10,8 @@
   DP over postorder schedules of :mod:`~analyzer.planning.memchain` (no
   optimality claim unless the order found costs the unconstrained optimum);
   when the time limit ends it, the cheapest fitting one of the unconstrained
-  optimum's order, the heuristic orders, input-first and output-first;
+  search's order (the optimum, or the best greedy order when it too ran out),
+  the greedy orders, input-first and output-first;
 - any other graph: the unconstrained optimum if it fits, the heuristic orders,
   and a beam over subsets (:data:`BEAM_WIDTH` subsets per layer), the cheapest
   that fits (no optimality claim unless it costs the unconstrained optimum).
@@ -25,7 +26,9 @@ and a peak no order goes below (chains).
 Every stage spends the caller's budget (``time_limit``), never a fixed one; past
 it, what was found so far is priced and the cheapest fitting order returned
 (the time taken is the limit plus the pricing of a handful of orders). The
-front (:func:`front_points`) does the same: out of time, the orders at hand.
+front (:func:`front_points`) does the same: on a long chain it runs the
+unconstrained DP first (its optimum is a point of the front), then the interval
+DP; out of time, the front of the orders at hand.
 
 Ctrl-C (``KeyboardInterrupt``): inside the unconstrained optimum's search it
 stops that search as in ``optimal`` (its best order so far stays a candidate)
@@ -248,12 +251,15 @@ def front_points(problem: Problem, budget: Budget) -> tuple[list[tuple[list, str
         else:
             return [(x.sequence(), "subset-dp") for x in labels], True, "subset-dp"
     if problem.chain is not None:
+        record = _unconstrained(problem, budget)  # the exact chain DP when it finishes in time
+        named = [("optimal", list(record.sequence))]
         try:
             points = interval_front(problem, chain_keep(n + 1, front=True), None, budget)
-        except ChainOutOfTime:  # out of time: the unconstrained optimum and the heuristics
-            pass
-        else:
-            return [(p.sequence, "interval-dp") for p in points], False, "interval-dp"
+        except ChainOutOfTime:  # out of time: the orders at hand
+            named += _heuristic_orders(problem, budget)
+            return [(s, name) for name, s in named], False, "orders at hand (out of time)"
+        found = [(p.sequence, "interval-dp") for p in points]
+        return found + [(s, name) for name, s in named], False, "interval-dp"
     candidates, _ = _candidates(problem, budget)
     try:
         labels, _ = layered(problem, "front", None, budget, width=BEAM_WIDTH)
