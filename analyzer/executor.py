@@ -17,10 +17,12 @@ last operation that reads it). *Built* means: the factor callables run before
 the traced run, as for the timed runs, and at its birth the leaf's stored
 numbers are copied into fresh arrays (so the trace counts its storage when the
 model says it appears, not the temporaries of computing it; a matrix-free
-operator's callables are not copied). A result that shares its numbers with an
-operand (a product by an identity, a sum with a zero factor: the timed runs
-keep the operand's array) is copied too, since the model counts it as a new
-object. A leaf that goes straight into the Jacobian is never copied, as the
+operator is not copied: the model counts it as 0 elements, see
+:func:`~analyzer.planning.memory.held_elements`; the temporaries its code
+allocates while applied are on the side, see the tests' allowance). A result
+that shares its numbers with an operand (a product by an identity, a sum with a
+zero factor: the timed runs keep the operand's array) is copied too, since the
+model counts it as a new object. A leaf that goes straight into the Jacobian is never copied, as the
 model does not count it. The peak also
 contains what the kernels allocate on the side (numpy's temporaries, a few
 Python objects); see the tests for the allowance that covers them.
@@ -50,7 +52,7 @@ from .errors import PlanError
 from .planning import Plan, Problem
 from .structure import DENSE, Block, merge_counted, multiply_counted
 
-__all__ = ["Execution", "execute", "factor_blocks", "assemble"]
+__all__ = ["Execution", "execute", "factor_blocks", "assemble", "memory_needed"]
 
 
 @dataclass
@@ -158,6 +160,30 @@ def _run_once(program, blocks) -> tuple[dict, int, int, list[float]]:
         step_seconds.append(clock() - start)
         macs += counted
     return factors, macs, adds, step_seconds
+
+
+def memory_needed(plan: Plan) -> int:
+    """Bytes the timed runs of ``plan`` hold, estimated: they prebuild every factor, each
+    as the cost model stores it at its own itemsize (the larger of its two variables'),
+    and hold at most about twice the largest product's result (at the largest itemsize).
+
+    Not the model's peak (``plan.peak_bytes``), which builds factors when first read:
+    this is what :func:`execute` checks against the memory available before it runs.
+
+    >>> from analyzer.models import chain
+    >>> from analyzer.planning import plan
+    >>> memory_needed(plan(chain([3, 4, 5]), "input-first"))  # 8·(4·3 + 5·4 + 2·5·3)
+    496
+    """
+    problem = plan.problem
+    pricer = problem.pricer()
+    sizes = problem.sizes
+    factors = sum(
+        int(kind.stored((sizes[h], sizes[t]))) * pricer.itemsize(t, h)
+        for t, h, kind in problem.edges
+    )
+    itemsize = max(problem.itemsizes.values(), default=8)
+    return int(factors + 2 * itemsize * int(plan.largest_intermediate))
 
 
 def _fresh(data: Any) -> Any:
@@ -324,7 +350,7 @@ def execute(
             "make plans with analyzer.plan or analyzer.from_sequence"
         )
     problem.graph._require_numeric()
-    needed = 8 * (int(plan.factor_elements) + 2 * int(plan.largest_intermediate))
+    needed = memory_needed(plan)
     if needed > available_memory():
         raise PlanError(
             f"not enough memory to execute this plan: its factors and largest products need "

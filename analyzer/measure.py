@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from .blas import available_memory
 from .errors import AnalyzerError
-from .executor import execute
+from .executor import execute, memory_needed
 from .files import GRAPH_FILE, atomic_write_text, write_csv
 from .graph import JacobianGraph
 from .machine import Calibration, Roofline, blas_threads, calibrate, machine_info
@@ -158,13 +158,6 @@ def normalize_grid(grid: Any, sizes: Sequence[str]) -> list[dict[str, Any]]:
                 raise AnalyzerError(f"size {k}={v!r} must be a positive integer")
             c[k] = int(v)
     return configs
-
-
-def memory_needed(p) -> int:
-    """Peak bytes of executing a plan, estimated: its factors as the cost model stores them
-    (the same stored sizes the planner prices) plus twice the largest result."""
-    itemsize = max(p.problem.itemsizes.values(), default=8)
-    return itemsize * (int(p.factor_elements) + 2 * int(p.largest_intermediate))
 
 
 def _gib(n: float) -> str:

@@ -337,6 +337,29 @@ def test_memory_needed_counts_factors_and_the_largest_intermediate():
     assert memory_needed(bigger) > memory_needed(dense)
 
 
+def test_memory_needed_is_the_executors_with_each_factors_itemsize(monkeypatch):
+    """One helper (the executor's) for the sweep and execute's check; itemsizes, not 8 bytes."""
+    import analyzer.executor as executor
+    from analyzer.graph import JacobianGraph
+
+    assert measure.memory_needed is executor.memory_needed
+    g = JacobianGraph()
+    g.add_variable("x", 4, role="parameter", value=np.ones(4))  # float64
+    g.add_variable("h", 6, role="intermediate", evaluate=lambda v: np.ones(6), dtype=np.float32)
+    g.add_variable("y", 3, role="output", evaluate=lambda v: np.ones(3), dtype=np.float32)
+    g.add_factor("x", "h", "dense", lambda v: np.ones((6, 4)))
+    g.add_factor("h", "y", "dense", lambda v: np.ones((3, 6)))
+    p = plan(g, "input-first")
+    # J(h,x): 24 elements at 8 bytes (x is float64); J(y,h): 18 at 4; the result J(y,x):
+    # 12 elements, twice, at the largest itemsize (8)
+    assert memory_needed(p) == 24 * 8 + 18 * 4 + 2 * 12 * 8
+    seen = []
+    monkeypatch.setattr(executor, "available_memory", lambda: seen.append(1) or 24 * 8 + 18 * 4)
+    with pytest.raises(AnalyzerError, match="not enough memory"):
+        executor.execute(p, repeat=1, warmup=0)
+    assert seen
+
+
 # ---------------------------------------------------------------- out and resume
 def test_out_writes_results_steps_and_settings(tmp_path):
     df = sweep("one-layer", GRID, out=tmp_path, **FAST)

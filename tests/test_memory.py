@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 
 from analyzer import compare, execute, models
 from analyzer.cli import main
-from analyzer.elimination import eliminate, undo
 from analyzer.graph import JacobianGraph
 from analyzer.planning import Problem, from_sequence, plan
-from analyzer.planning.memory import elimination_live, held_state, live_profile, peak_of
+from analyzer.planning.memory import held_state, live_profile, peak_of, transition
+from analyzer.planning.memsearch import advance, memory_state
+from analyzer.planning.memsearch import transition as search_transition
 from analyzer.structure import DENSE, product_rule, sum_rule
 
 H, N = sympy.symbols("H N", positive=True, integer=True)
@@ -102,7 +103,8 @@ def replay(p):
 
 
 def kind_elements(kind, shape):
-    return kind.stored(shape)
+    """The module's rule: what the kind stores, and nothing for a matrix-free operator (code)."""
+    return 0 if kind.name == "operator" else kind.stored(shape)
 
 
 def check_against_replay(p):
@@ -211,60 +213,66 @@ def test_random_chains_match_the_replay(dims, cost, seed):
     check_against_replay(plan(g, "optimal", cost=cost))
 
 
+def _non_leaf(state) -> tuple[int, int]:
+    """(bytes, elements) of the state's factors made by products: what is held between."""
+    held = [f for heads in state.succ.values() for f in heads.values() if not f.leaf]
+    return sum(f.bytes for f in held), sum(f.elements for f in held)
+
+
 def test_between_eliminations_the_live_set_is_the_non_leaf_factors():
-    """The fact the exact memory-limited search rests on, and :func:`elimination_live`."""
+    """The fact the exact memory-limited search rests on; the search's transition against the
+    per-operation replay of :func:`live_profile`."""
+    assert search_transition is transition  # one implementation, in memory.py
     for seed in range(30):
         g = random_graph(seed, 5)
         problem = Problem.of(g, "structured")
         order = list(problem.intermediates)
         random.Random(seed).shuffle(order)
         profile = live_profile(problem, order)
-        state = held_state(problem)
-        position = 0
+        state, pricer = memory_state(problem)
+        live = (0, 0)
         for v in order:
-            live, live_b, resident, resident_b = elimination_live(problem, state, v)
-            count = len(live)
-            assert live == profile.live_elements[position : position + count]
-            assert live_b == profile.live_bytes[position : position + count]
-            if position:  # right before this elimination, the last operation's live set
-                # minus what died after it: the resident total is what is held between
-                assert resident <= profile.live_elements[position - 1]
-            position += count
-        assert position == len(profile.live_elements) - sum(
-            1 for op in profile.operations if op[1] == "preaccumulate"
-        )
+            rows = [i for i, op in enumerate(profile.operations) if op[2] == v]
+            assert rows == list(range(rows[0], rows[-1] + 1))  # one elimination's operations
+            move = transition(state, v, pricer, live)
+            assert move.peak_elements == max(profile.live_elements[i] for i in rows)
+            assert move.peak_bytes == max(profile.live_bytes[i] for i in rows)
+            advance(state, v, pricer, in_place=True)
+            live = (move.after_bytes, move.after_elements)
+            assert live == _non_leaf(state)  # what is held between: the non-leaf factors
+            assert move.after_elements <= profile.live_elements[rows[-1]]
 
 
 def test_an_elimination_uses_the_same_memory_whatever_came_before():
     """Eliminating v after the set S costs the same live totals along every order of S.
 
     Products run in the graph's order of variables (not in the order earlier eliminations
-    added factors), so a search over subsets can price memory exactly.
+    added factors), so a search over subsets can price memory exactly: checked on the
+    transition the search uses, carried along each order as the search carries it.
     """
     for seed in range(12):
         g = random_graph(seed, 4)
-        for cost in ("dense", "structured"):
+        for cost in ("dense", "structured", "matrix-free"):
             problem = Problem.of(g, cost)
             seen = {}
             for order in itertools.permutations(problem.intermediates):
-                state = held_state(problem)
+                state, pricer = memory_state(problem)
+                live = (0, 0)
                 for k, v in enumerate(order):
                     key = (frozenset(order[:k]), v)
-                    live = elimination_live(problem, state, v)
-                    assert seen.setdefault(key, live) == live
+                    move = search_transition(state, v, pricer, live)
+                    assert seen.setdefault(key, move) == move
+                    advance(state, v, pricer, in_place=True)
+                    live = (move.after_bytes, move.after_elements)
 
 
-def test_elimination_live_leaves_the_state_undoable():
+def test_a_transition_leaves_the_state_as_it_was():
     problem = Problem.of(models.mlp([2, 3, 4, 2]), "structured")
-    state = held_state(problem)
+    state, pricer = memory_state(problem)
     before = state.factors()
-    v = problem.intermediates[0]
-    elimination_live(problem, state, v)
-    assert v not in state.pred
-    fresh = held_state(problem)
-    step = eliminate(fresh, v, lambda *a: a[0], lambda *a: a[0])
-    undo(fresh, step)
-    assert fresh.factors().keys() == before.keys()
+    transition(state, problem.intermediates[0], pricer, (0, 0))
+    assert state.factors() == before
+    assert held_state(problem).factors() == before
 
 
 # ------------------------------------------------------------------ the sheet's network by hand
@@ -380,8 +388,38 @@ def merging_graph() -> JacobianGraph:
     return g
 
 
+def operator_temporaries(p) -> int:
+    """Bytes a matrix-free operator's code may allocate on the side in one product, which the
+    model does not count (it counts an operator as 0 elements): for an operand it preaccumulates,
+    its dense matrix and the identity it applies itself to (m·n + min(m, n)²); for an explicit
+    operand, one copy of it (scipy's sparse product may make it contiguous). The largest over
+    the plan's products with an operator; 0 for plans without operators."""
+    most = 0
+    columns = (p.steps["shapes"], p.steps["structures"], p.steps["mode"])
+    for shapes, structures, mode in zip(*columns, strict=True):
+        if "operator" not in structures:
+            continue
+        dims = [tuple(int(x) for x in s.strip("()").split("×")) for s in shapes.split("·")]
+        side = 0
+        for (m, n), kind, name in zip(dims, structures.split("·"), ("left", "right"), strict=True):
+            if f"preaccumulate {name}" in mode:
+                side += m * n + min(m, n) ** 2
+            elif not kind.startswith("operator"):
+                side += m * n
+        most = max(most, side)
+    return 8 * most
+
+
 MEASURED = [
     (lambda: models.one_layer(128, 64), "dense", ["input-first", "output-first"]),
+    # matrix-free: an operator holds nothing in the model and is never copied by the run (was:
+    # least_squares(600, 400) output-first predicted 1,928,000 B and measured 9,296 B)
+    (lambda: models.least_squares(600, 400), "matrix-free", ["input-first", "output-first"]),
+    (
+        lambda: models.chain([500, 400, 600, 300, 500], edges=[4000, 3000, 5000, 3000]),
+        "matrix-free",
+        ["input-first", "output-first", "optimal"],
+    ),
     (lambda: models.chain([500, 400, 600, 300, 500]), "dense", ["output-first", "optimal"]),
     (lambda: models.least_squares(600, 400), "structured", ["input-first", "output-first"]),
     (lambda: models.mlp([300, 400, 500, 10]), "structured", ["output-first"]),
@@ -391,15 +429,19 @@ MEASURED = [
 
 @pytest.mark.parametrize(("build", "cost", "orders"), MEASURED)
 def test_measured_peak_is_the_predicted_one(build, cost, orders):
-    """tracemalloc's peak of one run within 10% of the model's, plus :data:`ALLOWANCE`."""
+    """tracemalloc's peak of one run within 10% of the model's, plus :data:`ALLOWANCE` (and,
+    above the model's, :func:`operator_temporaries` where the plan applies operators)."""
     g = build()
     problem = Problem.of(g, cost)
     largest_leaf = max(k.stored((problem.sizes[h], problem.sizes[t])) for t, h, k in problem.edges)
-    assert 8 * largest_leaf >= 10**6  # sizes where the factors are at least 1 MB
     for order in orders:
         p = plan(g, order, cost=cost)
+        largest = max([largest_leaf, *p.steps["elements"]])
+        assert 8 * largest >= 10**6  # sizes where a factor or a product is at least 1 MB
         run = execute(p, repeat=1, warmup=0)
-        assert abs(run.peak_bytes - p.peak_bytes) <= 0.10 * p.peak_bytes + ALLOWANCE, order
+        over = run.peak_bytes - p.peak_bytes
+        assert over <= 0.10 * p.peak_bytes + ALLOWANCE + operator_temporaries(p), order
+        assert -over <= 0.10 * p.peak_bytes + ALLOWANCE, order
         assert run.macs == p.macs
 
 

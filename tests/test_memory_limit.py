@@ -39,7 +39,8 @@ def brute(graph: JacobianGraph, cost: str = "dense") -> list[tuple[int, int, tup
         objects = []  # (bytes, is_leaf)
 
         def new(kind, t, h, leaf, objects=objects):
-            objects.append((kind.stored((sizes[h], sizes[t])) * max(item[t], item[h]), leaf))
+            stored = 0 if kind.name == "operator" else kind.stored((sizes[h], sizes[t]))
+            objects.append((stored * max(item[t], item[h]), leaf))
             return len(objects) - 1
 
         kinds = {}
@@ -266,6 +267,70 @@ def test_interval_dp_matches_the_exact_front_on_small_chains():
             )
 
 
+def _spy_budgets(monkeypatch) -> list:
+    """Record the time limit of every Budget the memory-limited search makes; its DP runs out."""
+    import analyzer.planning.limited as limited
+    from analyzer.planning.memchain import OutOfTime
+    from analyzer.planning.search import Budget
+
+    made = []
+
+    class Spy(Budget):
+        def __post_init__(self) -> None:
+            made.append(self.time_limit)
+            super().__post_init__()
+
+    def out_of_time(*args, **kwargs):
+        raise OutOfTime("the test's clock")
+
+    monkeypatch.setattr(limited, "Budget", Spy)
+    monkeypatch.setattr(limited, "interval_front", out_of_time)
+    return made
+
+
+def _within(made: list, time_limit) -> bool:
+    """No budget longer than the user's (None: no limit, so no budget may have one)."""
+    if time_limit is None:
+        return all(t is None for t in made)
+    return all(t is not None and t <= time_limit for t in made)
+
+
+@pytest.mark.parametrize("time_limit", [None, 30.0])
+def test_a_chain_whose_interval_dp_runs_out_keeps_the_users_budget(monkeypatch, time_limit):
+    # was: a fixed Budget(1.0) for a beam, heuristics with Budget(None), and the exact
+    # chain optimum computed, then dropped for a weaker bound
+    made = _spy_budgets(monkeypatch)
+    rng = random.Random(1)
+    g = models.chain([rng.randint(20, 40) for _ in range(21)])  # 19 intermediates: not exact
+    optimum = plan(g, "optimal", time_limit=None)
+    others = [plan(g, o) for o in ("optimal", "markowitz", "min-fill", "input-first")]
+    limit = plan(g, "output-first").peak_bytes
+    assert optimum.peak_bytes > limit  # the unconstrained optimum does not fit
+    found = plan(g, "optimal", memory_limit=limit, time_limit=time_limit)
+    assert made and _within(made, time_limit)
+    assert found.peak_bytes <= limit
+    assert found.macs <= min(p.macs for p in others if p.peak_bytes <= limit)
+    assert found.macs <= plan(g, "output-first").macs
+    assert found.lower_bound == optimum.macs  # the exact chain optimum, kept
+    assert found.proven_optimal == (found.macs == optimum.macs)
+    made.clear()
+    front = pareto(g, time_limit=time_limit)
+    assert made and _within(made, time_limit)
+    assert front["macs"].min() == optimum.macs
+    for _, row in front.iterrows():
+        p = from_sequence(g, [v for v in row["sequence"].split(", ") if v])
+        assert (p.macs, p.peak_bytes) == (row["macs"], row["peak_bytes"])
+
+
+def test_a_long_chain_whose_optimum_fits_is_proven_at_once():
+    rng = random.Random(1)
+    g = models.chain([rng.randint(20, 40) for _ in range(41)])
+    optimum = plan(g, "optimal", time_limit=None)
+    found = plan(g, "optimal", memory_limit=optimum.peak_bytes, time_limit=None)
+    assert found.proven_optimal and found.macs == optimum.macs
+    assert found.peak_bytes <= optimum.peak_bytes
+
+
 def test_large_dag_beam_fits_the_limit():
     g = random_dag(3, 17)  # past the exact walk
     optimum = plan(g, "optimal")
@@ -322,7 +387,14 @@ def test_memory_units(text, expected):
         (-5, "positive"),
         ("-1 GB", "positive"),
         ("0 kB", "positive"),
-        ("0.0001 B", "positive"),
+        ("0.0001 B", "whole number of bytes"),
+        ("1e400 B", "too large"),  # was an OverflowError
+        ("1e400 GB", "too large"),
+        (1.7, "whole number of bytes"),  # was silently 1 byte
+        ("1.7", "whole number of bytes"),
+        (0.5, "whole number of bytes"),
+        ("0.0001 kB", "positive"),
+        ("1" * 5000, "cannot read memory_limit"),
         ("2 GQ", "unknown memory unit 'GQ'"),
         ("lots", "cannot read memory_limit"),
         ("", "cannot read memory_limit"),
@@ -368,6 +440,12 @@ def test_cli_pareto_and_memory_limit(capsys):
     )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown memory unit" in err[0]
+    assert (
+        main(["plan", "--model", "one-layer", "--H", "6", "--N", "4", "--memory-limit", "1e400 B"])
+        == 2
+    )  # was a traceback (OverflowError) and exit status 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "too large" in err[0]
     assert (
         main(["compare", "--model", "chain", "--dims", "32,38,32,28", "--memory-limit", "26kB"])
         == 0

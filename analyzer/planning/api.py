@@ -62,7 +62,8 @@ def plan(
 
     Ctrl-C (``KeyboardInterrupt``) during the exact search stops it and returns the
     best order found so far, not proven, with ``search.tried["stopped"] ==
-    "interrupted"`` (see :mod:`analyzer.planning.bnb`); elsewhere it propagates.
+    "interrupted"`` (see :mod:`analyzer.planning.bnb`); elsewhere it propagates
+    (with ``memory_limit``: see :mod:`~analyzer.planning.limited`).
 
     >>> from analyzer.models import chain
     >>> p = plan(chain([25, 20, 10, 5, 15, 35, 30]))

@@ -40,7 +40,9 @@ def pareto(
     DP over postorder schedules, on other graphs from a beam search and the
     heuristic orders (``exact`` False: points the search found, none beaten by
     another found). ``attrs["method"]`` names the search. Points tied on both
-    are shown once. Sizes must be numbers.
+    are shown once. Sizes must be numbers. ``time_limit`` bounds the search (past
+    it, the points of the orders found so far); Ctrl-C interrupts it and returns
+    nothing (see :mod:`~analyzer.planning.limited`).
 
     >>> from analyzer.models import chain
     >>> front = pareto(chain([30, 35, 15, 5, 10, 20, 25]))

@@ -5,9 +5,13 @@
 - at most :data:`~analyzer.planning.memsearch.MAX_MEMORY_EXACT` intermediate
   variables: the walk over eliminated subsets of :mod:`~analyzer.planning.memsearch`,
   exact (the cheapest order within the limit, proven; the whole front);
-- a longer chain: the interval DP over postorder schedules of
-  :mod:`~analyzer.planning.memchain` (no optimality claim unless the order found
-  costs the unconstrained optimum); past the time limit, as any other graph;
+- a longer chain: first the exact unconstrained chain DP (half the time left);
+  if its order fits the limit it is the answer, proven. Otherwise the interval
+  DP over postorder schedules of :mod:`~analyzer.planning.memchain` (no
+  optimality claim unless the order found costs the unconstrained optimum);
+  when the time limit ends it, the cheapest fitting one of the unconstrained
+  search's order (the optimum, or the best greedy order when it too ran out),
+  the greedy orders, input-first and output-first;
 - any other graph: the unconstrained optimum if it fits, the heuristic orders,
   and a beam over subsets (:data:`BEAM_WIDTH` subsets per layer), the cheapest
   that fits (no optimality claim unless it costs the unconstrained optimum).
@@ -18,6 +22,20 @@ optimum's lower bound (no order, within the limit or not, costs less), so
 that much. When no order fits, a :class:`~analyzer.errors.PlanError` names the
 smallest peak any order reaches (exact searches), or the smallest peak found
 and a peak no order goes below (chains).
+
+Every stage spends the caller's budget (``time_limit``), never a fixed one; past
+it, what was found so far is priced and the cheapest fitting order returned
+(the time taken is the limit plus the pricing of a handful of orders). The
+front (:func:`front_points`) does the same: on a long chain it runs the
+unconstrained DP first (its optimum is a point of the front), then the interval
+DP; out of time, the front of the orders at hand.
+
+Ctrl-C (``KeyboardInterrupt``): inside the unconstrained optimum's search it
+stops that search as in ``optimal`` (its best order so far stays a candidate)
+and the memory-limited search goes on; anywhere else (the subset walk, the
+interval DP, the beam, the pricing) it is not caught: it interrupts the
+planning and no plan is returned. Give a ``time_limit`` to stop early with the
+best order found.
 
 Other strategies given ``memory_limit`` (``input-first``, the heuristics, ...)
 plan as usual and their plan is checked against the limit: over it, a
@@ -30,8 +48,6 @@ from collections.abc import Hashable
 from typing import Any
 
 from ..errors import PlanError
-from ..structure import DENSE
-from .chain import chain_optimum
 from .memchain import OutOfTime as ChainOutOfTime
 from .memchain import interval_front, peak_lower_bound
 from .memory import human_bytes
@@ -124,19 +140,47 @@ def limited_search(problem: Problem, budget: Budget, limit: int) -> SearchRecord
     return _graph_search(problem, budget, limit)
 
 
-def _chain_optimum(problem: Problem, budget: Budget) -> Any:
-    if all(k == DENSE for _, _, k in problem.edges):
-        return chain_optimum([problem.sizes[v] for v in problem.chain])[0]
-    return _unconstrained(problem, budget).lower_bound
+def _priced(problem: Problem, named: list[tuple[str, list]], limit: int) -> tuple[Any, Any]:
+    """The cheapest fitting one of ``named`` (label, sequence, name) or None; the least peak."""
+    best, least = None, None
+    for name, sequence in named:
+        label = sequence_memory(problem, sequence)
+        least = label.peak_bytes if least is None else min(least, label.peak_bytes)
+        if label.peak_bytes <= limit and (best is None or label.macs < best[0].macs):
+            best = (label, sequence, name)
+    return best, least
+
+
+def _heuristic_orders(problem: Problem, budget: Budget) -> list[tuple[str, list]]:
+    """The greedy orders, input-first and output-first (fast; they do not look at the clock)."""
+    names = [*HEURISTICS, "input-first", "output-first"]
+    return [(name, list(ORDERS[name](problem, budget).sequence)) for name in names]
 
 
 def _chain_search(problem: Problem, budget: Budget, limit: int) -> SearchRecord:
-    lower = _chain_optimum(problem, budget)
+    record = _unconstrained(problem, budget)  # the exact chain DP when it finishes in time
+    lower = record.lower_bound
+    if record.proven:  # the unconstrained optimum fits: nothing within the limit is cheaper
+        label = sequence_memory(problem, record.sequence)
+        if label.peak_bytes <= limit:
+            return _record(
+                "chain-dp (the unconstrained optimum fits)", record.sequence, label.macs,
+                label.peak_bytes, limit, True, label.macs, budget,
+            )  # fmt: skip
     keep = chain_keep(len(problem.chain) - 1, front=False)
     try:
         points = interval_front(problem, keep, limit, budget)
-    except ChainOutOfTime:  # a very long chain: the graph search, with a second to spend
-        return _graph_search(problem, Budget(1.0, "macs"), limit)
+    except ChainOutOfTime:  # out of time: the best fitting of the orders at hand
+        named = [("optimal", list(record.sequence)), *_heuristic_orders(problem, budget)]
+        best, least = _priced(problem, named, limit)
+        if best is None:
+            raise _none_fits(limit, least, exact=False, floor=peak_lower_bound(problem)) from None
+        label, sequence, name = best
+        proven = lower is not None and label.macs == lower
+        return _record(
+            f"heuristics ({name}; interval DP out of time)", sequence, label.macs,
+            label.peak_bytes, limit, proven, lower, budget, {"stopped": "time limit"},
+        )  # fmt: skip
     if not points:
         least = min(p.peak_bytes for p in interval_front(problem, keep, None, None))
         raise _none_fits(limit, least, exact=False, floor=peak_lower_bound(problem))
@@ -150,19 +194,15 @@ def _chain_search(problem: Problem, budget: Budget, limit: int) -> SearchRecord:
 def _candidates(problem: Problem, budget: Budget) -> tuple[list[tuple[str, list]], Any]:
     """Orders worth pricing on a large graph: the unconstrained optimum and the heuristics."""
     record = _unconstrained(problem, budget)
-    found = [("optimal", list(record.sequence))]
-    for name in [*HEURISTICS, "input-first", "output-first"]:
-        found.append((name, list(ORDERS[name](problem, Budget(None, "macs")).sequence)))
-    return found, record.lower_bound
+    return [
+        ("optimal", list(record.sequence)),
+        *_heuristic_orders(problem, budget),
+    ], record.lower_bound
 
 
 def _graph_search(problem: Problem, budget: Budget, limit: int) -> SearchRecord:
     candidates, lower = _candidates(problem, budget)
-    best = None
-    for name, sequence in candidates:
-        label = sequence_memory(problem, sequence)
-        if label.peak_bytes <= limit and (best is None or label.macs < best[0].macs):
-            best = (label, sequence, name)
+    best, _ = _priced(problem, candidates, limit)
     try:
         labels, _ = layered(problem, "limit", limit, budget, width=BEAM_WIDTH)
     except OutOfTime:
@@ -211,12 +251,15 @@ def front_points(problem: Problem, budget: Budget) -> tuple[list[tuple[list, str
         else:
             return [(x.sequence(), "subset-dp") for x in labels], True, "subset-dp"
     if problem.chain is not None:
+        record = _unconstrained(problem, budget)  # the exact chain DP when it finishes in time
+        named = [("optimal", list(record.sequence))]
         try:
             points = interval_front(problem, chain_keep(n + 1, front=True), None, budget)
-        except ChainOutOfTime:  # a very long chain: the graph search, with a second to spend
-            budget = Budget(1.0, "macs")
-        else:
-            return [(p.sequence, "interval-dp") for p in points], False, "interval-dp"
+        except ChainOutOfTime:  # out of time: the orders at hand
+            named += _heuristic_orders(problem, budget)
+            return [(s, name) for name, s in named], False, "orders at hand (out of time)"
+        found = [(p.sequence, "interval-dp") for p in points]
+        return found + [(s, name) for name, s in named], False, "interval-dp"
     candidates, _ = _candidates(problem, budget)
     try:
         labels, _ = layered(problem, "front", None, budget, width=BEAM_WIDTH)

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..structure import DENSE
+from .memory import held_elements
 from .problem import Problem
 from .search import Budget
 
@@ -86,7 +87,7 @@ def _tables(problem: Problem) -> _Tables:
             for L in range(n - i):
                 tail, head = chain[i], chain[i + L + 1]
                 shape = (sizes[head], sizes[tail])
-                weight[i, L] = table[i][L].stored(shape) * pricer.itemsize(tail, head)
+                weight[i, L] = held_elements(table[i][L], shape) * pricer.itemsize(tail, head)
     held = weight.copy()
     held[:, 0] = 0
     root_kind = DENSE if table is None else table[0][n - 1]

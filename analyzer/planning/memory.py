@@ -14,6 +14,19 @@ shape (``kind.stored(shape)``: a diagonal stores n numbers, a row-block
 ``dense`` cost model); its bytes are its size times the itemsize the pricer
 gives (8 for float64).
 
+A matrix-free operator (``operator[e]``, under the ``matrix-free`` cost model or
+given by the graph) holds 0 elements (:func:`held_elements`). It is code that
+applies a map to vectors: a JAX ``jvp`` closure, a fixed matrix of the graph's,
+or a sparse matrix's ``e`` nonzeros. Whatever numbers realise it are made by its
+factor callable before the run and are held before and after it, like the
+graph's inputs; the run never copies them. ``e`` is a cost per vector, not a
+storage: a closure with a large ``e`` may hold nothing. So the peak is what the
+run itself allocates. An operator's products are dense and counted, and so is
+the dense matrix that preaccumulates it. ``Plan.factor_elements`` still reports
+``kind.stored`` (the ``e`` entries a sparse realisation would hold). The traced
+run of :func:`analyzer.executor.execute` follows the same rule: it does not copy
+an operator.
+
 - A leaf factor is *born* at the first operation that reads it. A leaf that no
   operation reads (it goes straight into the Jacobian) is not part of the run
   and is not counted.
@@ -35,8 +48,12 @@ forms its products in the graph's order of variables (the problem's ``rank``), n
 in the order earlier eliminations added factors, so the live totals while
 eliminating ``v`` after the set ``S`` depend on ``(S, v)`` only, whatever order
 eliminated ``S``: a search over subsets prices memory exactly.
-:func:`elimination_live` computes the live totals of one elimination from the
-state alone; :func:`live_profile` replays a whole sequence with births and deaths.
+One leaf type (:class:`Held`), one start state (:func:`held_state`) and one set of
+elimination callbacks (:func:`held_callbacks`) serve both users of the model:
+:func:`live_profile` replays a whole sequence with births and deaths, per
+operation; :func:`transition` gives the live totals of one elimination from the
+state alone, as the searches of :mod:`~analyzer.planning.memsearch` walk them
+(the tests check the two against each other and against a replay of their own).
 
 The sheet's network, output-first under the dense model (``one_layer(H, N)``,
 eliminations z, y, u; leaves ``J(z,w)``: H, ``J(z,y)``: H, ``J(out,z)``: 1,
@@ -66,7 +83,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -83,8 +100,12 @@ __all__ = [
     "MemoryProfile",
     "live_profile",
     "held_state",
-    "elimination_live",
+    "held_callbacks",
+    "Transition",
+    "visit_order",
+    "transition",
     "peak_of",
+    "held_elements",
     "human_bytes",
     "OPERATION_COLUMNS",
 ]
@@ -103,13 +124,6 @@ class Held(NamedTuple):
     elements: Any
     bytes: Any
     leaf: bool
-
-
-def _exact_sum(values) -> Any:
-    values = list(values)
-    if all(isinstance(v, int | np.integer) for v in values):
-        return sum(int(v) for v in values)
-    return sympy.expand(sympy.Add(*[sympy.sympify(v) for v in values]))
 
 
 def _dominated(small: dict, big: dict) -> bool:
@@ -301,32 +315,51 @@ class MemoryProfile:
         return frame
 
 
+def held_elements(kind: Any, shape: tuple[Any, Any]) -> Any:
+    """Elements an object of ``kind`` holds in the memory model: ``kind.stored(shape)``, and 0
+    for a matrix-free operator (code applied to vectors; see the module docstring).
+
+    >>> from analyzer.structure import DENSE, Operator
+    >>> held_elements(DENSE, (3, 4)), held_elements(Operator(5), (3, 4))
+    (12, 0)
+    """
+    if getattr(kind, "name", None) == "operator":
+        return 0
+    return kind.stored(shape)
+
+
 def held_state(problem: Problem) -> State:
     """A fresh elimination state whose factors are the leaves as :class:`Held` objects."""
     sizes, pricer = problem.sizes, problem.pricer()
 
     def leaf(t, h, kind) -> Held:
-        elements = kind.stored((sizes[h], sizes[t]))
+        elements = held_elements(kind, (sizes[h], sizes[t]))
         return Held(kind, elements, elements * pricer.itemsize(t, h), True)
 
     return problem.state(leaf)
 
 
-def _callbacks(problem: Problem, pricer: Pricer, record):
-    """``multiply`` and ``add`` for :func:`eliminate` on :class:`Held` factors; each operation
-    is passed to ``record(kind, reads, result, p, s)``."""
-    sizes = problem.sizes
+def held_callbacks(pricer: Pricer, record: Callable | None = None) -> tuple[Callable, Callable]:
+    """``multiply`` and ``add`` for :func:`eliminate` on :class:`Held` factors: the results the
+    model holds (used by :func:`live_profile` and the search's
+    :func:`~analyzer.planning.memsearch.advance`); each operation is passed to
+    ``record(kind, reads, result, p, s)`` when given."""
+    sizes = pricer.sizes
+    if record is None:
+
+        def record(*operation) -> None:
+            return None
 
     def multiply(outer: Held, inner: Held, p, v, s) -> Held:
         kind = pricer.product(outer.kind, inner.kind, p, v, s).result
-        elements = kind.stored((sizes[s], sizes[p]))
+        elements = held_elements(kind, (sizes[s], sizes[p]))
         result = Held(kind, elements, elements * pricer.itemsize(p, s), False)
         record("product", (outer, inner), result, p, s)
         return result
 
     def add(existing: Held, product: Held, p, s) -> Held:
         kind = pricer.merge(existing.kind, product.kind, p, s).result
-        elements = kind.stored((sizes[s], sizes[p]))
+        elements = held_elements(kind, (sizes[s], sizes[p]))
         result = Held(kind, elements, elements * pricer.itemsize(p, s), False)
         record("merge", (existing, product), result, p, s)
         return result
@@ -357,7 +390,7 @@ def live_profile(problem: Problem, sequence: Sequence[Hashable]) -> MemoryProfil
         reads.append(tuple(id(o) for o in operands))
         produced.append(id(result))
 
-    multiply, add = _callbacks(problem, pricer, record)
+    multiply, add = held_callbacks(pricer, record)
     state = held_state(problem)
     for v in sequence:
         current[0] = v
@@ -441,46 +474,73 @@ def live_profile(problem: Problem, sequence: Sequence[Hashable]) -> MemoryProfil
     )
 
 
-def elimination_live(problem: Problem, state: State, v: Hashable) -> tuple[list, list, Any, Any]:
-    """The live totals of eliminating ``v`` from ``state`` (of :class:`Held` factors), in place.
+class Transition(NamedTuple):
+    """What eliminating a vertex from a state costs: macs, peak bytes and elements, live after."""
 
-    Returns ``(live_elements, live_bytes, resident_elements, resident_bytes)``: the
-    live total at each operation of the elimination, and the total held before it
-    (the non-leaf factors of ``state``). Depends on the state's factors only, not on
-    the order of the eliminations that led to it (states made by ``Problem.state``
-    carry the rank that fixes the order of the products).
-    Eliminates ``v`` in ``state`` (use :func:`~analyzer.elimination.undo` to go back).
+    macs: Any
+    peak_bytes: Any
+    peak_elements: Any
+    after_bytes: Any
+    after_elements: Any
+
+
+def visit_order(state: State, v: Hashable) -> tuple[list[tuple], list[tuple]]:
+    """``v``'s ``(predecessor, factor)`` and ``(successor, factor)`` pairs in the order
+    :func:`~analyzer.elimination.eliminate` forms its products: by the state's rank."""
+    inputs, outputs = state.pred[v], state.succ[v]
+    rank = state.rank
+    if rank is None:
+        return list(inputs.items()), list(outputs.items())
+    return (
+        [(p, inputs[p]) for p in sorted(inputs, key=rank.__getitem__)],
+        [(s, outputs[s]) for s in sorted(outputs, key=rank.__getitem__)],
+    )
+
+
+def transition(state: State, v: Hashable, pricer: Pricer, live: tuple[Any, Any]) -> Transition:
+    """The live totals while eliminating ``v`` from ``state`` (unchanged), by the memory model.
+
+    ``live`` is (bytes, elements) of the objects alive before: the state's non-leaf factors.
     """
-    held = [f for heads in state.succ.values() for f in heads.values() if not f.leaf]
-    resident = _exact_sum(f.elements for f in held)
-    resident_b = _exact_sum(f.bytes for f in held)
-    ops: list[tuple] = []
-
-    def record(kind, operands, result, p, s) -> None:
-        ops.append((operands, result))
-
-    multiply, add = _callbacks(problem, problem.pricer(), record)
-    eliminate(state, v, multiply, add)
-    last: dict[int, int] = {}
-    for i, (operands, _) in enumerate(ops):
-        for o in operands:
-            last[id(o)] = i
-    kept = {id(f) for heads in state.succ.values() for f in heads.values()}
-    live, live_b = [], []
-    total, total_b = resident, resident_b
-    seen: set[int] = set()
-    for i, (operands, result) in enumerate(ops):
-        for o in operands:
-            if o.leaf and id(o) not in seen:  # born at its first reader
-                seen.add(id(o))
-                total, total_b = total + o.elements, total_b + o.bytes
-        total, total_b = total + result.elements, total_b + result.bytes
-        live.append(total)
-        live_b.append(total_b)
-        for o in operands:  # those read for the last time die now
-            if last[id(o)] == i and id(o) not in kept:
-                total, total_b = total - o.elements, total_b - o.bytes
-    if not all(isinstance(x, int) for x in live):
-        live = [sympy.expand(x) for x in live]
-        live_b = [sympy.expand(x) for x in live_b]
-    return live, live_b, resident, resident_b
+    sizes = pricer.sizes
+    inputs, outputs = visit_order(state, v)
+    live_b, live_e = live
+    peak_b = peak_e = 0
+    macs = 0
+    last_output, last_input = len(outputs) - 1, len(inputs) - 1
+    for i, (p, inner) in enumerate(inputs):
+        heads = state.succ[p]
+        for j, (s, outer) in enumerate(outputs):
+            if inner.leaf and j == 0:  # a leaf is born at its first read
+                live_b += inner.bytes
+                live_e += inner.elements
+            if outer.leaf and i == 0:
+                live_b += outer.bytes
+                live_e += outer.elements
+            price = pricer.product(outer.kind, inner.kind, p, v, s)
+            elements = held_elements(price.result, (sizes[s], sizes[p]))
+            nbytes = elements * pricer.itemsize(p, s)
+            macs += price.macs
+            live_b += nbytes
+            live_e += elements
+            peak_b, peak_e = max(peak_b, live_b), max(peak_e, live_e)
+            if j == last_output:  # with the last successor: the last read of J(v, p)
+                live_b -= inner.bytes
+                live_e -= inner.elements
+            if i == last_input:  # with the last predecessor: the last read of J(s, v)
+                live_b -= outer.bytes
+                live_e -= outer.elements
+            existing = heads.get(s)
+            if existing is not None:  # the merge: existing + product
+                if existing.leaf:
+                    live_b += existing.bytes
+                    live_e += existing.elements
+                merge = pricer.merge(existing.kind, price.result, p, s)
+                macs += merge.formed
+                merged = held_elements(merge.result, (sizes[s], sizes[p]))
+                live_b += merged * pricer.itemsize(p, s)
+                live_e += merged
+                peak_b, peak_e = max(peak_b, live_b), max(peak_e, live_e)
+                live_b -= existing.bytes + nbytes
+                live_e -= existing.elements + elements
+    return Transition(macs, peak_b, peak_e, live_b, live_e)

@@ -1,7 +1,9 @@
 """Orders by macs and peak memory: a DP over eliminated subsets with (macs, peak) labels.
 
-The memory model is that of :mod:`analyzer.planning.memory` (objects are born at
-their first read or at their operation and die after their last read). Between
+The memory model, its factors (:class:`~analyzer.planning.memory.Held`) and the
+live totals of one elimination (:func:`~analyzer.planning.memory.transition`)
+are those of :mod:`analyzer.planning.memory` (objects are born at their first
+read or at their operation and die after their last read). Between
 two eliminations the live objects are exactly the non-leaf factors of the
 elimination state, and the state depends only on the *set* of vertices
 eliminated (eliminations visit neighbours by vertex rank, see
@@ -28,17 +30,18 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from ..elimination import State, eliminate
 from ..errors import PlanError
 from .costs import Pricer
+from .memory import Held, Transition, held_callbacks, held_state, transition, visit_order
 from .problem import Problem
 from .search import Budget
 
 __all__ = [
     "MAX_MEMORY_EXACT",
-    "Obj",
+    "Held",
     "Label",
     "Transition",
     "OutOfTime",
@@ -60,25 +63,6 @@ class OutOfTime(Exception):
     """The budget ran out before the walk over subsets finished."""
 
 
-class Obj(NamedTuple):
-    """A factor as the memory model sees it: kind, stored elements, bytes, never read yet."""
-
-    kind: Any
-    elements: Any
-    nbytes: Any
-    leaf: bool
-
-
-class Transition(NamedTuple):
-    """What eliminating a vertex from a state costs: macs, peak bytes and elements, live after."""
-
-    macs: Any
-    peak_bytes: Any
-    peak_elements: Any
-    after_bytes: Any
-    after_elements: Any
-
-
 @dataclass(frozen=True)
 class Label:
     """An order reaching a subset: its macs and peaks so far, the label before, the vertex."""
@@ -98,94 +82,17 @@ class Label:
         return found[::-1]
 
 
-def visit_order(state: State, v: Hashable) -> tuple[list[tuple], list[tuple]]:
-    """``v``'s ``(predecessor, factor)`` and ``(successor, factor)`` pairs in the order
-    :func:`~analyzer.elimination.eliminate` forms its products: by the state's rank."""
-    inputs, outputs = state.pred[v], state.succ[v]
-    rank = state.rank
-    if rank is None:
-        return list(inputs.items()), list(outputs.items())
-    return (
-        [(p, inputs[p]) for p in sorted(inputs, key=rank.__getitem__)],
-        [(s, outputs[s]) for s in sorted(outputs, key=rank.__getitem__)],
-    )
-
-
 def memory_state(problem: Problem) -> tuple[State, Pricer]:
-    """The start state whose factors are :class:`Obj` leaves, and the problem's pricer."""
-    sizes, pricer = problem.sizes, problem.pricer()
-
-    def leaf(t: Hashable, h: Hashable, kind: Any) -> Obj:
-        elements = kind.stored((sizes[h], sizes[t]))
-        return Obj(kind, elements, elements * pricer.itemsize(t, h), True)
-
-    return problem.state(leaf), pricer
-
-
-def transition(state: State, v: Hashable, pricer: Pricer, live: tuple[Any, Any]) -> Transition:
-    """The live totals while eliminating ``v`` from ``state`` (unchanged), by the memory model.
-
-    ``live`` is (bytes, elements) of the objects alive before: the state's non-leaf factors.
-    """
-    sizes = pricer.sizes
-    inputs, outputs = visit_order(state, v)
-    live_b, live_e = live
-    peak_b = peak_e = 0
-    macs = 0
-    last_in, last_out = len(outputs) - 1, len(inputs) - 1
-    for i, (p, inner) in enumerate(inputs):
-        heads = state.succ[p]
-        for j, (s, outer) in enumerate(outputs):
-            if inner.leaf and j == 0:  # a leaf is born at its first read
-                live_b += inner.nbytes
-                live_e += inner.elements
-            if outer.leaf and i == 0:
-                live_b += outer.nbytes
-                live_e += outer.elements
-            price = pricer.product(outer.kind, inner.kind, p, v, s)
-            elements = price.result.stored((sizes[s], sizes[p]))
-            nbytes = elements * pricer.itemsize(p, s)
-            macs += price.macs
-            live_b += nbytes
-            live_e += elements
-            peak_b, peak_e = max(peak_b, live_b), max(peak_e, live_e)
-            if j == last_in:  # the product was the last read of J(v, p)
-                live_b -= inner.nbytes
-                live_e -= inner.elements
-            if i == last_out:
-                live_b -= outer.nbytes
-                live_e -= outer.elements
-            existing = heads.get(s)
-            if existing is not None:  # the merge: existing + product
-                if existing.leaf:
-                    live_b += existing.nbytes
-                    live_e += existing.elements
-                merge = pricer.merge(existing.kind, price.result, p, s)
-                macs += merge.formed
-                merged = merge.result.stored((sizes[s], sizes[p]))
-                live_b += merged * pricer.itemsize(p, s)
-                live_e += merged
-                peak_b, peak_e = max(peak_b, live_b), max(peak_e, live_e)
-                live_b -= existing.nbytes + nbytes
-                live_e -= existing.elements + elements
-    return Transition(macs, peak_b, peak_e, live_b, live_e)
+    """The start state whose factors are :class:`~analyzer.planning.memory.Held` leaves, and
+    the problem's pricer."""
+    return held_state(problem), problem.pricer()
 
 
 def advance(state: State, v: Hashable, pricer: Pricer, *, in_place: bool = False) -> State:
-    """The state after eliminating ``v`` (a copy sharing what it does not change, or in place)."""
-    sizes = pricer.sizes
+    """The state after eliminating ``v`` (a copy sharing what it does not change, or in place);
+    its products are made by the memory model's callbacks (:func:`held_callbacks`)."""
     here = state if in_place else state.copy_for(v)
-
-    def multiply(outer: Obj, inner: Obj, p: Hashable, v: Hashable, s: Hashable) -> Obj:
-        kind = pricer.product(outer.kind, inner.kind, p, v, s).result
-        elements = kind.stored((sizes[s], sizes[p]))
-        return Obj(kind, elements, elements * pricer.itemsize(p, s), False)
-
-    def add(existing: Obj, product: Obj, p: Hashable, s: Hashable) -> Obj:
-        kind = pricer.merge(existing.kind, product.kind, p, s).result
-        elements = kind.stored((sizes[s], sizes[p]))
-        return Obj(kind, elements, elements * pricer.itemsize(p, s), False)
-
+    multiply, add = held_callbacks(pricer)
     eliminate(here, v, multiply, add)
     return here
 
@@ -199,13 +106,13 @@ def final_peak(state: State, pricer: Pricer, live: tuple[Any, Any]) -> tuple[Any
         if factor.kind.densify_macs(shape) == 0:
             continue
         if factor.leaf:
-            live_b += factor.nbytes
+            live_b += factor.bytes
             live_e += factor.elements
         dense = shape[0] * shape[1]
         live_b += dense * pricer.itemsize(t, h)
         live_e += dense
         peak_b, peak_e = max(peak_b, live_b), max(peak_e, live_e)
-        live_b -= factor.nbytes
+        live_b -= factor.bytes
         live_e -= factor.elements
     return peak_b, peak_e
 

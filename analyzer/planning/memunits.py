@@ -4,9 +4,13 @@ Units follow their standard meaning: the decimal (SI) prefixes are powers of
 1000 (``kB``, ``MB``, ``GB``, ``TB``: ``"2 GB"`` is 2·10⁹ bytes) and the binary
 (IEC) prefixes powers of 1024 (``KiB``, ``MiB``, ``GiB``, ``TiB``: ``"512 MiB"``
 is 512·2²⁰ bytes); ``B`` (or no unit) is bytes. Units are read without regard to
-case (``"2 gb"`` is ``"2 GB"``); a fractional count is rounded down to whole
-bytes. Anything else (zero, a negative or non-finite number, an unknown unit,
-text that is not a number and a unit) is a :class:`~analyzer.errors.PlanError`.
+case (``"2 gb"`` is ``"2 GB"``); a fractional count of a larger unit is rounded
+down to whole bytes (``"1.5 KiB"`` is 1536, ``"0.3 KiB"`` is 307). A count of
+bytes (a float, or text with ``B`` or no unit) must be a whole number: ``1.7``
+or ``"0.5 B"`` is refused rather than rounded. Anything else (zero, a negative
+or non-finite number, a number too large to be a float such as ``"1e400 B"``,
+an unknown unit, text that is not a number and a unit, less than one byte) is a
+:class:`~analyzer.errors.PlanError`.
 
 >>> parse_memory("2 GB"), parse_memory("512 MiB"), parse_memory("100kB"), parse_memory(4096)
 (2000000000, 536870912, 100000, 4096)
@@ -40,6 +44,16 @@ _SHOWN = "B, kB, MB, GB, TB (powers of 1000), KiB, MiB, GiB, TiB (powers of 1024
 _TEXT = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
 
 
+def _whole(count: float, limit: Any) -> int:
+    """A count of bytes that must be whole (a fraction of a byte is refused, not rounded)."""
+    if count != math.floor(count):
+        raise PlanError(
+            f"memory_limit must be a whole number of bytes, got {limit!r} (write an int, or a "
+            f"larger unit such as '2 kB')"
+        )
+    return int(count)
+
+
 def parse_memory(limit: Any) -> int:
     """Bytes of a memory limit: a positive int, or a number followed by a unit (see the module)."""
     if isinstance(limit, bool):
@@ -51,7 +65,7 @@ def parse_memory(limit: Any) -> int:
     elif isinstance(limit, float | np.floating):
         if not math.isfinite(limit):
             raise PlanError(f"memory_limit must be a finite number of bytes, got {limit!r}")
-        value = math.floor(limit)
+        value = _whole(float(limit), limit)
     elif isinstance(limit, str):
         match = _TEXT.match(limit)
         if match is None:
@@ -65,10 +79,18 @@ def parse_memory(limit: Any) -> int:
         if unit.lower() not in UNITS and unit:
             raise PlanError(f"unknown memory unit {unit!r} in {limit!r}; valid units: {_SHOWN}")
         scale = UNITS[unit.lower()] if unit else 1
-        if "." in number or "e" in number.lower():
-            value = math.floor(float(number) * scale)
-        else:
-            value = int(number) * scale
+        try:
+            if "." in number or "e" in number.lower():
+                count = float(number) * scale
+                if not math.isfinite(count):
+                    raise PlanError(f"memory_limit {limit!r} is too large (not a finite number)")
+                value = _whole(count, limit) if scale == 1 else math.floor(count)
+            else:
+                value = int(number) * scale
+        except ValueError as reason:  # e.g. more digits than int() reads
+            if isinstance(reason, PlanError):
+                raise
+            raise PlanError(f"cannot read memory_limit {limit!r}: {reason}") from None
     else:
         raise PlanError(
             f"memory_limit must be a number of bytes or text like '2 GB', got {limit!r}"
