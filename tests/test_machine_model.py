@@ -480,3 +480,29 @@ def test_cli_calibrate_prints_the_rates(monkeypatch, tmp_path, capsys):
     assert str(tmp_path) in out
     assert seen == {"quick": True, "refresh": True, "threads": 1}
     assert main(["calibrate", "--bogus"]) == 2
+
+
+def test_explained_needs_a_computed_cause():
+    # The model bends the slope but no regime changes between sizes: no cause, no ``explained``.
+    rows = sweep_rows(HS, 1e-9 * HS**2 * 64 * JUMP, 1e-9 * HS**2 * 64 * JUMP, ["memory"] * 5)
+    assert explain(rows, "H") == ""
+    fit = fit_exponents(rows, x="H", min_seconds=0).iloc[0]
+    assert abs(fit["slope"] - fit["predicted_machine"]) <= 0.15  # the machine slope matches
+    assert fit["verdict"] == "fail" and fit["explanation"] == ""
+
+
+def test_explained_needs_a_tight_interval():
+    # Noisy times around the machine model: the 95% interval is loose and holds the count's 2.
+    # The noise is orthogonal to (1, log H), so the fitted slope stays the model's.
+    basis = np.vstack([np.ones(5), np.log(HS)]).T
+    zigzag = np.array([0.0, 1, -1, 1, -1])
+    residual = zigzag - basis @ np.linalg.lstsq(basis, zigzag, rcond=None)[0]
+    model = 1e-9 * HS**2 * 64 * JUMP
+    rows = sweep_rows(HS, model * np.exp(0.15 * residual), model, LEVELS)
+    fit = fit_exponents(rows, x="H", min_seconds=0, tolerance=0.5).iloc[0]
+    assert fit["ci_high"] - fit["ci_low"] <= 4 * 0.5  # not inconclusive for the usual rule
+    half = (fit["ci_high"] - fit["ci_low"]) / 2
+    assert half > 0.15 and fit["ci_low"] <= 2.0 <= fit["ci_high"]
+    assert abs(fit["slope"] - fit["predicted_machine"]) <= 0.15
+    assert abs(fit["slope"] - 2.0) > 0.5
+    assert fit["verdict"] == "inconclusive" and fit["explanation"] == ""
