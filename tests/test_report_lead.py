@@ -251,3 +251,19 @@ def test_write_report_refuses_graph_data_that_is_not_a_graph(tmp_path):
         write_report(tmp_path / "out", results, None, graph={"nodes": 3})
     assert not (tmp_path / "out").exists()
     assert isinstance(results, pd.DataFrame)
+
+
+def test_names_with_dollar_signs_are_drawn_as_text(tmp_path):
+    data = {
+        "graph": {"name": "f$"},
+        "nodes": [
+            {"id": "$\\sqrt{w$", "size": "N", "role": "parameter"},
+            {"id": "$y^$", "size": 1, "role": "output"},
+        ],
+        "links": [{"source": "$\\sqrt{w$", "target": "$y^$", "structure": "$^dense$"}],
+    }
+    results = make_results()[["cost", "order", "sweep", "H", "N", "macs"]]
+    write_report(tmp_path, results, None, graph=data)
+    svg = (tmp_path / "graph.svg").read_text()
+    assert (tmp_path / "graph.png").stat().st_size > 0
+    assert "sqrt" in svg and "dense" in svg
