@@ -6,6 +6,7 @@ No test here times anything: every rate is made up.
 
 import json
 import math
+import os
 
 import numpy as np
 import pandas as pd
@@ -469,16 +470,24 @@ def test_cli_calibrate_prints_the_rates(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("ANALYZER_CACHE_DIR", str(tmp_path))
     seen = {}
 
+    real = machine.calibrate
+
     def fake(threads=1, **kwargs):
         seen.update(kwargs, threads=threads)
-        return FLAT
+        return real(threads, **kwargs)
 
     monkeypatch.setattr(machine, "calibrate", fake)
+    monkeypatch.setattr(calibration_module, "_measure", lambda *args: FLAT)
     assert main(["calibrate", "--quick", "--refresh"]) == 0
     out = capsys.readouterr().out
     assert "read bandwidth: L2 (up to 2 MB) 40 GB/s, memory 20 GB/s" in out
-    assert str(tmp_path) in out
-    assert seen == {"quick": True, "refresh": True, "threads": 1}
+    assert f"cached in {calibration_module.cache_path(True, 1)}" in out
+    assert calibration_module.cache_path(True, 1).is_file()
+    assert {k: seen[k] for k in ("quick", "refresh", "threads")} == {
+        "quick": True,
+        "refresh": True,
+        "threads": 1,
+    }
     assert main(["calibrate", "--bogus"]) == 2
 
 
@@ -506,3 +515,35 @@ def test_explained_needs_a_tight_interval():
     assert abs(fit["slope"] - fit["predicted_machine"]) <= 0.15
     assert abs(fit["slope"] - 2.0) > 0.5
     assert fit["verdict"] == "inconclusive" and fit["explanation"] == ""
+
+
+def test_cli_calibrate_says_when_the_cache_cannot_be_written(monkeypatch, tmp_path, capsys):
+    from analyzer.cli import main
+
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    monkeypatch.setenv("ANALYZER_CACHE_DIR", str(blocker / "cache"))
+    monkeypatch.setattr(calibration_module, "_measure", lambda *args: FLAT)
+    assert main(["calibrate", "--quick"]) == 0
+    captured = capsys.readouterr()
+    assert "cached in" not in captured.out
+    assert captured.err.startswith("not cached: cannot write")
+    assert str(blocker / "cache") in captured.err and len(captured.err.splitlines()) == 1
+
+
+def test_quick_callers_take_the_newer_cached_calibration(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANALYZER_CACHE_DIR", str(tmp_path))
+    quick = Calibration(**{**FLAT.__dict__, "elementwise": 1e9, "meta": {"mode": "quick"}})
+    made = {"full": FLAT, "quick": quick}
+    monkeypatch.setattr(calibration_module, "_measure", lambda mode, *args: made[mode])
+    calibrate()  # a full calibration is cached
+    assert calibrate(quick=True) == FLAT  # it serves quick callers
+    assert calibrate(quick=True, refresh=True) == quick
+    full_path = calibration_module.cache_path(False, 1)
+    quick_path = calibration_module.cache_path(True, 1)
+    os.utime(full_path, (1e9, 1e9))  # the full one is older
+    os.utime(quick_path, (2e9, 2e9))
+    assert calibrate(quick=True) == quick  # the refresh is seen
+    assert calibrate() == FLAT  # full callers keep the full one
+    os.utime(full_path, (3e9, 3e9))
+    assert calibrate(quick=True) == FLAT
