@@ -547,3 +547,39 @@ def test_quick_callers_take_the_newer_cached_calibration(tmp_path, monkeypatch):
     assert calibrate() == FLAT  # full callers keep the full one
     os.utime(full_path, (3e9, 3e9))
     assert calibrate(quick=True) == FLAT
+
+
+@pytest.mark.parametrize(
+    "levels",
+    [
+        (("L2", -2e6, 40 * GB), ("memory", math.inf, 20 * GB)),  # negative capacity
+        (("L2", 2e6, -40 * GB), ("memory", math.inf, 20 * GB)),  # negative bandwidth
+        (("L2", 2e6, 40 * GB), ("memory", math.inf, math.nan)),  # NaN bandwidth
+        (("L3", 4e7, 40 * GB), ("L2", 2e6, 40 * GB), ("memory", math.inf, 20 * GB)),  # order
+        (("L2", 2e6, 40 * GB), ("memory", 1e12, 20 * GB)),  # the last level is not memory
+        (("L2", 2e6, 40 * GB), ("memory", math.inf, 20 * GB), ("x", math.inf, 1.0)),
+        (("L2", 2e6),),  # not a triple
+    ],
+)
+def test_bad_levels_are_refused(levels):
+    with pytest.raises(AnalyzerError, match="Calibration: level"):
+        Calibration(**{**FLAT.__dict__, "levels": levels})
+
+
+def test_a_corrupt_cache_is_measured_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANALYZER_CACHE_DIR", str(tmp_path))
+    calls = []
+
+    def fake_measure(mode, *args):
+        calls.append(mode)
+        return FLAT
+
+    monkeypatch.setattr(calibration_module, "_measure", fake_measure)
+    path = calibration_module.cache_path()
+    good = {"version": CALIBRATION_VERSION, **FLAT.to_dict()}
+    bad = dict(good, levels=[["L2", -2e6, 4e10], ["memory", None, 2e10]])
+    for text in (json.dumps(bad), "[" * 100_000 + "]" * 100_000):
+        path.write_text(text)
+        assert calibrate() == FLAT
+    assert calls == ["full", "full"]
+    assert calibrate() == FLAT and len(calls) == 2  # the good one written back is read

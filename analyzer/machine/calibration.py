@@ -416,8 +416,8 @@ def _load(path: Path) -> Calibration | None:
         if data.get("version") != CALIBRATION_VERSION:
             return None
         return Calibration.from_dict(data)
-    except (OSError, ValueError, AttributeError, AnalyzerError):
-        return None
+    except (OSError, ValueError, AttributeError, RecursionError, AnalyzerError):
+        return None  # missing or corrupt (deeply nested JSON included): calibrate again
 
 
 def calibrate(

@@ -44,6 +44,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import re
@@ -71,6 +72,33 @@ __all__ = [
 CALIBRATION_VERSION = 3
 #: Smallest dimension from which a dense product counts as *square* (below: *thin*).
 SQUARE_FROM = 64
+
+
+def _levels(levels: Any) -> tuple[tuple[str, float, float], ...]:
+    """Cache levels checked: capacities positive and ascending with the last one ``inf``
+    (memory), bandwidths positive and finite."""
+    try:
+        out = tuple((str(n), float(c), float(r)) for n, c, r in levels)
+    except (TypeError, ValueError) as exc:
+        raise AnalyzerError(
+            f"Calibration: levels are (name, capacity, bandwidth) triples, got {levels!r}"
+        ) from exc
+    caps = [c for _, c, _ in out]
+    if out and not (
+        all(c > 0 and not math.isnan(c) for c in caps)
+        and all(a < b for a, b in itertools.pairwise(caps))
+        and math.isinf(caps[-1])
+        and all(math.isfinite(c) for c in caps[:-1])
+    ):
+        raise AnalyzerError(
+            "Calibration: level capacities must be positive bytes, ascending, the last one "
+            f"inf (memory); got {caps!r}"
+        )
+    if not all(math.isfinite(r) and r > 0 for _, _, r in out):
+        raise AnalyzerError(
+            f"Calibration: level bandwidths must be positive finite bytes/s, got {out!r}"
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -277,8 +305,7 @@ class Calibration:
                 f"'default', got {self.step_overhead!r}"
             )
         object.__setattr__(self, "step_overhead", overhead)
-        levels = tuple((str(n), float(c), float(r)) for n, c, r in self.levels)
-        object.__setattr__(self, "levels", levels)
+        object.__setattr__(self, "levels", _levels(self.levels))
 
     # ---------------------------------------------------------------- the curves
     def read_bandwidth(self, working_set: float) -> float:
