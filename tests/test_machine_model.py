@@ -262,6 +262,7 @@ def sweep_rows(hs, seconds, model_seconds, levels, bound="read", fresh=False):
             "model_fresh": [fresh] * n,
             "model_step": ["J(out,u)·J(u,W)"] * n,
             "model_overhead": [1e-5] * n,
+            "model_last_level": ["L3"] * n,
         }
     )
 
@@ -583,3 +584,17 @@ def test_a_corrupt_cache_is_measured_again(tmp_path, monkeypatch):
         assert calibrate() == FLAT
     assert calls == ["full", "full"]
     assert calibrate() == FLAT and len(calls) == 2  # the good one written back is read
+
+
+def test_a_jump_from_a_smaller_cache_to_memory_names_that_cache():
+    # L2 -> memory, with L3 the last level: the L2 cache is not "the last-level cache"
+    levels = ["L2", "L2", "memory", "memory", "memory"]
+    rows = sweep_rows(HS, 1.0, 1.0, levels)
+    rows["model_capacity"] = [2e6, 2e6, math.inf, math.inf, math.inf]
+    note = explain(rows, "H")
+    assert "leaves the L2 cache (2 MB) for memory between H=384 and H=512" in note
+    assert "last-level" not in note
+    # without the record of the last level, no level is called the last one
+    assert "last-level" not in explain(rows.drop(columns="model_last_level"), "H")
+    rows["model_last_level"] = "L2"
+    assert "leaves the last-level cache (L2, 2 MB) between H=384" in explain(rows, "H")
