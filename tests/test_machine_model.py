@@ -598,3 +598,14 @@ def test_a_jump_from_a_smaller_cache_to_memory_names_that_cache():
     assert "last-level" not in explain(rows.drop(columns="model_last_level"), "H")
     rows["model_last_level"] = "L2"
     assert "leaves the last-level cache (L2, 2 MB) between H=384" in explain(rows, "H")
+
+
+@pytest.mark.parametrize(("written", "marked"), [(8000, False), (8_000_000, True)])
+def test_fresh_results_are_priced_on_the_fresh_curve_at_every_size(written, marked):
+    # FLAT: fresh writes 10 GB/s, reused 40 GB/s, first touch from 1 MB (the docstring's rule)
+    s = step("dense·dense", "(1×1)·(1×1)", 1, written + 16, written)
+    fresh = predict_step(FLAT, s)
+    reused = predict_step(FLAT, s, fresh=False)
+    assert fresh.write == pytest.approx(written / (10 * GB))
+    assert reused.write == pytest.approx(written / (40 * GB))
+    assert fresh.fresh is marked and reused.fresh is False
