@@ -303,3 +303,11 @@ def test_explained_without_its_grounds_is_shown_as_fail(folder, tmp_path, explan
     first = _first_screen(render(out).read_text())
     assert f"0 of {len(timed)}" in first or f"all {len(timed)} fits of time fail" in first
     assert "explained" not in first
+
+
+def test_the_machine_note_says_the_after_stream_rates_come_from_the_checked_plan(tmp_path):
+    results = make_results()
+    fits = make_fits().assign(predicted_machine=2.0, explanation="")
+    md = write_report(tmp_path, results, fits, make_steps(results), MACHINE, META).read_text()
+    text = " ".join(md.split())
+    assert "the very plan the cache-border sweeps check, not by a synthetic kernel" in text

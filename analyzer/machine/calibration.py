@@ -287,6 +287,11 @@ def _after_stream(
     Its first step (a ``1×1`` times ``1×H`` product right after the previous repetition's
     stream) gives the cold overhead; its third (a row vector times the ``H×H`` factor,
     read once per repetition) gives one point of the after-stream read curve per ``H``.
+
+    Known weakness: this is the very plan the acceptance sweeps check, so the two rates are
+    not independent of the measurements they predict there (a synthetic kernel, streaming a
+    2×LLC buffer and then timing a small ``v @ A``, would be). The report's machine note and
+    the README's Machine model section say so.
     """
     from ..executor import execute
     from ..models import one_layer
