@@ -281,11 +281,21 @@ def _run(args: argparse.Namespace, extra: list[str], argv: Sequence[str]) -> int
         print(render(args.folder))
         return 0
     if args.command == "calibrate":
-        from .machine import cache_path, calibrate
+        from .machine import calibrate
 
-        calibration = calibrate(args.threads, quick=args.quick, refresh=args.refresh)
+        cached: list = []
+        calibration = calibrate(
+            args.threads,
+            quick=args.quick,
+            refresh=args.refresh,
+            on_cache=lambda path, error: cached.append((path, error)),
+        )
         print(calibration.summary())
-        print(f"cached in {cache_path(calibration.meta.get('mode') == 'quick', args.threads)}")
+        for path, error in cached:
+            if error is None:
+                print(f"cached in {path}")
+            else:
+                print(f"not cached: {error}", file=sys.stderr)
         return 0
     if args.command == "run":
         outcome = studies.forward_vs_reverse(

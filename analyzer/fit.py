@@ -295,7 +295,10 @@ def fit_exponents(
     ``min_seconds``, fewer than 3 distinct ``x`` values were fitted, or the 95% interval is
     wider than ``4 * tolerance``; otherwise
     ``"pass"`` if ``|slope - predicted| <= tolerance``; otherwise ``"explained"`` if
-    ``|slope - predicted_machine| <= machine_tolerance``, and ``"fail"`` if not.
+    ``|slope - predicted_machine| <= machine_tolerance``, :func:`analyzer.machine.explain.explain`
+    names a cause, and the interval is tight (half-width ``<= machine_tolerance``) or excludes
+    ``predicted``; ``"inconclusive"`` if only the interval test fails; ``"fail"`` otherwise
+    (no cause computed, or the slope matches neither prediction).
 
     The machine-model prediction ``predicted_machine`` is the least-squares slope of the
     ``model`` column (the machine model's predicted seconds a sweep records, see
@@ -387,12 +390,20 @@ def fit_exponents(
         elif abs(slope - predicted) <= tolerance:
             verdict = "pass"
         elif not math.isnan(machine) and abs(slope - machine) <= machine_tolerance:
-            verdict = "explained"
-            cause = explain(used, x) or "the machine model's step times bend the slope"
-            explanation = (
-                f"measured slope {slope:.2f} misses the count's {predicted:.2f} but matches the "
-                f"machine model's {machine:.2f}: {cause}"
-            )
+            # ``explained`` needs a cause computed from the calibration; without one the
+            # verdict is what it would be without the machine model. A loose interval that
+            # still holds the count's slope cannot tell the two predictions apart.
+            cause = explain(used, x)
+            if not cause:
+                verdict = "fail"
+            elif (high - low) / 2 > machine_tolerance and low <= predicted <= high:
+                verdict = "inconclusive"
+            else:
+                verdict = "explained"
+                explanation = (
+                    f"measured slope {slope:.2f} misses the count's {predicted:.2f} but matches "
+                    f"the machine model's {machine:.2f}: {cause}"
+                )
         else:
             verdict = "fail"
         record = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))

@@ -6,6 +6,7 @@ No test here times anything: every rate is made up.
 
 import json
 import math
+import os
 
 import numpy as np
 import pandas as pd
@@ -261,6 +262,7 @@ def sweep_rows(hs, seconds, model_seconds, levels, bound="read", fresh=False):
             "model_fresh": [fresh] * n,
             "model_step": ["J(out,u)·J(u,W)"] * n,
             "model_overhead": [1e-5] * n,
+            "model_last_level": ["L3"] * n,
         }
     )
 
@@ -469,14 +471,141 @@ def test_cli_calibrate_prints_the_rates(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("ANALYZER_CACHE_DIR", str(tmp_path))
     seen = {}
 
+    real = machine.calibrate
+
     def fake(threads=1, **kwargs):
         seen.update(kwargs, threads=threads)
-        return FLAT
+        return real(threads, **kwargs)
 
     monkeypatch.setattr(machine, "calibrate", fake)
+    monkeypatch.setattr(calibration_module, "_measure", lambda *args: FLAT)
     assert main(["calibrate", "--quick", "--refresh"]) == 0
     out = capsys.readouterr().out
     assert "read bandwidth: L2 (up to 2 MB) 40 GB/s, memory 20 GB/s" in out
-    assert str(tmp_path) in out
-    assert seen == {"quick": True, "refresh": True, "threads": 1}
+    assert f"cached in {calibration_module.cache_path(True, 1)}" in out
+    assert calibration_module.cache_path(True, 1).is_file()
+    assert {k: seen[k] for k in ("quick", "refresh", "threads")} == {
+        "quick": True,
+        "refresh": True,
+        "threads": 1,
+    }
     assert main(["calibrate", "--bogus"]) == 2
+
+
+def test_explained_needs_a_computed_cause():
+    # The model bends the slope but no regime changes between sizes: no cause, no ``explained``.
+    rows = sweep_rows(HS, 1e-9 * HS**2 * 64 * JUMP, 1e-9 * HS**2 * 64 * JUMP, ["memory"] * 5)
+    assert explain(rows, "H") == ""
+    fit = fit_exponents(rows, x="H", min_seconds=0).iloc[0]
+    assert abs(fit["slope"] - fit["predicted_machine"]) <= 0.15  # the machine slope matches
+    assert fit["verdict"] == "fail" and fit["explanation"] == ""
+
+
+def test_explained_needs_a_tight_interval():
+    # Noisy times around the machine model: the 95% interval is loose and holds the count's 2.
+    # The noise is orthogonal to (1, log H), so the fitted slope stays the model's.
+    basis = np.vstack([np.ones(5), np.log(HS)]).T
+    zigzag = np.array([0.0, 1, -1, 1, -1])
+    residual = zigzag - basis @ np.linalg.lstsq(basis, zigzag, rcond=None)[0]
+    model = 1e-9 * HS**2 * 64 * JUMP
+    rows = sweep_rows(HS, model * np.exp(0.15 * residual), model, LEVELS)
+    fit = fit_exponents(rows, x="H", min_seconds=0, tolerance=0.5).iloc[0]
+    assert fit["ci_high"] - fit["ci_low"] <= 4 * 0.5  # not inconclusive for the usual rule
+    half = (fit["ci_high"] - fit["ci_low"]) / 2
+    assert half > 0.15 and fit["ci_low"] <= 2.0 <= fit["ci_high"]
+    assert abs(fit["slope"] - fit["predicted_machine"]) <= 0.15
+    assert abs(fit["slope"] - 2.0) > 0.5
+    assert fit["verdict"] == "inconclusive" and fit["explanation"] == ""
+
+
+def test_cli_calibrate_says_when_the_cache_cannot_be_written(monkeypatch, tmp_path, capsys):
+    from analyzer.cli import main
+
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    monkeypatch.setenv("ANALYZER_CACHE_DIR", str(blocker / "cache"))
+    monkeypatch.setattr(calibration_module, "_measure", lambda *args: FLAT)
+    assert main(["calibrate", "--quick"]) == 0
+    captured = capsys.readouterr()
+    assert "cached in" not in captured.out
+    assert captured.err.startswith("not cached: cannot write")
+    assert str(blocker / "cache") in captured.err and len(captured.err.splitlines()) == 1
+
+
+def test_quick_callers_take_the_newer_cached_calibration(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANALYZER_CACHE_DIR", str(tmp_path))
+    quick = Calibration(**{**FLAT.__dict__, "elementwise": 1e9, "meta": {"mode": "quick"}})
+    made = {"full": FLAT, "quick": quick}
+    monkeypatch.setattr(calibration_module, "_measure", lambda mode, *args: made[mode])
+    calibrate()  # a full calibration is cached
+    assert calibrate(quick=True) == FLAT  # it serves quick callers
+    assert calibrate(quick=True, refresh=True) == quick
+    full_path = calibration_module.cache_path(False, 1)
+    quick_path = calibration_module.cache_path(True, 1)
+    os.utime(full_path, (1e9, 1e9))  # the full one is older
+    os.utime(quick_path, (2e9, 2e9))
+    assert calibrate(quick=True) == quick  # the refresh is seen
+    assert calibrate() == FLAT  # full callers keep the full one
+    os.utime(full_path, (3e9, 3e9))
+    assert calibrate(quick=True) == FLAT
+
+
+@pytest.mark.parametrize(
+    "levels",
+    [
+        (("L2", -2e6, 40 * GB), ("memory", math.inf, 20 * GB)),  # negative capacity
+        (("L2", 2e6, -40 * GB), ("memory", math.inf, 20 * GB)),  # negative bandwidth
+        (("L2", 2e6, 40 * GB), ("memory", math.inf, math.nan)),  # NaN bandwidth
+        (("L3", 4e7, 40 * GB), ("L2", 2e6, 40 * GB), ("memory", math.inf, 20 * GB)),  # order
+        (("L2", 2e6, 40 * GB), ("memory", 1e12, 20 * GB)),  # the last level is not memory
+        (("L2", 2e6, 40 * GB), ("memory", math.inf, 20 * GB), ("x", math.inf, 1.0)),
+        (("L2", 2e6),),  # not a triple
+    ],
+)
+def test_bad_levels_are_refused(levels):
+    with pytest.raises(AnalyzerError, match="Calibration: level"):
+        Calibration(**{**FLAT.__dict__, "levels": levels})
+
+
+def test_a_corrupt_cache_is_measured_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANALYZER_CACHE_DIR", str(tmp_path))
+    calls = []
+
+    def fake_measure(mode, *args):
+        calls.append(mode)
+        return FLAT
+
+    monkeypatch.setattr(calibration_module, "_measure", fake_measure)
+    path = calibration_module.cache_path()
+    good = {"version": CALIBRATION_VERSION, **FLAT.to_dict()}
+    bad = dict(good, levels=[["L2", -2e6, 4e10], ["memory", None, 2e10]])
+    for text in (json.dumps(bad), "[" * 100_000 + "]" * 100_000):
+        path.write_text(text)
+        assert calibrate() == FLAT
+    assert calls == ["full", "full"]
+    assert calibrate() == FLAT and len(calls) == 2  # the good one written back is read
+
+
+def test_a_jump_from_a_smaller_cache_to_memory_names_that_cache():
+    # L2 -> memory, with L3 the last level: the L2 cache is not "the last-level cache"
+    levels = ["L2", "L2", "memory", "memory", "memory"]
+    rows = sweep_rows(HS, 1.0, 1.0, levels)
+    rows["model_capacity"] = [2e6, 2e6, math.inf, math.inf, math.inf]
+    note = explain(rows, "H")
+    assert "leaves the L2 cache (2 MB) for memory between H=384 and H=512" in note
+    assert "last-level" not in note
+    # without the record of the last level, no level is called the last one
+    assert "last-level" not in explain(rows.drop(columns="model_last_level"), "H")
+    rows["model_last_level"] = "L2"
+    assert "leaves the last-level cache (L2, 2 MB) between H=384" in explain(rows, "H")
+
+
+@pytest.mark.parametrize(("written", "marked"), [(8000, False), (8_000_000, True)])
+def test_fresh_results_are_priced_on_the_fresh_curve_at_every_size(written, marked):
+    # FLAT: fresh writes 10 GB/s, reused 40 GB/s, first touch from 1 MB (the docstring's rule)
+    s = step("dense·dense", "(1×1)·(1×1)", 1, written + 16, written)
+    fresh = predict_step(FLAT, s)
+    reused = predict_step(FLAT, s, fresh=False)
+    assert fresh.write == pytest.approx(written / (10 * GB))
+    assert reused.write == pytest.approx(written / (40 * GB))
+    assert fresh.fresh is marked and reused.fresh is False

@@ -251,3 +251,63 @@ def test_write_report_refuses_graph_data_that_is_not_a_graph(tmp_path):
         write_report(tmp_path / "out", results, None, graph={"nodes": 3})
     assert not (tmp_path / "out").exists()
     assert isinstance(results, pd.DataFrame)
+
+
+def test_names_with_dollar_signs_are_drawn_as_text(tmp_path):
+    data = {
+        "graph": {"name": "f$"},
+        "nodes": [
+            {"id": "$\\sqrt{w$", "size": "N", "role": "parameter"},
+            {"id": "$y^$", "size": 1, "role": "output"},
+        ],
+        "links": [{"source": "$\\sqrt{w$", "target": "$y^$", "structure": "$^dense$"}],
+    }
+    results = make_results()[["cost", "order", "sweep", "H", "N", "macs"]]
+    write_report(tmp_path, results, None, graph=data)
+    svg = (tmp_path / "graph.svg").read_text()
+    assert (tmp_path / "graph.png").stat().st_size > 0
+    assert "sqrt" in svg and "dense" in svg
+
+
+def _copied(folder: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "copy"
+    out.mkdir()
+    for p in folder.iterdir():
+        (out / p.name).write_bytes(p.read_bytes())
+    return out
+
+
+def test_an_unknown_verdict_in_fits_csv_is_one_error(folder, tmp_path, capsys):
+    from analyzer.cli import main
+
+    out = _copied(folder, tmp_path)
+    fits = pd.read_csv(out / "fits.csv", keep_default_na=False, na_values=[""])
+    fits.loc[0, "verdict"] = "bogus"
+    fits.to_csv(out / "fits.csv", index=False)
+    with pytest.raises(AnalyzerError, match="unknown verdicts 'bogus'; verdicts are pass"):
+        render(out)
+    assert main(["report", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "bogus" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(("explanation", "machine"), [("", 2.3), ("the cache", float("nan"))])
+def test_explained_without_its_grounds_is_shown_as_fail(folder, tmp_path, explanation, machine):
+    out = _copied(folder, tmp_path)
+    fits = pd.read_csv(out / "fits.csv", keep_default_na=False, na_values=[""])
+    timed = fits.index[fits["y"] == "seconds"]
+    fits.loc[timed, "verdict"] = "explained"
+    fits["explanation"] = explanation
+    fits["predicted_machine"] = machine
+    fits.to_csv(out / "fits.csv", index=False)
+    first = _first_screen(render(out).read_text())
+    assert f"0 of {len(timed)}" in first or f"all {len(timed)} fits of time fail" in first
+    assert "explained" not in first
+
+
+def test_the_machine_note_says_the_after_stream_rates_come_from_the_checked_plan(tmp_path):
+    results = make_results()
+    fits = make_fits().assign(predicted_machine=2.0, explanation="")
+    md = write_report(tmp_path, results, fits, make_steps(results), MACHINE, META).read_text()
+    text = " ".join(md.split())
+    assert "the very plan the cache-border sweeps check, not by a synthetic kernel" in text

@@ -287,6 +287,11 @@ def _after_stream(
     Its first step (a ``1×1`` times ``1×H`` product right after the previous repetition's
     stream) gives the cold overhead; its third (a row vector times the ``H×H`` factor,
     read once per repetition) gives one point of the after-stream read curve per ``H``.
+
+    Known weakness: this is the very plan the acceptance sweeps check, so the two rates are
+    not independent of the measurements they predict there (a synthetic kernel, streaming a
+    2×LLC buffer and then timing a small ``v @ A``, would be). The report's machine note and
+    the README's Machine model section say so.
     """
     from ..executor import execute
     from ..models import one_layer
@@ -416,8 +421,8 @@ def _load(path: Path) -> Calibration | None:
         if data.get("version") != CALIBRATION_VERSION:
             return None
         return Calibration.from_dict(data)
-    except (OSError, ValueError, AttributeError, AnalyzerError):
-        return None
+    except (OSError, ValueError, AttributeError, RecursionError, AnalyzerError):
+        return None  # missing or corrupt (deeply nested JSON included): calibrate again
 
 
 def calibrate(
@@ -429,6 +434,7 @@ def calibrate(
     top: int | None = None,
     budget: float | None = None,
     gemm_n: int | None = None,
+    on_cache: Callable[[Path, str | None], None] | None = None,
 ) -> Calibration:
     """This machine's :class:`~analyzer.machine.model.Calibration`, measured or read from cache.
 
@@ -438,7 +444,8 @@ def calibrate(
         BLAS threads while measuring (default 1, as sweeps run).
     quick : bool
         Fewer points (one per octave, up to 512 MiB) and shorter timings: under 15 s
-        instead of under 60 s. A cached full calibration is used by quick callers too.
+        instead of under 60 s. Quick callers use the newer of the cached full and quick
+        calibrations.
     cache : bool
         Read and write the cache (:func:`cache_path`); False measures without it.
     refresh : bool
@@ -448,6 +455,10 @@ def calibrate(
         256 MiB, at most 1 GiB or 512 MiB quick and an eighth of the available memory),
         seconds spent per point, square GEMM size: smaller ones calibrate faster, less
         faithfully (the tests use tiny ones).
+    on_cache : callable, optional
+        Called as ``on_cache(path, None)`` when the result was read from or written to the
+        cache file ``path``, and ``on_cache(path, reason)`` when writing it failed
+        (``reason`` starts with "cannot write").
 
     Examples
     --------
@@ -468,18 +479,43 @@ def calibrate(
     custom = top is not None or budget is not None or gemm_n is not None
     use_cache = cache and not custom
     if use_cache and not refresh:
+        # quick callers take the newer of the full and the quick calibration, so that a
+        # ``--quick --refresh`` is seen by the quick callers after it
+        found = []
         for candidate in [False] if not quick else [False, True]:
-            found = _load(cache_path(candidate, threads))
-            if found is not None:
-                return found
+            path = cache_path(candidate, threads)
+            loaded = _load(path)
+            if loaded is not None:
+                found.append((_mtime(path), not candidate, path, loaded))
+        if found:
+            _, _, path, newest = max(found, key=lambda item: item[:2])
+            if on_cache is not None:
+                on_cache(path, None)
+            return newest
     result = _measure("quick" if quick else "full", threads, top, budget, gemm_n)
     if use_cache:
+        path = cache_path(quick, threads)
         try:
             data = {"version": CALIBRATION_VERSION, **result.to_dict()}
-            atomic_write_text(cache_path(quick, threads), json.dumps(data, indent=1))
-        except AnalyzerError:
-            pass  # an unwritable cache folder only costs a calibration next time
+            atomic_write_text(path, json.dumps(data, indent=1))
+        except (AnalyzerError, OSError) as exc:
+            # an unwritable cache folder only costs a calibration next time
+            if on_cache is not None:
+                reason = str(exc) if isinstance(exc, AnalyzerError) else f"{exc}"
+                on_cache(
+                    path, reason if "cannot write" in reason else f"cannot write {path}: {reason}"
+                )
+        else:
+            if on_cache is not None:
+                on_cache(path, None)
     return result
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return -math.inf
 
 
 def calibration_table(calibration: Calibration) -> pd.DataFrame:

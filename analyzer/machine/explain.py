@@ -45,6 +45,7 @@ MODEL_COLUMNS = [
     "model_compute",
     "model_read",
     "model_write",
+    "model_last_level",
 ]
 
 
@@ -136,6 +137,7 @@ def predict_plan(
             produced[names[2]] = i
     row: dict[str, Any] = {c: math.nan for c in MODEL_COLUMNS}
     row["working_set"] = ws
+    row["model_last_level"] = last[0] if last is not None else ""
     if not predictions:
         row.update(model_seconds=0.0, model_step="", model_level="", model_bound="")
         return predictions, row
@@ -175,8 +177,10 @@ def explain(rows: pd.DataFrame, x: str) -> str:
     ``rows`` hold :data:`MODEL_COLUMNS` (as a sweep records them) and ``x``. The note names,
     between the two neighbouring sizes where it happens: the working set leaving a cache level
     (when reads matter there), the slowest step's result starting to be written to fresh
-    pages, or the slowest step changing what bounds it; when none happens, how the share of
-    per-step overhead changes from the smallest to the largest size. Empty when the rows lack
+    pages, or the slowest step changing what bounds it (a level is called the last-level
+    cache only when it is the row's ``model_last_level``, the calibration's last cache);
+    when none happens, how the share of per-step overhead changes from the smallest to the
+    largest size. Empty when the rows lack
     the columns.
 
     Examples
@@ -185,7 +189,7 @@ def explain(rows: pd.DataFrame, x: str) -> str:
     ...     "model_level": ["L3", "memory", "memory"], "model_capacity": [4.6e7, math.inf,
     ...     math.inf], "model_bound": ["read"] * 3, "model_fresh": [False] * 3,
     ...     "model_step": ["J(out,u)·J(u,W)"] * 3, "model_seconds": [1e-3, 5e-3, 9e-3],
-    ...     "model_overhead": [2e-5] * 3})
+    ...     "model_overhead": [2e-5] * 3, "model_last_level": ["L3"] * 3})
     >>> print(explain(rows, "H"))  # doctest: +NORMALIZE_WHITESPACE
     the working set of J(out,u)·J(u,W) (34 MB at H=256, 76 MB at H=384) leaves the
     last-level cache (L3, 46 MB) between H=256 and H=384
@@ -200,12 +204,16 @@ def explain(rows: pd.DataFrame, x: str) -> str:
         between = f"between {x}={_size(a[x])} and {x}={_size(b[x])}"
         step = b["model_step"]
         if a["model_level"] != b["model_level"] and "read" in (a["model_bound"], b["model_bound"]):
-            last = b["model_level"] == "memory"
+            # the last-level cache is the calibration's, recorded per row: a working set may
+            # jump from a smaller cache straight to memory
+            llc = a.get("model_last_level")
+            last = isinstance(llc, str) and llc != "" and a["model_level"] == llc
+            skipped = b["model_level"] == "memory" and not last
             notes.append(
                 f"the working set of {step} ({megabytes(a['working_set'])} at {x}={_size(a[x])}, "
                 f"{megabytes(b['working_set'])} at {x}={_size(b[x])}) leaves the "
-                f"{_level_text(str(a['model_level']), float(a['model_capacity']), last)} "
-                f"{between}"
+                f"{_level_text(str(a['model_level']), float(a['model_capacity']), last)}"
+                f"{' for memory' if skipped else ''} {between}"
             )
         elif bool(b.get("model_fresh")) and not bool(a.get("model_fresh")):
             notes.append(f"the result of {step} is written to fresh pages (first touch) {between}")

@@ -18,8 +18,12 @@ the rates of a :class:`Calibration`, its predicted time is
   ``B_read`` steps down at each cache border (L1, L2, last-level cache, memory): the roofline
   with cache levels.
 * ``t_write = bytes written / B_write(result size)``: a result the executor allocates afresh is
-  written at the *first-touch* rate when the allocator maps new pages for it (page faults,
-  above a size the calibration finds) and at the *reused*-buffer rate otherwise.
+  written at the rate of the calibrated *fresh* curve at its size (timed by filling new arrays,
+  so it holds the page faults wherever the allocator maps new pages: the *first-touch* cost);
+  a buffer written before, at the *reused*-buffer rate. ``first_touch_from`` (the size from
+  which the fresh curve stays 1.3× below the reused one) does not change the price: it only
+  marks a step's result as written to fresh pages (``StepPrediction.fresh``), which
+  :func:`analyzer.machine.explain.explain` names as a change of regime.
 * ``t_overhead``: the executor's per-step cost (Python dispatch and numpy calls), calibrated
   by running plans of tiny sizes, per pair of structure kinds.
 
@@ -44,6 +48,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import re
@@ -71,6 +76,33 @@ __all__ = [
 CALIBRATION_VERSION = 3
 #: Smallest dimension from which a dense product counts as *square* (below: *thin*).
 SQUARE_FROM = 64
+
+
+def _levels(levels: Any) -> tuple[tuple[str, float, float], ...]:
+    """Cache levels checked: capacities positive and ascending with the last one ``inf``
+    (memory), bandwidths positive and finite."""
+    try:
+        out = tuple((str(n), float(c), float(r)) for n, c, r in levels)
+    except (TypeError, ValueError) as exc:
+        raise AnalyzerError(
+            f"Calibration: levels are (name, capacity, bandwidth) triples, got {levels!r}"
+        ) from exc
+    caps = [c for _, c, _ in out]
+    if out and not (
+        all(c > 0 and not math.isnan(c) for c in caps)
+        and all(a < b for a, b in itertools.pairwise(caps))
+        and math.isinf(caps[-1])
+        and all(math.isfinite(c) for c in caps[:-1])
+    ):
+        raise AnalyzerError(
+            "Calibration: level capacities must be positive bytes, ascending, the last one "
+            f"inf (memory); got {caps!r}"
+        )
+    if not all(math.isfinite(r) and r > 0 for _, _, r in out):
+        raise AnalyzerError(
+            f"Calibration: level bandwidths must be positive finite bytes/s, got {out!r}"
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -277,8 +309,7 @@ class Calibration:
                 f"'default', got {self.step_overhead!r}"
             )
         object.__setattr__(self, "step_overhead", overhead)
-        levels = tuple((str(n), float(c), float(r)) for n, c, r in self.levels)
-        object.__setattr__(self, "levels", levels)
+        object.__setattr__(self, "levels", _levels(self.levels))
 
     # ---------------------------------------------------------------- the curves
     def read_bandwidth(self, working_set: float) -> float:
@@ -491,8 +522,9 @@ def predict_step(
         sweeps pass the bytes one repetition of the plan touches.
     fresh : bool
         Whether the result is newly allocated (as the executor does: priced on the
-        ``write_fresh`` curve, first touch included) rather than a buffer written before
-        (the ``write_reused`` curve).
+        ``write_fresh`` curve at every size, first touch included where the curve shows it)
+        rather than a buffer written before (the ``write_reused`` curve). The prediction's
+        ``fresh`` is True only for a fresh result of at least ``first_touch_from`` bytes.
     after_stream : bool
         The step reads a factor last read before a stream larger than the last-level cache:
         its reads are priced on ``read_after_stream`` at the step's bytes (when calibrated).
@@ -509,10 +541,15 @@ def predict_step(
     >>> step = {"structures": "dense·dense", "shapes": "(1×1000)·(1000×10000)",
     ...         "macs": 10**7, "bytes": 80_088_000, "bytes_written": 80_000}
     >>> p = predict_step(cal, step, working_set=1e8)  # reads 80 MB at 10 GB/s
-    >>> p.bound, p.level, p.fresh, round(p.compute * 1e3, 4), round(p.read * 1e3, 4)
-    ('read', 'memory', False, 1.0, 8.0008)
-    >>> round(p.write * 1e6, 2), round(p.seconds * 1e3, 4)  # 80 kB at 8.33 GB/s; + 5 µs
-    (9.61, 8.0154)
+    >>> p.bound, p.level, round(p.compute * 1e3, 4), round(p.read * 1e3, 4)
+    ('read', 'memory', 1.0, 8.0008)
+
+    The 80 kB result is below ``first_touch_from`` (50 MB), so it is not marked as written
+    to fresh pages, yet it is priced on the fresh curve, interpolated in log-log between
+    20 GB/s at 1 kB and 2 GB/s at 100 MB: 8.33 GB/s at 80 kB, 9.61 µs; plus 5 µs overhead.
+
+    >>> p.fresh, round(p.write * 1e6, 2), round(p.seconds * 1e3, 4)
+    (False, 9.61, 8.0154)
     """
     structures = str(_field(step, "structures"))
     cls, smallest = shape_class(structures, _field(step, "shapes"))

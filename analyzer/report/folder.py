@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..errors import AnalyzerError
 from ..files import GRAPH_FILE, atomic_write_text, write_csv
+from ..fit import VERDICTS
 from .compose import build
 from .format import _FITS_CSV_COLUMNS, _frame, _mapping, _need, _numeric, _size_names
 from .jacobian import graph_from_data, read_graph
@@ -47,6 +48,36 @@ def _read_csv(path: Path, func: str) -> pd.DataFrame:
         return pd.DataFrame()
     except (OSError, ValueError) as exc:
         raise AnalyzerError(f"{func}: cannot read {path}: {exc}") from exc
+
+
+def _checked_verdicts(fits: pd.DataFrame, where: str, func: str) -> pd.DataFrame:
+    """The fits with their verdicts checked: an unknown one is an error, and an ``explained``
+    one without its explanation or its machine-model slope is shown as ``fail``."""
+    if "verdict" not in fits.columns or fits.empty:
+        return fits
+    verdicts = fits["verdict"]
+    given = verdicts.notna()
+    unknown = sorted({str(v) for v in verdicts[given] if str(v) not in VERDICTS})
+    if unknown:
+        raise AnalyzerError(
+            f"{func}: {where} has unknown verdicts {', '.join(map(repr, unknown))}; "
+            f"verdicts are {', '.join(VERDICTS)}"
+        )
+    explanation = (
+        fits["explanation"].astype(object).fillna("").astype(str).str.strip()
+        if "explanation" in fits.columns
+        else pd.Series("", index=fits.index)
+    )
+    machine = (
+        pd.to_numeric(fits["predicted_machine"], errors="coerce")
+        if "predicted_machine" in fits.columns
+        else pd.Series(np.nan, index=fits.index)
+    )
+    unsupported = (verdicts == "explained") & ((explanation == "") | ~np.isfinite(machine))
+    if unsupported.any():
+        fits = fits.copy()
+        fits.loc[unsupported, "verdict"] = "fail"
+    return fits
 
 
 def _read_json(path: Path, func: str) -> dict[str, Any]:
@@ -126,7 +157,7 @@ def write_report(
     func = "write_report"
     results = _frame(results, "results", func)
     if fits is not None:
-        fits = _frame(fits, "fits", func)
+        fits = _checked_verdicts(_frame(fits, "fits", func), "fits", func)
     if steps is not None:
         steps = _frame(steps, "steps", func)
     machine = _mapping(machine, "machine", func)
@@ -181,7 +212,10 @@ def render(folder: str | Path) -> Path:
     Raises
     ------
     AnalyzerError
-        If the folder or its ``results.csv`` is missing, or a file cannot be read.
+        If the folder or its ``results.csv`` is missing, a file cannot be read, or
+        ``fits.csv`` holds a verdict that is not one of :data:`analyzer.fit.VERDICTS`. An
+        ``explained`` verdict without its explanation or a finite ``predicted_machine`` is
+        shown as ``fail``.
 
     Examples
     --------
@@ -205,6 +239,8 @@ def render(folder: str | Path) -> Path:
         raise AnalyzerError(f"{func}: missing {path}; a report folder holds results.csv")
     results = _read_csv(path, func)
     fits = _read_csv(folder / "fits.csv", func) if (folder / "fits.csv").is_file() else None
+    if fits is not None:
+        fits = _checked_verdicts(fits, str(folder / "fits.csv"), func)
     steps = _read_csv(folder / "steps.csv", func) if (folder / "steps.csv").is_file() else None
     machine = (
         _read_json(folder / "machine.json", func) if (folder / "machine.json").is_file() else {}

@@ -11,6 +11,7 @@ import networkx as nx
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.text import Text
 
 from ..errors import AnalyzerError
 
@@ -285,4 +286,7 @@ def plot_graph(data: Mapping[str, Any]) -> tuple[Figure, Axes]:
     info = data.get("graph") if isinstance(data.get("graph"), Mapping) else {}
     name = f" of {info['name']}" if info.get("name") else ""
     ax.set_title(f"Jacobian graph{name}: variables (size) and factors (structure)")
+    # Names are the user's: a ``$`` in one must print as itself, not start mathtext.
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
     return fig, ax

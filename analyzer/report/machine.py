@@ -21,7 +21,11 @@ MACHINE_NOTE = (
     "overhead, GEMM rate by shape class, read bandwidth of the working set, first-touch "
     "writes, all calibrated on this machine). A fit that misses *predicted* but lies within "
     "0.15 of *machine* is **explained**: the count is right and the time bends for the reason "
-    "the explanation names."
+    "the explanation names. Caveat: the read bandwidth right after a stream and the cold "
+    "per-step overhead are calibrated by timing the sheet's network (one-layer, dense "
+    "output-first, its Jacobian twice the last-level cache), the very plan the cache-border "
+    "sweeps check, not by a synthetic kernel; predictions of that plan's small steps after "
+    "its stream are therefore not independent of its measurements."
 )
 
 _CURVES = (
