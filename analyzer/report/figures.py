@@ -120,7 +120,7 @@ def _finish(
     ax.grid(True, which="major", alpha=0.3)
     if handles:
         ax.legend(handles=handles, fontsize="small")
-    else:
+    elif ax.get_legend_handles_labels()[0]:  # nothing labelled (every label left empty): no legend
         ax.legend(fontsize="small")
 
 
