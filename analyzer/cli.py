@@ -84,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--shapes", help="its arguments' shapes, e.g. W=64x32,x=32 (with --trace)")
         p.add_argument("--wrt", help="differentiated arguments, e.g. W,w (default: all)")
         p.add_argument("--jax", action="store_true", help="the function uses jax.numpy (--trace)")
+        p.add_argument(
+            "--matrix-free",
+            action="store_true",
+            help="with --jax: each factor an operator applied by JAX's own jvp/vjp",
+        )
         p.epilog = (
             "Sizes: --NAME VALUE with the model's size names, e.g. --H 64 --N 32, or symbols "
             "(--H H --N N) for exact cost polynomials. Or --trace FILE.py:FUNCTION --shapes "
@@ -191,12 +196,15 @@ def _graph(args: argparse.Namespace, extra: Sequence[str]):
             raise AnalyzerError(f"unexpected argument(s) with --trace: {' '.join(extra)}")
         if args.shapes is None:
             raise AnalyzerError("--trace needs --shapes, e.g. --shapes W=64x32,x=32")
-        return trace_file(args.trace, args.shapes, args.wrt, jax=args.jax)
+        return trace_file(
+            args.trace, args.shapes, args.wrt, jax=args.jax, matrix_free=args.matrix_free
+        )
     for option in ("shapes", "wrt"):
         if getattr(args, option) is not None:
             raise AnalyzerError(f"--{option} goes with --trace FILE.py:FUNCTION")
-    if args.jax:
-        raise AnalyzerError("--jax goes with --trace FILE.py:FUNCTION")
+    if args.jax or args.matrix_free:
+        flag = "--jax" if args.jax else "--matrix-free"
+        raise AnalyzerError(f"{flag} goes with --trace FILE.py:FUNCTION")
     name, factory, names = resolve_model(args.model)
     sizes = _parse_sizes(extra, names, symbols=True, optional=_OPTIONAL_SIZES.get(name, ()))
     args = {}

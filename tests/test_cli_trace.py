@@ -92,6 +92,30 @@ def test_a_jax_function_on_the_command_line(tmp_path, capsys):
     assert main(["compare", "--model", "one-layer", "--H", "3", "--N", "2", "--jax"]) == 2
 
 
+def test_a_jax_function_read_matrix_free_on_the_command_line(tmp_path, capsys):
+    pytest.importorskip("jax")
+    path = tmp_path / "jnet.py"
+    path.write_text(
+        "import jax.numpy as jnp\n\ndef net(w, W, x):\n    return jnp.tanh(w @ jnp.tanh(W @ x))\n",
+        encoding="utf-8",
+    )
+    argv = ["compare", "--trace", f"{path}:net", "--shapes", "w=10,W=10x5,x=5", "--wrt", "w,W"]
+    argv += ["--jax", "--cost", "matrix-free"]
+    assert main(argv) == 0
+    ordinary = capsys.readouterr().out
+    assert main([*argv, "--matrix-free"]) == 0
+    operators = capsys.readouterr().out
+    macs = [line.split()[:2] for line in ordinary.splitlines()[1:]]
+    assert macs and macs == [line.split()[:2] for line in operators.splitlines()[1:]]
+    assert main(["plan", "--trace", f"{path}:net", "--shapes", "w=10,W=10x5,x=5",
+                 "--jax", "--matrix-free", "--cost", "matrix-free"]) == 0  # fmt: skip
+    assert "operator" in capsys.readouterr().out
+    for bad in (argv[:-3] + ["--matrix-free"], ["compare", "--model", "chain", "--matrix-free"]):
+        assert main(bad) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and ("--matrix-free" in err[0] or "--jax" in err[0]), err
+
+
 @pytest.mark.parametrize(
     ("source", "message"),
     [

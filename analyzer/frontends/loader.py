@@ -115,27 +115,37 @@ def example_arguments(
 
 
 def trace_file(
-    spec: str, shapes: str, wrt: str | None = None, seed: int = 0, jax: bool = False
+    spec: str,
+    shapes: str,
+    wrt: str | None = None,
+    seed: int = 0,
+    jax: bool = False,
+    matrix_free: bool = False,
 ) -> JacobianGraph:
     """Trace ``FILE.py:FUNCTION`` at seeded random arguments of the given shapes.
 
     ``wrt`` is a comma list of argument names (default: every argument). With
     ``jax`` the function is written with ``jax.numpy`` and read from its jaxpr
-    (:func:`~analyzer.frontends.from_jax`).
+    (:func:`~analyzer.frontends.from_jax`); ``matrix_free`` (with ``jax`` only) makes
+    each factor an operator applied by JAX's own ``jvp``/``vjp``.
     """
+    if matrix_free and not jax:
+        raise TraceError("matrix-free reading goes with a JAX function (--jax)")
     function = load_function(spec)
     arguments = example_arguments(function, parse_shapes(shapes), seed)
     chosen = None if wrt is None else tuple(n.strip() for n in str(wrt).split(",") if n.strip())
     name = spec.rsplit(":", 1)[1]
     try:
-        return _trace(function, arguments, chosen, name, jax)
+        return _trace(function, arguments, chosen, name, jax, matrix_free)
     except AnalyzerError:
         raise
     except (Exception, SystemExit) as error:  # the user's function failed: name it, one line
         raise TraceError(f"{spec} raised {type(error).__name__}: {error}") from None
 
 
-def _trace(function: Callable, arguments: list, chosen: Any, name: str, jax: bool):
+def _trace(
+    function: Callable, arguments: list, chosen: Any, name: str, jax: bool, matrix_free: bool
+):
     if jax:
         from .jax_reader import from_jax
 
@@ -148,7 +158,7 @@ def _trace(function: Callable, arguments: list, chosen: Any, name: str, jax: boo
         argnums = (
             tuple(range(len(names))) if chosen is None else tuple(names.index(n) for n in chosen)
         )
-        return from_jax(function, *arguments, argnums=argnums, name=name)
+        return from_jax(function, *arguments, argnums=argnums, name=name, matrix_free=matrix_free)
     from .numpy_trace import trace
 
     return trace(function, *arguments, wrt=chosen, name=name)
