@@ -38,7 +38,13 @@ from .jax_rules import (
     x64,
 )
 from .numpy_rules import Rule, Site
-from .numpy_trace import _argument_names, _check_finite, _function_name, live_and_outputs
+from .numpy_trace import (
+    FreshNames,
+    _argument_names,
+    _check_finite,
+    _function_name,
+    live_and_outputs,
+)
 
 __all__ = ["from_jax"]
 
@@ -118,20 +124,11 @@ class _Reader:
         self.jax = jax
         self.matrix_free = matrix_free
         self.literal = _literal_type(jax)
-        self.count = 0
-        self.reserved = set(reserved)
+        self.fresh = FreshNames(reserved)
         self.shown = shown  # id of a constant argument's value -> its name
         self.recorded: dict[str, _Pending] = {}
         self.values: dict[str, np.ndarray] = {}  # at the example point
         self.materialized: dict[tuple, _Ref] = {}
-
-    def fresh(self, base: str) -> str:
-        while True:
-            self.count += 1
-            name = f"{base}_{self.count}"
-            if name not in self.reserved:
-                self.reserved.add(name)
-                return name
 
     # ------------------------------------------------------------------ walking
     def run(self, jaxpr: Any, consts: Sequence, inputs: Sequence) -> list:

@@ -12,7 +12,7 @@ from ..errors import TraceError
 from ..graph import JacobianGraph
 from .numpy_rules import CONDITIONS, NOT_DIFFERENTIABLE, RULES, Rule, Site
 
-__all__ = ["TracedArray", "trace"]
+__all__ = ["TracedArray", "trace", "FreshNames"]
 
 #: Binary ufuncs shown as Python operators in labels.
 _OPERATORS = {
@@ -56,6 +56,27 @@ def _branching(what: str) -> TraceError:
     )
 
 
+class FreshNames:
+    """Variable names ``base_1``, ``base_2``, … from one counter, never a reserved name.
+
+    >>> fresh = FreshNames(["tanh_1"])
+    >>> fresh("tanh"), fresh("dot")
+    ('tanh_2', 'dot_3')
+    """
+
+    def __init__(self, reserved: Sequence[str]) -> None:
+        self.count = 0
+        self.reserved = set(reserved)
+
+    def __call__(self, base: str) -> str:
+        while True:
+            self.count += 1
+            name = f"{base}_{self.count}"
+            if name not in self.reserved:
+                self.reserved.add(name)
+                return name
+
+
 class _Pending(NamedTuple):
     """A recorded variable, added to the graph once the outputs are known."""
 
@@ -70,18 +91,9 @@ class _Trace:
     """One run of the function: the recorded variables and the labels of its constants."""
 
     def __init__(self, reserved: Sequence[str], constants: dict[int, str]) -> None:
-        self.count = 0
-        self.reserved = set(reserved)
+        self.fresh = FreshNames(reserved)
         self.constants = constants
         self.recorded: dict[str, _Pending] = {}
-
-    def fresh(self, base: str) -> str:
-        while True:
-            self.count += 1
-            name = f"{base}_{self.count}"
-            if name not in self.reserved:
-                self.reserved.add(name)
-                return name
 
     def show(self, value: Any) -> str:
         """How an operand or parameter reads in a label."""
