@@ -105,6 +105,25 @@ def test_calibrate_tiny_sizes_give_positive_rates():
         assert math.isfinite(rate) and rate > 0
     assert cal.roofline().macs_per_second > 0
     assert Calibration.from_dict(json.loads(json.dumps(cal.to_dict()))) == cal
+    # the reread table and the cold curves are measured (the one stream that fits: 128 KiB)
+    assert cal.reread and all(d >= 4 * b and r > 0 for d, b, r in cal.reread)
+    assert cal.cold_read and all(s >= 0 for _, s in cal.cold_read + cal.cold_write)
+    for _, size, rate in cal.reread:  # never above the read curve at that size
+        assert rate <= cal.read_bandwidth(size) * (1 + 1e-9)
+
+
+def test_reread_rows_speak_only_for_the_sizes_they_measured():
+    base = {"write_fresh": [[1e3, 1e9]], "write_reused": [[1e3, 1e10]], "gemm": [[1, 1e9]],
+            "elementwise": 1e9, "numpy_call": 1e-6, "step_overhead": {"default": 1e-5},
+            "levels": [], "read": [[1e4, 4e10], [1e9, 1e10]]}  # fmt: skip
+    cal = Calibration.from_dict({**base, "reread": [[1e8, 1e4, 2e9], [1e8, 1e6, 5e9]]})
+    # a 1 MB read after a 1e8-byte stream: the table's 5 GB/s
+    assert cal.reread_bandwidth(1e6, 1e6 + 1e8) == pytest.approx(5e9)
+    # a 50 MB read is larger than the row measured: the read curve at its reuse distance
+    plain = Calibration.from_dict(base)
+    assert cal.reread_bandwidth(5e7, 2e8) == plain.read_bandwidth(2e8)
+    # a read with no other traffic: the read curve at its own size, with or without a table
+    assert cal.reread_bandwidth(1e6, 1e6) == plain.read_bandwidth(1e6)
 
 
 @pytest.mark.parametrize(("name", "value"), [("budget", 0), ("top", -1), ("threads", 0)])

@@ -395,21 +395,35 @@ def test_cache_regimes_study_writes_both_predictions(tmp_path):
     assert outcome.report.exists()
 
 
-def test_after_stream_and_cold_steps_by_hand():
+def test_reread_and_cold_steps_by_hand():
     cal = Calibration.from_dict(
         {
             **FLAT.to_dict(),
-            "read_after_stream": [[1e5, 30 * GB], [1e7, 15 * GB]],
-            "cold_overhead": 4e-5,
+            "read": [[1e3, 40 * GB], [1e9, 10 * GB]],
+            "reread": [[1e8, 1e5, 20 * GB], [1e8, 1e7, 5 * GB]],
+            "cold_read": [[1e6, 0.0], [1e8, 2e-5]],
+            "cold_write": [[1e6, 0.0], [1e8, 6e-5]],
         }  # fmt: skip
     )
     record = step("dense·dense", "(1×1000)·(1000×1000)", 10**6, 8_008_000, 8000)
-    p = predict_step(cal, record, working_set=1e9, after_stream=True, cold=True)
-    # 8.016 MB on the after-stream curve: log-log between (1e5, 30) and (1e7, 15) GB/s
-    bandwidth = 30 * GB * (15 / 30) ** (math.log(8_016_000 / 1e5) / math.log(100))
-    assert p.read == pytest.approx(8_008_000 / bandwidth)
-    assert p.overhead == 4e-5
-    assert predict_step(FLAT, record, after_stream=True, cold=True) == predict_step(FLAT, record)
+    b = 8_008_000  # bytes read
+    # after a 1e8-byte stream: the table's row, log-log between (1e5, 20) and (1e7, 5) GB/s
+    after = 20 * GB * (5 / 20) ** (math.log(b / 1e5) / math.log(100))
+    p = predict_step(cal, record, working_set=1e9, read_before=1e7, written_before=1e8)
+    assert p.read == pytest.approx(b / after)
+    # overhead: the FLAT step overhead plus the larger cold excess, 6e-5 after writing 1e8
+    assert p.overhead == pytest.approx(FLAT.overhead("dense·dense") + 6e-5)
+    # at no other traffic the read curve at b itself (log-log between 1e3 and 1e9)
+    steady = 40 * GB * (10 / 40) ** (math.log(b / 1e3) / math.log(1e6))
+    assert predict_step(cal, record, working_set=b).read == pytest.approx(b / steady)
+    # halfway in log(b + D) between b (D = 0) and b + 1e8
+    mid = math.sqrt(b * (b + 1e8))
+    expected = math.exp((math.log(steady) + math.log(after)) / 2)
+    assert cal.reread_bandwidth(b, mid) == pytest.approx(expected)
+    # without a table, cold or reread data: the read curve at the reuse distance, no excess
+    flat = predict_step(FLAT, record, working_set=1e9, read_before=1e9, written_before=1e9)
+    assert flat == predict_step(FLAT, record, working_set=1e9)
+    assert flat.read == pytest.approx(b / FLAT.read_bandwidth(1e9))
 
 
 def test_predict_plan_follows_reuse():
@@ -418,8 +432,9 @@ def test_predict_plan_follows_reuse():
             **FLAT.to_dict(),
             "read": [[1e6, 40 * GB], [1e8, 10 * GB]],
             "levels": [["L3", 1e7, 40 * GB], ["memory", None, 10 * GB]],
-            "read_after_stream": [[1e3, 25 * GB]],
-            "cold_overhead": 5e-5,
+            "reread": [[1e7, 1e3, 25 * GB], [1e7, 1e4, 25 * GB]],
+            "cold_read": [[1e6, 0.0], [1e7, 1e-5], [1e8, 3e-5]],
+            "cold_write": [[1e6, 0.0], [1e7, 4e-5]],
         }  # fmt: skip
     )
     big = 8 * 1000 * 4000  # 32 MB: J(u,W) and the product J(y,W)
@@ -433,13 +448,21 @@ def test_predict_plan_follows_reuse():
     factor_bytes = 8e6 + big + 8000 + 8 + 8000
     predictions, row = predict_plan(cal, steps, factor_bytes)
     ws = factor_bytes + big + 32000 + 8000
-    # step 1 reads factors of a plan larger than the cache: the plan's working set, cold start
-    assert predictions[0].working_set == ws and predictions[0].overhead == 5e-5
-    # step 2 reads J(y,W), produced just before: its own bytes are the working set; cold
-    assert predictions[1].working_set == steps[1]["bytes"] and predictions[1].overhead == 5e-5
-    # step 3 reads small factors after a 32 MB stream: after-stream bandwidth, cold
+    base = FLAT.overhead("dense·dense")
+    # step 1 reads factors of the plan: the plan's working set is its reuse distance; before
+    # it (cyclically) step 3 read 8008 bytes and wrote 8000: no cold excess there
+    assert predictions[0].working_set == ws
+    assert predictions[0].overhead == pytest.approx(base)
+    # step 2 reads J(y,W), written by step 1: the reuse distance is the traffic of the step
+    # that wrote it and its own; step 1 read 8 MB + 32 MB (cold_read 2.2e-5) and wrote
+    # 32 MB (cold_write 4e-5, the larger)
+    assert predictions[1].working_set == steps[0]["bytes"] + steps[1]["bytes"]
+    assert predictions[1].overhead == pytest.approx(base + 4e-5)
+    # step 3 reads small factors: the reread table at 8008 bytes; step 2 read 32,008,000
+    # bytes (cold_read, linear in log bytes) and wrote 32 kB (below cold_write's first point)
+    read_excess = 1e-5 + 2e-5 * math.log10((8000 + big) / 1e7)
     assert predictions[2].read == pytest.approx(8008 / 25e9)
-    assert predictions[2].overhead == 5e-5
+    assert predictions[2].overhead == pytest.approx(base + read_excess)
     assert row["model_seconds"] == pytest.approx(sum(p.seconds for p in predictions))
 
 

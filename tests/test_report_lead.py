@@ -305,9 +305,9 @@ def test_explained_without_its_grounds_is_shown_as_fail(folder, tmp_path, explan
     assert "explained" not in first
 
 
-def test_the_machine_note_says_the_after_stream_rates_come_from_the_checked_plan(tmp_path):
+def test_the_machine_note_says_the_calibration_runs_no_checked_plan(tmp_path):
     results = make_results()
     fits = make_fits().assign(predicted_machine=2.0, explanation="")
     md = write_report(tmp_path, results, fits, make_steps(results), MACHINE, META).read_text()
     text = " ".join(md.split())
-    assert "the very plan the cache-border sweeps check, not by a synthetic kernel" in text
+    assert "synthetic kernels, none of them a plan a sweep checks" in text

@@ -9,8 +9,17 @@
   the allocator maps new pages) and of a reused buffer (``out.fill``), on the same grid;
 * the dense product rate as a function of the smallest dimension ``d``: ``(d×K)·(K×K)`` with
   ``K = 384`` (operands in the L2 cache) for ``d = 1 .. 256``, and a square product;
+* the *reread* table: the read bandwidth of a row vector times a matrix of 16 KiB .. 16 MiB
+  right after a stream of 4 MiB, 16 MiB, ... up to the largest working set through other
+  memory (what a factor read once per repetition of a plan that streams more gets);
+* the *cold* curves: the extra time of a tiny executor product right after reading, and
+  after writing, 256 KiB .. the largest working set (the interpreter's data evicted, and
+  dirty lines written back);
 * an elementwise numpy kernel's rate (in L1), the per-call overhead of a numpy kernel, and
   the executor's overhead per step (plans of tiny sizes run by :func:`analyzer.execute`).
+
+Every one of these is a synthetic kernel: none runs a plan a sweep checks, so the
+predictions are independent of the measurements they are compared with.
 
 Per-call overhead is taken out of the bandwidths and rates. The result is cached per machine
 (:func:`cache_path`: the version, the machine's fingerprint, the thread count and the mode).
@@ -36,7 +45,7 @@ from ..blas import available_memory, blas_threads
 from ..errors import AnalyzerError
 from ..files import atomic_write_text
 from .info import fingerprint, machine_info, nominal_caches
-from .model import CALIBRATION_VERSION, Calibration
+from .model import CALIBRATION_VERSION, Calibration, interpolate
 
 __all__ = [
     "CALIBRATION_SECONDS",
@@ -50,12 +59,27 @@ __all__ = [
 CALIBRATION_SECONDS = {"full": 40.0, "quick": 10.0}
 _SETTINGS = {
     # points per octave, seconds per point, largest working set (bytes), square GEMM size
-    "full": {"per_octave": 2, "budget": 0.12, "top": 2**30, "gemm_n": 1024, "repeats": 20},
-    "quick": {"per_octave": 1, "budget": 0.04, "top": 2**29, "gemm_n": 512, "repeats": 8},
+    "full": {
+        "per_octave": 2,
+        "budget": 0.12,
+        "top": 2**30,
+        "gemm_n": 1024,
+        "repeats": 20,
+        "cold_repeats": 7,
+    },
+    "quick": {
+        "per_octave": 1,
+        "budget": 0.04,
+        "top": 2**29,
+        "gemm_n": 512,
+        "repeats": 8,
+        "cold_repeats": 3,
+    },
 }
 _SMALLEST = 2**14
 _THIN_K = 384
 _THIN_D = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+_REREAD_SIZES = (2**14, 2**16, 2**18, 2**20, 2**22, 2**24)
 
 
 # ----------------------------------------------------------------------------- fitting
@@ -277,43 +301,84 @@ def _gemm_rate(d: int, k: int, budget: float, call: float) -> tuple[int, float]:
     return d, d * k * k / _net(_median(lambda: np.matmul(a, b, out=out), budget), call)
 
 
-def _after_stream(
-    levels, threads: int | None, repeats: int, available: int
-) -> tuple[list[tuple[int, float]], float | None]:
-    """What the executor sees after a stream: the read bandwidth of a small factor and the
-    seconds of a tiny step, from real runs of the sheet's network (dense output-first),
-    whose Jacobian (twice the last-level cache) is streamed once per repetition.
+def _streams(top: int) -> list[int]:
+    """Stream sizes for the reread table and the cold curves: 4 MiB, 16 MiB, ... up to ``top``."""
+    sizes, size = [], 2**22
+    while size <= top:
+        sizes.append(size)
+        size *= 4
+    return sizes or [top]
 
-    Its first step (a ``1×1`` times ``1×H`` product right after the previous repetition's
-    stream) gives the cold overhead; its third (a row vector times the ``H×H`` factor,
-    read once per repetition) gives one point of the after-stream read curve per ``H``.
 
-    Known weakness: this is the very plan the acceptance sweeps check, so the two rates are
-    not independent of the measurements they predict there (a synthetic kernel, streaming a
-    2×LLC buffer and then timing a small ``v @ A``, would be). The report's machine note and
-    the README's Machine model section say so.
+def _reread(buffer: np.ndarray, streams: Sequence[int], repeats: int,
+            call: float) -> list[tuple[float, float, float]]:  # fmt: skip
+    """``(D, b, bytes/s)``: a row vector times a separate matrix of ``b`` bytes, timed right
+    after a row vector times ``D`` bytes of ``buffer`` (the stream evicts the matrix), net of
+    the cold excess of the same call on a tiny matrix after the same stream (the model adds
+    that excess to the step's overhead, see :func:`_cold`)."""
+    tiny_v, tiny_a = np.ones((1, 8)), np.ones((8, 8))
+    warm = _median(lambda: tiny_v @ tiny_a, 0.0, max(repeats, 9))
+    table = []
+    for stream_bytes in streams:
+        stream = _matrix(buffer, stream_bytes)
+        u = np.ones((1, stream.shape[0]))
+
+        def streamed() -> object:
+            return u @ stream  # noqa: B023
+
+        cold = max(_median(lambda: tiny_v @ tiny_a, 0.0, repeats, before=streamed) - warm, 0.0)
+        for read_bytes in _REREAD_SIZES:
+            if read_bytes * 4 > stream_bytes:
+                break
+            a = np.ones(_matrix(np.empty(read_bytes // 8), read_bytes).shape)
+            v = np.ones((1, a.shape[0]))
+            seconds = _median(lambda: v @ a, 0.0, repeats, before=streamed)  # noqa: B023
+            net = _net(seconds - cold, call)
+            table.append((float(stream_bytes), float(a.nbytes), a.nbytes / net))
+    return table
+
+
+def _monotone(table: list[tuple[float, float, float]],
+              read: list[tuple[int, float]]) -> list[tuple[float, float, float]]:  # fmt: skip
+    """The reread table with timing noise taken out where physics bounds it: no rate above
+    the read curve's at that size (a buffer read again and again is the best case), and none
+    above its rate after a shorter stream (a longer stream evicts no less).
+
+    >>> _monotone([(1e7, 1e4, 9e9), (1e8, 1e4, 2e10)], [(1e4, 1e10)])
+    [(10000000.0, 10000.0, 9000000000.0), (100000000.0, 10000.0, 9000000000.0)]
     """
-    from ..executor import execute
-    from ..models import one_layer
-    from ..planning import plan
+    steady = tuple(_smooth(read))
+    best: dict[float, float] = {}
+    out = []
+    for stream, size, rate in sorted(table):
+        rate = min(rate, interpolate(steady, size), best.get(size, math.inf))
+        best[size] = rate
+        out.append((stream, size, rate))
+    return out
 
-    caches = [c for _, c, _ in levels if math.isfinite(c)]
-    if not caches or 4 * caches[-1] > available:
-        return [], None
-    target = 2 * caches[-1]
-    curve, cold = [], []
-    for h in (64, 128, 256, 512, 1024):
-        n = int(round(target / (8 * h * h)))
-        if n < 2:
-            break
-        p = plan(one_layer(h, n), "output-first")
-        run = execute(p, repeat=repeats, warmup=1, threads=threads)
-        cold.append(float(run.step_seconds[0]))
-        third = p.steps.iloc[2]
-        read = int(third["bytes"]) - int(third["bytes_written"])
-        net = max(float(run.step_seconds[2]) - float(run.step_seconds[1]), 1e-9)
-        curve.append((int(third["bytes"]), read / net))
-    return sorted(curve), (statistics.median(cold) if cold else None)
+
+def _cold(buffer: np.ndarray, reused: np.ndarray, streams: Sequence[int],
+          repeats: int) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:  # fmt: skip
+    """Extra seconds of a tiny executor product right after reading, and after writing, each
+    of ``streams`` bytes (over the same product after no traffic)."""
+    from ..structure import DENSE, Block, multiply_counted
+
+    left, right = Block(DENSE, (1, 1), np.ones((1, 1))), Block(DENSE, (1, 8), np.ones((1, 8)))
+
+    def tiny() -> object:
+        return multiply_counted(left, right)
+
+    warm = _median(tiny, 0.0, max(repeats, 9))
+    read, write = [], []
+    for stream_bytes in sorted({s for s in (2**18, 2**20, *streams) if s <= buffer.nbytes}):
+        stream = _matrix(buffer, stream_bytes)
+        u = np.ones((1, stream.shape[0]))
+        target = reused[: stream_bytes // 8]
+        after_read = _median(tiny, 0.0, repeats, before=lambda: u @ stream)  # noqa: B023
+        after_write = _median(tiny, 0.0, repeats, before=lambda: target.fill(1.0))  # noqa: B023
+        read.append((float(stream.nbytes), max(after_read - warm, 0.0)))
+        write.append((float(target.nbytes), max(after_write - warm, 0.0)))
+    return read, write
 
 
 def _step_overheads(threads: int | None, repeats: int) -> dict[str, float]:
@@ -359,6 +424,9 @@ def _measure(mode: str, threads: int | None, top: int | None, budget: float | No
             fresh.append(_write_rate(None, size, budget, fill_call))
             again.append(_write_rate(reused, size, budget, fill_call))
         levels = fit_bandwidth([z for z, _ in read], [r for _, r in _smooth(read)], caches)
+        streams = _streams(max(sizes))
+        reread = _monotone(_reread(buffer, streams, settings["cold_repeats"], call), read)
+        cold_read, cold_write = _cold(buffer, reused, streams, settings["cold_repeats"])
         del buffer, reused
         gemm = [_gemm_rate(d, _THIN_K, budget, call) for d in _THIN_D]
         gemm.append(_gemm_rate(gemm_n, gemm_n, budget, call))
@@ -366,8 +434,6 @@ def _measure(mode: str, threads: int | None, top: int | None, budget: float | No
         t = _median(lambda: np.multiply(e1, e2, out=e3), budget, 20)
         elementwise = 2048 / _net(t, call)
     overhead = _step_overheads(threads, settings["repeats"])
-    after, cold = _after_stream(levels, threads, max(3, settings["repeats"] // 2),
-                                available_memory())  # fmt: skip
     read = _smooth(read)
     fresh, again = _smooth(fresh), _smooth(again)
     first_touch = None
@@ -385,8 +451,9 @@ def _measure(mode: str, threads: int | None, top: int | None, budget: float | No
         step_overhead=overhead,
         levels=levels,
         first_touch_from=None if first_touch is None else float(first_touch),
-        read_after_stream=tuple(after),
-        cold_overhead=cold,
+        reread=tuple(reread),
+        cold_read=tuple(cold_read),
+        cold_write=tuple(cold_write),
         meta={
             "version": CALIBRATION_VERSION,
             "fingerprint": fingerprint(info),

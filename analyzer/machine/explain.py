@@ -92,23 +92,24 @@ def predict_plan(
     """Each step's prediction, and the plan's row of :data:`MODEL_COLUMNS` (``model_ratio``
     left NaN: it needs the measured time).
 
-    Working sets follow reuse: a step whose larger operand was produced earlier in the same
-    repetition reads it at the bandwidth of the bytes touched since (the steps in between and
-    its own); a step reading factors of the plan reads them at the bandwidth of the plan's
-    working set (:func:`working_set`), since each repetition reads every factor again, except
-    that a step smaller than the last-level cache in a plan larger than it reads at the
-    calibrated bandwidth *after a stream* (caches keep part of such a factor). A step right
-    after a stream larger than half the last-level cache (the first step of such a plan
-    included) pays the cold per-step overhead.
+    Reads follow reuse: a step whose larger operand was produced earlier in the same
+    repetition reads at the reuse distance of the bytes touched since it was written (the
+    traffic of the step that wrote it, of the steps in between and its own); a step reading
+    factors of the plan reads at the distance of the plan's working set
+    (:func:`working_set`), since each repetition reads every factor again. Each
+    step's overhead gains the cold excess of the traffic just before it
+    (:meth:`~analyzer.machine.model.Calibration.cold_extra`): the bytes the step before it
+    read and wrote (the last step of the previous repetition, for the first).
 
     The row's level, bound and freshness are those of its slowest predicted step
     (``model_step``); ``model_overhead`` ... ``model_write`` are sums over the steps.
     """
     ws = working_set(factor_bytes, steps)
     last = calibration.last_level
-    llc = last[1] if last is not None else math.inf
     produced: dict[str, int] = {}
     step_bytes = [float(s["bytes"]) for s in steps]
+    written = [float(s["bytes_written"]) for s in steps]
+    count = len(steps)
     predictions = []
     for i, step in enumerate(steps):
         names = _operands(step.get("product", ""))
@@ -122,16 +123,16 @@ def predict_plan(
             else:
                 larger = right
             source = produced.get(larger)
-        if source is not None:
-            step_ws = sum(step_bytes[source + 1 : i + 1])
-            after = False
-        else:
-            step_ws = ws
-            after = step_bytes[i] <= llc < ws
-        before = ws if i == 0 else step_bytes[i - 1]
-        cold = before >= llc / 2 and math.isfinite(llc)
+        step_ws = sum(step_bytes[source : i + 1]) if source is not None else ws
+        previous = (i - 1) % count
         predictions.append(
-            predict_step(calibration, step, working_set=step_ws, after_stream=after, cold=cold)
+            predict_step(
+                calibration,
+                step,
+                working_set=step_ws,
+                read_before=step_bytes[previous] - written[previous],
+                written_before=written[previous],
+            )
         )
         if names is not None:
             produced[names[2]] = i

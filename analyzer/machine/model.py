@@ -12,11 +12,15 @@ the rates of a :class:`Calibration`, its predicted time is
   ``d = min(m, k, n)``: *matrix-vector* (``d = 1``), *thin* (``1 < d < 64``), *square*
   (``d >= 64``), interpolated between the calibrated ``d``; a product of a ``1×1`` factor and
   every product involving a structured kind (diagonal, row-block, ...) is *elementwise*.
-* ``t_read = bytes read / B_read(working set)``: bytes read at the bandwidth of repeatedly
-  reading a buffer as large as the step's working set (the bytes a repetition of the plan
-  touches, since every factor is read again once per repetition). The calibrated curve
-  ``B_read`` steps down at each cache border (L1, L2, last-level cache, memory): the roofline
-  with cache levels.
+* ``t_read = bytes read / B(b, r)``: the ``b`` bytes a step reads, at the bandwidth of reading
+  ``b`` bytes last touched ``r`` bytes of traffic ago (the step's *reuse distance*: the bytes a
+  repetition of the plan touches for a factor of the plan, the bytes of the steps since it was
+  made for a result). ``B(b, b)`` is the calibrated curve ``B_read`` of reading a buffer again
+  and again, which steps down at each cache border (L1, L2, last-level cache, memory): the
+  roofline with cache levels. ``B(b, b + D)`` for a stream of ``D`` other bytes in between is
+  the calibrated *reread* table (a small factor read after a large stream comes from memory,
+  at a lower rate than a stream: no prefetch has ramped up); between calibrated ``D`` it is
+  interpolated in ``log(b + D)``.
 * ``t_write = bytes written / B_write(result size)``: a result the executor allocates afresh is
   written at the rate of the calibrated *fresh* curve at its size (timed by filling new arrays,
   so it holds the page faults wherever the allocator maps new pages: the *first-touch* cost);
@@ -25,7 +29,12 @@ the rates of a :class:`Calibration`, its predicted time is
   marks a step's result as written to fresh pages (``StepPrediction.fresh``), which
   :func:`analyzer.machine.explain.explain` names as a change of regime.
 * ``t_overhead``: the executor's per-step cost (Python dispatch and numpy calls), calibrated
-  by running plans of tiny sizes, per pair of structure kinds.
+  by running plans of tiny sizes, per pair of structure kinds, plus its *cold* excess: the
+  interpreter's own data evicted by the traffic just before the step. The calibrated curves
+  ``cold_read(R)`` and ``cold_write(W)`` give the excess of a tiny step right after reading
+  ``R`` bytes or writing ``W`` bytes (dirty lines cost a write-back when evicted, so writes
+  cost more); the step pays the larger of the two, at ``R`` and ``W`` the bytes the step
+  before it read and wrote (see :func:`analyzer.machine.explain.predict_plan`).
 
 Compute overlaps the loads (the roofline's ``max``); stores, page faults and the per-call
 overhead do not overlap and are added, as the ECM model adds the data-transfer terms it
@@ -62,6 +71,7 @@ from ..errors import AnalyzerError
 
 __all__ = [
     "CALIBRATION_VERSION",
+    "interpolate",
     "SQUARE_FROM",
     "Roofline",
     "Calibration",
@@ -73,7 +83,7 @@ __all__ = [
 
 #: Bumped whenever what :func:`~analyzer.machine.calibrate` measures changes: cached
 #: calibrations of another version are measured again.
-CALIBRATION_VERSION = 3
+CALIBRATION_VERSION = 4
 #: Smallest dimension from which a dense product counts as *square* (below: *thin*).
 SQUARE_FROM = 64
 
@@ -204,6 +214,38 @@ def _curve(points: Any, name: str) -> Curve:
     return pairs
 
 
+Table = tuple[tuple[float, float, float], ...]
+
+
+def _table(points: Any, name: str) -> Table:
+    """Sorted ``(stream bytes, read bytes, bandwidth)`` triples of positive finite numbers."""
+    try:
+        triples = tuple(sorted((float(d), float(b), float(r)) for d, b, r in points))
+    except (TypeError, ValueError):
+        raise AnalyzerError(
+            f"Calibration: {name} must be (stream bytes, read bytes, bytes/s) triples, "
+            f"got {points!r}"
+        ) from None
+    if not all(math.isfinite(v) and v > 0 for triple in triples for v in triple):
+        raise AnalyzerError(f"Calibration: {name} needs positive finite numbers, got {points!r}")
+    return triples
+
+
+def _extra_curve(points: Any, name: str) -> Curve:
+    """Sorted ``(bytes, seconds)`` pairs: positive finite bytes, finite seconds >= 0."""
+    try:
+        pairs = tuple(sorted((float(x), float(y)) for x, y in points))
+    except (TypeError, ValueError):
+        raise AnalyzerError(
+            f"Calibration: {name} must be (bytes, seconds) pairs, got {points!r}"
+        ) from None
+    if not all(math.isfinite(x) and x > 0 and math.isfinite(y) and y >= 0 for x, y in pairs):
+        raise AnalyzerError(
+            f"Calibration: {name} needs positive bytes and seconds >= 0, got {points!r}"
+        )
+    return pairs
+
+
 def _mb(nbytes: float) -> str:
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if nbytes >= scale:
@@ -226,6 +268,20 @@ def interpolate(points: Curve, x: float) -> float:
     xs = np.log([p[0] for p in points])
     ys = np.log([p[1] for p in points])
     return float(np.exp(np.interp(math.log(max(float(x), 1e-300)), xs, ys)))
+
+
+def interpolate_linear(points: Curve, x: float) -> float:
+    """The value at ``x`` of a curve, linear in ``log x`` between its points, flat beyond its
+    ends, 0 for an empty curve (the cold excess curves, whose values may be 0).
+
+    >>> round(interpolate_linear(((1.0, 0.0), (100.0, 2.0)), 10.0), 9), interpolate_linear((), 5.0)
+    (1.0, 0.0)
+    """
+    if not points:
+        return 0.0
+    xs = np.log([p[0] for p in points])
+    ys = [p[1] for p in points]
+    return float(np.interp(math.log(max(float(x), 1e-300)), xs, ys))
 
 
 @dataclass(frozen=True)
@@ -255,13 +311,12 @@ class Calibration:
     first_touch_from : float or None
         Smallest result size whose fresh write was much slower than a reused one (page
         faults); ``None`` when no size was.
-    read_after_stream : pairs ``(bytes, bytes per second)``, optional
-        Read bandwidth of a buffer read again right after streaming more than the last-level
-        cache (what a factor read once per repetition of a plan that streams a larger one
-        gets: caches keep part of it); empty when not measured.
-    cold_overhead : float or None
-        Seconds of a tiny executor step right after such a stream (the interpreter's own
-        data evicted); ``None`` uses ``step_overhead``.
+    reread : triples ``(stream bytes D, read bytes b, bytes per second)``, optional
+        Bandwidth of reading ``b`` bytes right after streaming ``D`` other bytes (see
+        :meth:`reread_bandwidth`); empty: reads are priced on ``read`` at the reuse distance.
+    cold_read, cold_write : pairs ``(bytes, seconds)``, optional
+        Extra seconds of a tiny executor step right after reading, or writing, that many
+        bytes (the interpreter's data evicted; see :meth:`cold_extra`); empty: none.
     meta : dict
         How and where it was measured (version, machine fingerprint, seconds, quick, ...).
     """
@@ -275,23 +330,17 @@ class Calibration:
     step_overhead: Mapping[str, float]
     levels: tuple[tuple[str, float, float], ...] = ()
     first_touch_from: float | None = None
-    read_after_stream: Curve = ()
-    cold_overhead: float | None = None
+    reread: Table = ()
+    cold_read: Curve = ()
+    cold_write: Curve = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("read", "write_fresh", "write_reused", "gemm"):
             object.__setattr__(self, name, _curve(getattr(self, name), name))
-        if self.read_after_stream:
-            after = _curve(self.read_after_stream, "read_after_stream")
-            object.__setattr__(self, "read_after_stream", after)
-        else:
-            object.__setattr__(self, "read_after_stream", ())
-        cold = self.cold_overhead
-        if cold is not None and not (
-            isinstance(cold, numbers.Real) and math.isfinite(cold) and cold >= 0
-        ):
-            raise AnalyzerError(f"Calibration: cold_overhead must be seconds >= 0, got {cold!r}")
+        object.__setattr__(self, "reread", _table(self.reread or (), "reread"))
+        for name in ("cold_read", "cold_write"):
+            object.__setattr__(self, name, _extra_curve(getattr(self, name) or (), name))
         for name in ("elementwise", "numpy_call"):
             value = getattr(self, name)
             if isinstance(value, bool) or not (
@@ -315,6 +364,54 @@ class Calibration:
     def read_bandwidth(self, working_set: float) -> float:
         """Bytes per second of reading with this working set (bytes)."""
         return interpolate(self.read, working_set)
+
+    def reread_bandwidth(self, nbytes: float, distance: float) -> float:
+        """Bytes per second of reading ``nbytes`` last touched ``distance`` bytes of traffic
+        ago (``distance >= nbytes``; the bytes read count in it).
+
+        Without a ``reread`` table this is the read curve at ``distance``. With one, the
+        points are ``(nbytes, B_read(nbytes))`` (no other traffic: the buffer read again and
+        again) and, per calibrated stream ``D``, ``(nbytes + D, B_D(nbytes))`` with ``B_D``
+        the table's row at ``D`` (log-log in the read size); the rate at ``distance`` is
+        interpolated between them, log-log, flat beyond the largest ``D``. A row stands for
+        reads no larger than the largest it measured; a read larger than every row's is
+        priced on the read curve at ``distance``, as without a table.
+
+        >>> cal = Calibration(read=((1e3, 4e10),), write_fresh=((1e3, 1e10),),
+        ...     write_reused=((1e3, 1e10),), gemm=((1, 1e9),), elementwise=1e9,
+        ...     numpy_call=1e-6, step_overhead={"default": 1e-5},
+        ...     reread=((1e8, 1e5, 1e10), (1e8, 1e7, 1e10)))
+        >>> cal.reread_bandwidth(1e6, 1e6) / 1e9, round(cal.reread_bandwidth(1e6, 1e9) / 1e9, 9)
+        (40.0, 10.0)
+        """
+        nbytes = max(float(nbytes), 1.0)
+        distance = max(float(distance), nbytes)
+        if not self.reread:
+            return self.read_bandwidth(distance)
+        points = [(nbytes, self.read_bandwidth(nbytes))]
+        for stream, rows in itertools.groupby(self.reread, key=lambda t: t[0]):
+            row = tuple((b, r) for _, b, r in rows)
+            if nbytes <= row[-1][0]:  # a row says nothing of reads larger than it measured
+                points.append((nbytes + stream, interpolate(row, nbytes)))
+        if len(points) == 1:
+            return self.read_bandwidth(distance)
+        return interpolate(tuple(points), distance)
+
+    def cold_extra(self, read_before: float = 0.0, written_before: float = 0.0) -> float:
+        """Extra seconds of a step right after ``read_before`` bytes were read and
+        ``written_before`` bytes written: the larger of the two cold curves there (each
+        linear in log bytes between its points, flat beyond; 0 for no bytes or no curve).
+
+        >>> cal = Calibration(read=((1e3, 4e10),), write_fresh=((1e3, 1e10),),
+        ...     write_reused=((1e3, 1e10),), gemm=((1, 1e9),), elementwise=1e9,
+        ...     numpy_call=1e-6, step_overhead={"default": 1e-5},
+        ...     cold_read=((1e6, 0.0), (1e8, 2e-5)), cold_write=((1e6, 0.0), (1e8, 6e-5)))
+        >>> round(cal.cold_extra(1e7, 0) * 1e6, 6), round(cal.cold_extra(1e7, 1e7) * 1e6, 6)
+        (10.0, 30.0)
+        """
+        read = interpolate_linear(self.cold_read, read_before) if read_before > 0 else 0.0
+        write = interpolate_linear(self.cold_write, written_before) if written_before > 0 else 0.0
+        return max(read, write, 0.0)
 
     def write_bandwidth(self, nbytes: float, fresh: bool = True) -> float:
         """Bytes per second of writing a result of ``nbytes``: fresh (allocated) or reused."""
@@ -395,7 +492,8 @@ class Calibration:
         """Plain JSON-serializable dict (``inf`` capacities written as ``None``)."""
         data = asdict(self)
         data["levels"] = [[n, None if math.isinf(c) else c, r] for n, c, r in self.levels]
-        for name in ("read", "write_fresh", "write_reused", "gemm", "read_after_stream"):
+        for name in ("read", "write_fresh", "write_reused", "gemm", "reread", "cold_read",
+                     "cold_write"):  # fmt: skip
             data[name] = [list(p) for p in data[name]]
         data["step_overhead"] = dict(self.step_overhead)
         data["meta"] = dict(self.meta)
@@ -421,10 +519,9 @@ class Calibration:
                 step_overhead=dict(data["step_overhead"]),
                 levels=tuple(levels),
                 first_touch_from=None if first is None else float(first),
-                read_after_stream=data.get("read_after_stream") or (),
-                cold_overhead=(
-                    None if data.get("cold_overhead") is None else float(data["cold_overhead"])
-                ),
+                reread=data.get("reread") or (),
+                cold_read=data.get("cold_read") or (),
+                cold_write=data.get("cold_write") or (),
                 meta=dict(data.get("meta") or {}),
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -506,8 +603,8 @@ def predict_step(
     *,
     working_set: float | None = None,
     fresh: bool = True,
-    after_stream: bool = False,
-    cold: bool = False,
+    read_before: float = 0.0,
+    written_before: float = 0.0,
 ) -> StepPrediction:
     """Predicted seconds of one product step (a row of ``Plan.steps``, a dict or namedtuple
     with ``structures``, ``shapes``, ``macs``, ``bytes`` and ``bytes_written``).
@@ -518,18 +615,16 @@ def predict_step(
     step : mapping or record
         ``bytes`` counts operands read and results written; ``bytes_written`` the results.
     working_set : float, optional
-        Bytes touched between two reads of the step's operands (default: the step's bytes);
-        sweeps pass the bytes one repetition of the plan touches.
+        The step's reuse distance: bytes touched between two reads of its operands (default:
+        the step's bytes); its reads are priced at :meth:`Calibration.reread_bandwidth`.
     fresh : bool
         Whether the result is newly allocated (as the executor does: priced on the
         ``write_fresh`` curve at every size, first touch included where the curve shows it)
         rather than a buffer written before (the ``write_reused`` curve). The prediction's
         ``fresh`` is True only for a fresh result of at least ``first_touch_from`` bytes.
-    after_stream : bool
-        The step reads a factor last read before a stream larger than the last-level cache:
-        its reads are priced on ``read_after_stream`` at the step's bytes (when calibrated).
-    cold : bool
-        The step runs right after such a stream: its overhead is ``cold_overhead``.
+    read_before, written_before : float
+        Bytes read, and written, just before the step: its overhead gains
+        :meth:`Calibration.cold_extra` of them.
 
     Examples
     --------
@@ -564,15 +659,11 @@ def predict_step(
         and written >= calibration.first_touch_from
     )
     compute = macs / rate
-    if after_stream and calibration.read_after_stream:
-        bandwidth = interpolate(calibration.read_after_stream, read_bytes + written)
-    else:
-        bandwidth = calibration.read_bandwidth(ws)
-    read = read_bytes / bandwidth if read_bytes else 0.0
+    read = read_bytes / calibration.reread_bandwidth(read_bytes, ws) if read_bytes else 0.0
     write = written / calibration.write_bandwidth(written, fresh=fresh) if written else 0.0
-    overhead = calibration.overhead(structures)
-    if cold and calibration.cold_overhead is not None:
-        overhead = max(overhead, calibration.cold_overhead)
+    overhead = calibration.overhead(structures) + calibration.cold_extra(
+        read_before, written_before
+    )
     parts = {"overhead": overhead, "compute": compute, "read": read, "write": write}
     level, capacity = calibration.level(ws)
     return StepPrediction(
