@@ -401,18 +401,21 @@ def test_reread_and_cold_steps_by_hand():
             **FLAT.to_dict(),
             "read": [[1e3, 40 * GB], [1e9, 10 * GB]],
             "reread": [[1e8, 1e5, 20 * GB], [1e8, 1e7, 5 * GB]],
-            "cold_read": [[1e6, 0.0], [1e8, 2e-5]],
-            "cold_write": [[1e6, 0.0], [1e8, 6e-5]],
+            "cold_after": [[1e6, 0.0], [1e8, 6e-5]],
+            "cold_start": [[1e6, 0.0], [1e8, 2e-5]],
         }  # fmt: skip
     )
     record = step("dense·dense", "(1×1000)·(1000×1000)", 10**6, 8_008_000, 8000)
     b = 8_008_000  # bytes read
     # after a 1e8-byte stream: the table's row, log-log between (1e5, 20) and (1e7, 5) GB/s
     after = 20 * GB * (5 / 20) ** (math.log(b / 1e5) / math.log(100))
-    p = predict_step(cal, record, working_set=1e9, read_before=1e7, written_before=1e8)
+    p = predict_step(cal, record, working_set=1e9, touched_before=1e8)
     assert p.read == pytest.approx(b / after)
-    # overhead: the FLAT step overhead plus the larger cold excess, 6e-5 after writing 1e8
+    # overhead: the FLAT step overhead plus the cold excess after a step that touched 1e8
     assert p.overhead == pytest.approx(FLAT.overhead("dense·dense") + 6e-5)
+    # as the first step of a repetition: the start curve, halfway in log bytes at 1e7
+    p = predict_step(cal, record, working_set=1e9, touched_before=1e7, first=True)
+    assert p.overhead == pytest.approx(FLAT.overhead("dense·dense") + 1e-5)
     # at no other traffic the read curve at b itself (log-log between 1e3 and 1e9)
     steady = 40 * GB * (10 / 40) ** (math.log(b / 1e3) / math.log(1e6))
     assert predict_step(cal, record, working_set=b).read == pytest.approx(b / steady)
@@ -421,7 +424,7 @@ def test_reread_and_cold_steps_by_hand():
     expected = math.exp((math.log(steady) + math.log(after)) / 2)
     assert cal.reread_bandwidth(b, mid) == pytest.approx(expected)
     # without a table, cold or reread data: the read curve at the reuse distance, no excess
-    flat = predict_step(FLAT, record, working_set=1e9, read_before=1e9, written_before=1e9)
+    flat = predict_step(FLAT, record, working_set=1e9, touched_before=1e9, first=True)
     assert flat == predict_step(FLAT, record, working_set=1e9)
     assert flat.read == pytest.approx(b / FLAT.read_bandwidth(1e9))
 
@@ -433,8 +436,8 @@ def test_predict_plan_follows_reuse():
             "read": [[1e6, 40 * GB], [1e8, 10 * GB]],
             "levels": [["L3", 1e7, 40 * GB], ["memory", None, 10 * GB]],
             "reread": [[1e7, 1e3, 25 * GB], [1e7, 1e4, 25 * GB]],
-            "cold_read": [[1e6, 0.0], [1e7, 1e-5], [1e8, 3e-5]],
-            "cold_write": [[1e6, 0.0], [1e7, 4e-5]],
+            "cold_after": [[1e6, 0.0], [1e7, 1e-5], [1e8, 3e-5]],
+            "cold_start": [[1e6, 0.0], [1e8, 2e-5]],
         }  # fmt: skip
     )
     big = 8 * 1000 * 4000  # 32 MB: J(u,W) and the product J(y,W)
@@ -449,20 +452,30 @@ def test_predict_plan_follows_reuse():
     predictions, row = predict_plan(cal, steps, factor_bytes)
     ws = factor_bytes + big + 32000 + 8000
     base = FLAT.overhead("dense·dense")
-    # step 1 reads factors of the plan: the plan's working set is its reuse distance; before
-    # it (cyclically) step 3 read 8008 bytes and wrote 8000: no cold excess there
+
+    def excess(curve, touched):  # linear in log bytes between the points
+        (x0, y0), (x1, y1) = (
+            [(x, y) for x, y in curve if x <= touched][-1],
+            next((x, y) for x, y in curve if x > touched),
+        )
+        return y0 + (y1 - y0) * math.log(touched / x0) / math.log(x1 / x0)
+
+    # step 1 reads factors of the plan: the plan's working set is its reuse distance; it
+    # starts a repetition after step 3, which touched 16,016 bytes: below cold_start's points
     assert predictions[0].working_set == ws
     assert predictions[0].overhead == pytest.approx(base)
     # step 2 reads J(y,W), written by step 1: the reuse distance is the traffic of the step
-    # that wrote it and its own; step 1 read 8 MB + 32 MB (cold_read 2.2e-5) and wrote
-    # 32 MB (cold_write 4e-5, the larger)
+    # that wrote it and its own; step 1 touched 8 MB + 64 MB: the cold_after excess there
     assert predictions[1].working_set == steps[0]["bytes"] + steps[1]["bytes"]
-    assert predictions[1].overhead == pytest.approx(base + 4e-5)
-    # step 3 reads small factors: the reread table at 8008 bytes; step 2 read 32,008,000
-    # bytes (cold_read, linear in log bytes) and wrote 32 kB (below cold_write's first point)
-    read_excess = 1e-5 + 2e-5 * math.log10((8000 + big) / 1e7)
+    touched = steps[0]["bytes"]
+    assert predictions[1].overhead == pytest.approx(
+        base + excess([(1e7, 1e-5), (1e8, 3e-5)], touched)
+    )
+    # step 3 reads small factors: the reread table at 8008 bytes; step 2 touched 32,040,000
     assert predictions[2].read == pytest.approx(8008 / 25e9)
-    assert predictions[2].overhead == pytest.approx(base + read_excess)
+    assert predictions[2].overhead == pytest.approx(
+        base + excess([(1e7, 1e-5), (1e8, 3e-5)], steps[1]["bytes"])
+    )
     assert row["model_seconds"] == pytest.approx(sum(p.seconds for p in predictions))
 
 

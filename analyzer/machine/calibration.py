@@ -12,14 +12,14 @@
 * the *reread* table: the read bandwidth of a row vector times a matrix of 16 KiB .. 16 MiB
   right after a stream of 4 MiB, 16 MiB, ... up to the largest working set through other
   memory (what a factor read once per repetition of a plan that streams more gets);
-* the *cold* curves: the extra time of a tiny executor product right after reading, and
-  after writing, 256 KiB .. the largest working set (the interpreter's data evicted, and
-  dirty lines written back);
+* the *cold* curves: the extra time of a tiny executor step right after a step that streamed
+  4 MiB .. 256 MiB, within a repetition and at the start of the next (synthetic chains run
+  by :func:`analyzer.execute`, see :func:`_cold`);
 * an elementwise numpy kernel's rate (in L1), the per-call overhead of a numpy kernel, and
   the executor's overhead per step (plans of tiny sizes run by :func:`analyzer.execute`).
 
-Every one of these is a synthetic kernel: none runs a plan a sweep checks, so the
-predictions are independent of the measurements they are compared with.
+Every one of these is a synthetic kernel or a synthetic chain: none runs a plan a sweep
+checks, so the predictions are independent of the measurements they are compared with.
 
 Per-call overhead is taken out of the bandwidths and rates. The result is cached per machine
 (:func:`cache_path`: the version, the machine's fingerprint, the thread count and the mode).
@@ -80,6 +80,7 @@ _SMALLEST = 2**14
 _THIN_K = 384
 _THIN_D = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 _REREAD_SIZES = (2**14, 2**16, 2**18, 2**20, 2**22, 2**24)
+_COLD_TOP = 2**28  # the cold excess levels off past the last-level cache
 
 
 # ----------------------------------------------------------------------------- fitting
@@ -357,28 +358,37 @@ def _monotone(table: list[tuple[float, float, float]],
     return out
 
 
-def _cold(buffer: np.ndarray, reused: np.ndarray, streams: Sequence[int],
+def _cold(threads: int | None, streams: Sequence[int],
           repeats: int) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:  # fmt: skip
-    """Extra seconds of a tiny executor product right after reading, and after writing, each
-    of ``streams`` bytes (over the same product after no traffic)."""
-    from ..structure import DENSE, Block, multiply_counted
+    """The cold excess of a tiny executor step after a step that touched each of ``streams``
+    bytes: ``(after, start)`` curves of ``(bytes touched, extra seconds)``.
 
-    left, right = Block(DENSE, (1, 1), np.ones((1, 1))), Block(DENSE, (1, 8), np.ones((1, 8)))
+    Two synthetic chains per size, run by :func:`analyzer.execute` (so the executor's own
+    bookkeeping is in them): ``chain([64, K, 1, 1])`` input-first streams a ``1×K`` times
+    ``K×64`` product and then takes a ``1×1`` times ``1×64`` one (*after*: within a
+    repetition), and ``chain([N, 512, 1, 1])`` output-first ends each repetition with a
+    ``1×512`` times ``512×N`` stream and starts the next with a ``1×1`` times ``1×512``
+    product (*start*). The excess is over the same tiny step after a 64 KiB stream.
+    """
+    from ..executor import execute
+    from ..models import chain
+    from ..planning import plan
 
-    def tiny() -> object:
-        return multiply_counted(left, right)
+    def tiny(dims: list[int], order: str, index: int) -> tuple[float, float]:
+        p = plan(chain(dims), order)
+        run = execute(p, repeat=repeats, warmup=1, threads=threads, memory=False)
+        before = p.steps.iloc[index - 1]["bytes"]
+        return float(before), float(run.step_seconds[index])
 
-    warm = _median(tiny, 0.0, max(repeats, 9))
-    read, write = [], []
-    for stream_bytes in sorted({s for s in (2**18, 2**20, *streams) if s <= buffer.nbytes}):
-        stream = _matrix(buffer, stream_bytes)
-        u = np.ones((1, stream.shape[0]))
-        target = reused[: stream_bytes // 8]
-        after_read = _median(tiny, 0.0, repeats, before=lambda: u @ stream)  # noqa: B023
-        after_write = _median(tiny, 0.0, repeats, before=lambda: target.fill(1.0))  # noqa: B023
-        read.append((float(stream.nbytes), max(after_read - warm, 0.0)))
-        write.append((float(target.nbytes), max(after_write - warm, 0.0)))
-    return read, write
+    _, warm_after = tiny([64, 128, 1, 1], "input-first", 1)
+    _, warm_start = tiny([16, 512, 1, 1], "output-first", 0)
+    after, start = [], []
+    for stream_bytes in streams:
+        touched, seconds = tiny([64, max(stream_bytes // 512, 1), 1, 1], "input-first", 1)
+        after.append((touched, max(seconds - warm_after, 0.0)))
+        touched, seconds = tiny([max(stream_bytes // 4096, 1), 512, 1, 1], "output-first", 0)
+        start.append((touched, max(seconds - warm_start, 0.0)))
+    return after, start
 
 
 def _step_overheads(threads: int | None, repeats: int) -> dict[str, float]:
@@ -426,7 +436,6 @@ def _measure(mode: str, threads: int | None, top: int | None, budget: float | No
         levels = fit_bandwidth([z for z, _ in read], [r for _, r in _smooth(read)], caches)
         streams = _streams(max(sizes))
         reread = _monotone(_reread(buffer, streams, settings["cold_repeats"], call), read)
-        cold_read, cold_write = _cold(buffer, reused, streams, settings["cold_repeats"])
         del buffer, reused
         gemm = [_gemm_rate(d, _THIN_K, budget, call) for d in _THIN_D]
         gemm.append(_gemm_rate(gemm_n, gemm_n, budget, call))
@@ -434,6 +443,9 @@ def _measure(mode: str, threads: int | None, top: int | None, budget: float | No
         t = _median(lambda: np.multiply(e1, e2, out=e3), budget, 20)
         elementwise = 2048 / _net(t, call)
     overhead = _step_overheads(threads, settings["repeats"])
+    cold_after, cold_start = _cold(
+        threads, [z for z in streams if z <= _COLD_TOP], settings["cold_repeats"]
+    )
     read = _smooth(read)
     fresh, again = _smooth(fresh), _smooth(again)
     first_touch = None
@@ -452,8 +464,8 @@ def _measure(mode: str, threads: int | None, top: int | None, budget: float | No
         levels=levels,
         first_touch_from=None if first_touch is None else float(first_touch),
         reread=tuple(reread),
-        cold_read=tuple(cold_read),
-        cold_write=tuple(cold_write),
+        cold_after=tuple(cold_after),
+        cold_start=tuple(cold_start),
         meta={
             "version": CALIBRATION_VERSION,
             "fingerprint": fingerprint(info),

@@ -99,7 +99,8 @@ def predict_plan(
     (:func:`working_set`), since each repetition reads every factor again. Each
     step's overhead gains the cold excess of the traffic just before it
     (:meth:`~analyzer.machine.model.Calibration.cold_extra`): the bytes the step before it
-    read and wrote (the last step of the previous repetition, for the first).
+    touched (for the first step, the last step of the previous repetition's, on the
+    ``cold_start`` curve).
 
     The row's level, bound and freshness are those of its slowest predicted step
     (``model_step``); ``model_overhead`` ... ``model_write`` are sums over the steps.
@@ -108,7 +109,6 @@ def predict_plan(
     last = calibration.last_level
     produced: dict[str, int] = {}
     step_bytes = [float(s["bytes"]) for s in steps]
-    written = [float(s["bytes_written"]) for s in steps]
     count = len(steps)
     predictions = []
     for i, step in enumerate(steps):
@@ -130,8 +130,8 @@ def predict_plan(
                 calibration,
                 step,
                 working_set=step_ws,
-                read_before=step_bytes[previous] - written[previous],
-                written_before=written[previous],
+                touched_before=step_bytes[previous],
+                first=i == 0,
             )
         )
         if names is not None:

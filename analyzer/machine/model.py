@@ -30,11 +30,11 @@ the rates of a :class:`Calibration`, its predicted time is
   :func:`analyzer.machine.explain.explain` names as a change of regime.
 * ``t_overhead``: the executor's per-step cost (Python dispatch and numpy calls), calibrated
   by running plans of tiny sizes, per pair of structure kinds, plus its *cold* excess: the
-  interpreter's own data evicted by the traffic just before the step. The calibrated curves
-  ``cold_read(R)`` and ``cold_write(W)`` give the excess of a tiny step right after reading
-  ``R`` bytes or writing ``W`` bytes (dirty lines cost a write-back when evicted, so writes
-  cost more); the step pays the larger of the two, at ``R`` and ``W`` the bytes the step
-  before it read and wrote (see :func:`analyzer.machine.explain.predict_plan`).
+  interpreter's own data evicted by the traffic of the step before. The calibrated curves
+  ``cold_after(T)`` and ``cold_start(T)`` give the excess of a tiny executor step right after
+  a step that touched ``T`` bytes, within a repetition and at the start of the next one (the
+  executor's bookkeeping between repetitions warms part of it again, so a first step pays
+  less); see :func:`analyzer.machine.explain.predict_plan`.
 
 Compute overlaps the loads (the roofline's ``max``); stores, page faults and the per-call
 overhead do not overlap and are added, as the ECM model adds the data-transfer terms it
@@ -314,9 +314,10 @@ class Calibration:
     reread : triples ``(stream bytes D, read bytes b, bytes per second)``, optional
         Bandwidth of reading ``b`` bytes right after streaming ``D`` other bytes (see
         :meth:`reread_bandwidth`); empty: reads are priced on ``read`` at the reuse distance.
-    cold_read, cold_write : pairs ``(bytes, seconds)``, optional
-        Extra seconds of a tiny executor step right after reading, or writing, that many
-        bytes (the interpreter's data evicted; see :meth:`cold_extra`); empty: none.
+    cold_after, cold_start : pairs ``(bytes, seconds)``, optional
+        Extra seconds of a tiny executor step right after a step that touched that many
+        bytes (the interpreter's data evicted), within a repetition and as the first step of
+        the next one (see :meth:`cold_extra`); empty: none.
     meta : dict
         How and where it was measured (version, machine fingerprint, seconds, quick, ...).
     """
@@ -331,15 +332,15 @@ class Calibration:
     levels: tuple[tuple[str, float, float], ...] = ()
     first_touch_from: float | None = None
     reread: Table = ()
-    cold_read: Curve = ()
-    cold_write: Curve = ()
+    cold_after: Curve = ()
+    cold_start: Curve = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("read", "write_fresh", "write_reused", "gemm"):
             object.__setattr__(self, name, _curve(getattr(self, name), name))
         object.__setattr__(self, "reread", _table(self.reread or (), "reread"))
-        for name in ("cold_read", "cold_write"):
+        for name in ("cold_after", "cold_start"):
             object.__setattr__(self, name, _extra_curve(getattr(self, name) or (), name))
         for name in ("elementwise", "numpy_call"):
             value = getattr(self, name)
@@ -397,21 +398,22 @@ class Calibration:
             return self.read_bandwidth(distance)
         return interpolate(tuple(points), distance)
 
-    def cold_extra(self, read_before: float = 0.0, written_before: float = 0.0) -> float:
-        """Extra seconds of a step right after ``read_before`` bytes were read and
-        ``written_before`` bytes written: the larger of the two cold curves there (each
-        linear in log bytes between its points, flat beyond; 0 for no bytes or no curve).
+    def cold_extra(self, touched_before: float = 0.0, first: bool = False) -> float:
+        """Extra seconds of a step right after a step that touched ``touched_before`` bytes:
+        ``cold_start`` there for the first step of a repetition, else ``cold_after`` (linear
+        in log bytes between the points, flat beyond; 0 for no bytes or no curve).
 
         >>> cal = Calibration(read=((1e3, 4e10),), write_fresh=((1e3, 1e10),),
         ...     write_reused=((1e3, 1e10),), gemm=((1, 1e9),), elementwise=1e9,
         ...     numpy_call=1e-6, step_overhead={"default": 1e-5},
-        ...     cold_read=((1e6, 0.0), (1e8, 2e-5)), cold_write=((1e6, 0.0), (1e8, 6e-5)))
-        >>> round(cal.cold_extra(1e7, 0) * 1e6, 6), round(cal.cold_extra(1e7, 1e7) * 1e6, 6)
-        (10.0, 30.0)
+        ...     cold_after=((1e6, 0.0), (1e8, 6e-5)), cold_start=((1e6, 0.0), (1e8, 2e-5)))
+        >>> round(cal.cold_extra(1e7) * 1e6, 6), round(cal.cold_extra(1e7, first=True) * 1e6, 6)
+        (30.0, 10.0)
         """
-        read = interpolate_linear(self.cold_read, read_before) if read_before > 0 else 0.0
-        write = interpolate_linear(self.cold_write, written_before) if written_before > 0 else 0.0
-        return max(read, write, 0.0)
+        if touched_before <= 0:
+            return 0.0
+        return max(interpolate_linear(self.cold_start if first else self.cold_after,
+                                      touched_before), 0.0)  # fmt: skip
 
     def write_bandwidth(self, nbytes: float, fresh: bool = True) -> float:
         """Bytes per second of writing a result of ``nbytes``: fresh (allocated) or reused."""
@@ -492,8 +494,8 @@ class Calibration:
         """Plain JSON-serializable dict (``inf`` capacities written as ``None``)."""
         data = asdict(self)
         data["levels"] = [[n, None if math.isinf(c) else c, r] for n, c, r in self.levels]
-        for name in ("read", "write_fresh", "write_reused", "gemm", "reread", "cold_read",
-                     "cold_write"):  # fmt: skip
+        for name in ("read", "write_fresh", "write_reused", "gemm", "reread", "cold_after",
+                     "cold_start"):  # fmt: skip
             data[name] = [list(p) for p in data[name]]
         data["step_overhead"] = dict(self.step_overhead)
         data["meta"] = dict(self.meta)
@@ -520,8 +522,8 @@ class Calibration:
                 levels=tuple(levels),
                 first_touch_from=None if first is None else float(first),
                 reread=data.get("reread") or (),
-                cold_read=data.get("cold_read") or (),
-                cold_write=data.get("cold_write") or (),
+                cold_after=data.get("cold_after") or (),
+                cold_start=data.get("cold_start") or (),
                 meta=dict(data.get("meta") or {}),
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -603,8 +605,8 @@ def predict_step(
     *,
     working_set: float | None = None,
     fresh: bool = True,
-    read_before: float = 0.0,
-    written_before: float = 0.0,
+    touched_before: float = 0.0,
+    first: bool = False,
 ) -> StepPrediction:
     """Predicted seconds of one product step (a row of ``Plan.steps``, a dict or namedtuple
     with ``structures``, ``shapes``, ``macs``, ``bytes`` and ``bytes_written``).
@@ -622,9 +624,12 @@ def predict_step(
         ``write_fresh`` curve at every size, first touch included where the curve shows it)
         rather than a buffer written before (the ``write_reused`` curve). The prediction's
         ``fresh`` is True only for a fresh result of at least ``first_touch_from`` bytes.
-    read_before, written_before : float
-        Bytes read, and written, just before the step: its overhead gains
+    touched_before : float
+        Bytes the step before touched (read and written): the overhead gains
         :meth:`Calibration.cold_extra` of them.
+    first : bool
+        Whether the step is the first of a repetition (the previous step is the last one of
+        the repetition before).
 
     Examples
     --------
@@ -661,9 +666,7 @@ def predict_step(
     compute = macs / rate
     read = read_bytes / calibration.reread_bandwidth(read_bytes, ws) if read_bytes else 0.0
     write = written / calibration.write_bandwidth(written, fresh=fresh) if written else 0.0
-    overhead = calibration.overhead(structures) + calibration.cold_extra(
-        read_before, written_before
-    )
+    overhead = calibration.overhead(structures) + calibration.cold_extra(touched_before, first)
     parts = {"overhead": overhead, "compute": compute, "read": read, "write": write}
     level, capacity = calibration.level(ws)
     return StepPrediction(
