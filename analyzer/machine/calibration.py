@@ -10,8 +10,9 @@
 * the dense product rate as a function of the smallest dimension ``d``: ``(d×K)·(K×K)`` with
   ``K = 384`` (operands in the L2 cache) for ``d = 1 .. 256``, and a square product;
 * the *reread* table: the read bandwidth of a row vector times a matrix of 16 KiB .. 16 MiB
-  right after a stream of 4 MiB, 16 MiB, ... up to the largest working set through other
-  memory (what a factor read once per repetition of a plan that streams more gets);
+  right after a stream of 4 MiB, 16 MiB, 64 MiB and 256 MiB through other memory (what a
+  factor read once per repetition of a plan that streams more gets; longer streams evict
+  no more on the machines measured, and the model keeps the last row beyond);
 * the *cold* curves: the extra time of a tiny executor step right after a step that streamed
   4 MiB .. 256 MiB, within a repetition and at the start of the next (synthetic chains run
   by :func:`analyzer.execute`, see :func:`_cold`);
@@ -80,7 +81,7 @@ _SMALLEST = 2**14
 _THIN_K = 384
 _THIN_D = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 _REREAD_SIZES = (2**14, 2**16, 2**18, 2**20, 2**22, 2**24)
-_COLD_TOP = 2**28  # the cold excess levels off past the last-level cache
+_STREAM_TOP = 2**28  # longest stream before a reread or a cold step (both level off)
 
 
 # ----------------------------------------------------------------------------- fitting
@@ -434,7 +435,7 @@ def _measure(mode: str, threads: int | None, top: int | None, budget: float | No
             fresh.append(_write_rate(None, size, budget, fill_call))
             again.append(_write_rate(reused, size, budget, fill_call))
         levels = fit_bandwidth([z for z, _ in read], [r for _, r in _smooth(read)], caches)
-        streams = _streams(max(sizes))
+        streams = _streams(min(max(sizes), _STREAM_TOP))
         reread = _monotone(_reread(buffer, streams, settings["cold_repeats"], call), read)
         del buffer, reused
         gemm = [_gemm_rate(d, _THIN_K, budget, call) for d in _THIN_D]
@@ -443,9 +444,7 @@ def _measure(mode: str, threads: int | None, top: int | None, budget: float | No
         t = _median(lambda: np.multiply(e1, e2, out=e3), budget, 20)
         elementwise = 2048 / _net(t, call)
     overhead = _step_overheads(threads, settings["repeats"])
-    cold_after, cold_start = _cold(
-        threads, [z for z in streams if z <= _COLD_TOP], settings["cold_repeats"]
-    )
+    cold_after, cold_start = _cold(threads, streams, settings["cold_repeats"])
     read = _smooth(read)
     fresh, again = _smooth(fresh), _smooth(again)
     first_touch = None
