@@ -5,7 +5,8 @@ acceptance sweep ``analyzer sweep --model one-layer --H 256,384,512,640,768 --N 
 (exit status, the output-first fit and its explanation); how many steps the machine model
 predicted within 0.75-1.33x (over 50 µs) and 0.5-2x (over 5 µs). ``--run`` also times
 ``analyzer run --quick`` and ``analyzer run`` (a few minutes), ``--regimes`` runs the
-cache_regimes study. Outputs go to ``--out`` (default /tmp/machine_check).
+cache_regimes study. Outputs go to ``--out`` (default /tmp/machine_check). ``--accuracy DIR...``
+only prints the fits and the step accuracy of sweep folders already written.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ def timed(label: str, fn) -> object:
 
 
 def accuracy(folder: Path, label: str) -> None:
-    steps = [pd.read_csv(p) for p in sorted(folder.rglob("steps.csv"))]
+    # a study's folder holds its steps.csv and, under sweeps/, the same rows per sweep
+    files = [folder / "steps.csv"] if (folder / "steps.csv").exists() else folder.rglob("steps.csv")
+    steps = [pd.read_csv(p) for p in sorted(files)]
     if not steps:
         print(f"{label}: no steps.csv under {folder}")
         return
@@ -72,7 +75,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", action="store_true", help="also time analyzer run (minutes)")
     parser.add_argument("--regimes", action="store_true", help="also run cache_regimes")
     parser.add_argument("--keep", action="store_true", help="use the cached calibration")
+    parser.add_argument(
+        "--accuracy", nargs="+", metavar="DIR", help="only print fits and step accuracy of DIRs"
+    )
     args = parser.parse_args(argv)
+    if args.accuracy:
+        for folder in map(Path, args.accuracy):
+            if (folder / "fits.csv").exists():
+                fits(folder)
+            accuracy(folder, str(folder))
+        return 0
     out = Path(args.out)
     print(f"load before: {load()}")
     if not args.keep:
