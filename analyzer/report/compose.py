@@ -181,7 +181,7 @@ def build(
             doc.markdown(PREDICTED_NOTE)
         if "predicted_machine" in fits.columns and fits["predicted_machine"].notna().any():
             doc.markdown(MACHINE_NOTE)
-        if "explanation" in fits.columns:
+        if {"explanation", "verdict"} <= set(fits.columns):
             for _, f in fits[fits["verdict"].astype(str) == "explained"].iterrows():
                 who = ", ".join(str(f[c]) for c in ("cost", "order", "x") if c in fits.columns)
                 doc.markdown(f"**Explained ({who}).** {f['explanation']}")
