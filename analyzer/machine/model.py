@@ -198,20 +198,37 @@ class Roofline:
 Curve = tuple[tuple[float, float], ...]
 
 
+def _points(points: Any, name: str, fields: tuple[str, ...], *, required: bool = True,
+            zero_last: bool = False) -> tuple[tuple[float, ...], ...]:  # fmt: skip
+    """``points`` as sorted tuples of ``len(fields)`` finite positive numbers (the last one
+    may be 0 when ``zero_last``), at least one when ``required``; else an AnalyzerError."""
+    shape = f"({', '.join(fields)}) {'pairs' if len(fields) == 2 else 'triples'}"
+    try:
+        rows = tuple(sorted(tuple(float(v) for v in row) for row in points))
+    except (TypeError, ValueError):
+        raise AnalyzerError(f"Calibration: {name} must be {shape}, got {points!r}") from None
+
+    def valid(row: tuple[float, ...]) -> bool:
+        *head, last = row
+        return (
+            len(row) == len(fields)
+            and all(math.isfinite(v) and v > 0 for v in head)
+            and math.isfinite(last)
+            and (last >= 0 if zero_last else last > 0)
+        )
+
+    if (required and not rows) or not all(valid(row) for row in rows):
+        some = "one or more " if required else ""
+        sign = "positive (the last one may be 0)" if zero_last else "positive"
+        raise AnalyzerError(
+            f"Calibration: {name} needs {some}{shape} of finite numbers, {sign}; got {points!r}"
+        )
+    return rows
+
+
 def _curve(points: Any, name: str) -> Curve:
     """Sorted ``(x, value)`` pairs with positive finite numbers, or an AnalyzerError."""
-    try:
-        pairs = tuple(sorted((float(x), float(y)) for x, y in points))
-    except (TypeError, ValueError):
-        raise AnalyzerError(
-            f"Calibration: {name} must be (size, rate) pairs, got {points!r}"
-        ) from None
-    if not pairs or not all(math.isfinite(v) and v > 0 for pair in pairs for v in pair):
-        raise AnalyzerError(
-            f"Calibration: {name} needs at least one (size, rate) pair of positive finite "
-            f"numbers, got {points!r}"
-        )
-    return pairs
+    return _points(points, name, ("size", "rate"))  # type: ignore[return-value]
 
 
 Table = tuple[tuple[float, float, float], ...]
@@ -219,31 +236,14 @@ Table = tuple[tuple[float, float, float], ...]
 
 def _table(points: Any, name: str) -> Table:
     """Sorted ``(stream bytes, read bytes, bandwidth)`` triples of positive finite numbers."""
-    try:
-        triples = tuple(sorted((float(d), float(b), float(r)) for d, b, r in points))
-    except (TypeError, ValueError):
-        raise AnalyzerError(
-            f"Calibration: {name} must be (stream bytes, read bytes, bytes/s) triples, "
-            f"got {points!r}"
-        ) from None
-    if not all(math.isfinite(v) and v > 0 for triple in triples for v in triple):
-        raise AnalyzerError(f"Calibration: {name} needs positive finite numbers, got {points!r}")
-    return triples
+    fields = ("stream bytes", "read bytes", "bytes/s")
+    return _points(points, name, fields, required=False)  # type: ignore[return-value]
 
 
 def _extra_curve(points: Any, name: str) -> Curve:
     """Sorted ``(bytes, seconds)`` pairs: positive finite bytes, finite seconds >= 0."""
-    try:
-        pairs = tuple(sorted((float(x), float(y)) for x, y in points))
-    except (TypeError, ValueError):
-        raise AnalyzerError(
-            f"Calibration: {name} must be (bytes, seconds) pairs, got {points!r}"
-        ) from None
-    if not all(math.isfinite(x) and x > 0 and math.isfinite(y) and y >= 0 for x, y in pairs):
-        raise AnalyzerError(
-            f"Calibration: {name} needs positive bytes and seconds >= 0, got {points!r}"
-        )
-    return pairs
+    fields = ("bytes", "seconds")
+    return _points(points, name, fields, required=False, zero_last=True)  # type: ignore[return-value]
 
 
 def _mb(nbytes: float) -> str:
