@@ -11,6 +11,7 @@ count's and the machine model's) are fitted over the same sizes.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from .machine import Calibration, calibrate
 from .measure import sweep
 from .studies import Outcome, _own_folder, finish
 
-__all__ = ["cache_regimes", "cache_regime_sizes", "FACTORS", "MIN_SECONDS"]
+__all__ = ["cache_regimes", "cache_regime_sizes", "last_border", "FACTORS", "MIN_SECONDS"]
 
 #: The fits' floor: the machine model prices the per-step overhead, so times down to
 #: 50 µs are fitted (the smallest working sets here take a fraction of a millisecond).
@@ -30,6 +31,34 @@ FACTORS = (0.3, 0.5, 0.75, 1.5, 2.25, 3.5)
 
 def _round(value: float, step: int) -> int:
     return max(step, int(round(value / step)) * step)
+
+
+def last_border(calibration: Calibration) -> tuple[str, float]:
+    """The last cache border to cross: the calibration's fitted last level, ``(name,
+    capacity)``; when the fit found none (a read curve too flat or too noisy to split), the
+    last-level cache the operating system reports, named ``"L3 (nominal)"``.
+
+    >>> cal = Calibration(read=((1e3, 1e10),), write_fresh=((1e3, 1e10),),
+    ...     write_reused=((1e3, 1e10),), gemm=((1, 1e9),), elementwise=1e9, numpy_call=1e-6,
+    ...     step_overhead={"default": 1e-6}, meta={"caches": [["L2", 2**21], ["L3", 2**25]]})
+    >>> last_border(cal)
+    ('L3 (nominal)', 33554432.0)
+    """
+    if calibration.last_level is not None:
+        return calibration.last_level
+    caches = calibration.meta.get("caches") if isinstance(calibration.meta, Mapping) else None
+    try:
+        named = [(str(n), float(c)) for n, c in caches or ()]
+    except (TypeError, ValueError):
+        named = []
+    named = [(n, c) for n, c in named if math.isfinite(c) and c > 0]
+    if not named:
+        raise AnalyzerError(
+            "cache_regimes: the calibration found no cache border (a flat read bandwidth) and "
+            "the operating system reports no cache size; there is no border to cross"
+        )
+    name, capacity = max(named, key=lambda item: item[1])
+    return f"{name} (nominal)", capacity
 
 
 def cache_regime_sizes(calibration: Calibration, n_fixed: int = 64) -> list[dict[str, Any]]:
@@ -47,13 +76,7 @@ def cache_regime_sizes(calibration: Calibration, n_fixed: int = 64) -> list[dict
     >>> [c["H"] for c in cache_regime_sizes(cal) if c["sweep"] == "H"]
     [136, 176, 216, 304, 376, 464]
     """
-    last = calibration.last_level
-    if last is None:
-        raise AnalyzerError(
-            "cache_regimes: the calibration found no cache border (a flat read bandwidth); "
-            "there is no border to cross"
-        )
-    capacity = last[1]
+    _, capacity = last_border(calibration)
     grid = []
     for factor in FACTORS:
         h = _round(math.sqrt(factor * capacity / (8 * n_fixed)), 8)
@@ -98,7 +121,7 @@ def cache_regimes(
         progress=progress,
         calibration=calibration,
     )
-    name, capacity = calibration.last_level
+    name, capacity = last_border(calibration)
     meta = {
         "name": "cache_regimes",
         "command": command or f"python experiments/cache_regimes.py{' --quick' if quick else ''}",

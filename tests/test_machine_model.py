@@ -374,9 +374,25 @@ def test_cache_regime_sizes_straddle_the_last_border(capacity):
 def test_cache_regimes_needs_a_border():
     from analyzer.regimes import cache_regime_sizes
 
-    flat = Calibration.from_dict({**FLAT.to_dict(), "levels": [["memory", None, 1e10]]})
+    flat = Calibration.from_dict(
+        {**FLAT.to_dict(), "levels": [["memory", None, 1e10]], "meta": {"caches": []}}
+    )
     with pytest.raises(AnalyzerError, match="no cache border"):
         cache_regime_sizes(flat)
+
+
+def test_cache_regimes_falls_back_on_the_nominal_last_level_cache():
+    from analyzer.regimes import FACTORS, cache_regime_sizes, last_border
+
+    nominal = {"caches": [["L1", 49152], ["L2", 2**21], ["L3", 3 * 2**25]]}
+    flat = Calibration.from_dict(
+        {**FLAT.to_dict(), "levels": [["memory", None, 1e10]], "meta": nominal}
+    )
+    assert last_border(flat) == ("L3 (nominal)", 3 * 2**25)
+    working_sets = sorted(8 * c["H"] ** 2 * c["N"] for c in cache_regime_sizes(flat))
+    below = [w for w in working_sets if w < 3 * 2**25]
+    assert len(below) >= 4 and len(working_sets) - len(below) >= 4  # both sweeps straddle it
+    assert max(working_sets) == pytest.approx(max(FACTORS) * 3 * 2**25, rel=0.1)
 
 
 def test_cache_regimes_study_writes_both_predictions(tmp_path):
