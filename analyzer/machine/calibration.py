@@ -46,7 +46,7 @@ from ..blas import available_memory, blas_threads
 from ..errors import AnalyzerError
 from ..files import atomic_write_text
 from .info import fingerprint, machine_info, nominal_caches
-from .model import CALIBRATION_VERSION, Calibration, interpolate
+from .model import CALIBRATION_VERSION, COLD_FROM, Calibration, interpolate
 
 __all__ = [
     "CALIBRATION_SECONDS",
@@ -359,17 +359,31 @@ def _monotone(table: list[tuple[float, float, float]],
     return out
 
 
+def _cold_chains(stream_bytes: int) -> tuple[tuple[list[int], str, int], ...]:
+    """The two synthetic chains that measure the cold excess after ``stream_bytes`` of
+    traffic, as ``(chain sizes, order, index of the tiny step)``: ``chain([64, K, 1, 1])``
+    input-first streams a ``1×K`` times ``K×64`` product and then takes a ``1×1`` times
+    ``1×64`` one (*after*: within a repetition, step 1), and ``chain([N, 512, 1, 1])``
+    output-first ends each repetition with a ``1×512`` times ``512×N`` stream and starts the
+    next with a ``1×1`` times ``1×512`` product (*start*: step 0).
+
+    >>> _cold_chains(2**22)
+    (([64, 8192, 1, 1], 'input-first', 1), ([1024, 512, 1, 1], 'output-first', 0))
+    """
+    return (
+        ([64, max(stream_bytes // 512, 1), 1, 1], "input-first", 1),
+        ([max(stream_bytes // 4096, 1), 512, 1, 1], "output-first", 0),
+    )
+
+
 def _cold(threads: int | None, streams: Sequence[int],
           repeats: int) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:  # fmt: skip
     """The cold excess of a tiny executor step after a step that touched each of ``streams``
     bytes: ``(after, start)`` curves of ``(bytes touched, extra seconds)``.
 
-    Two synthetic chains per size, run by :func:`analyzer.execute` (so the executor's own
-    bookkeeping is in them): ``chain([64, K, 1, 1])`` input-first streams a ``1×K`` times
-    ``K×64`` product and then takes a ``1×1`` times ``1×64`` one (*after*: within a
-    repetition), and ``chain([N, 512, 1, 1])`` output-first ends each repetition with a
-    ``1×512`` times ``512×N`` stream and starts the next with a ``1×1`` times ``1×512``
-    product (*start*). The excess is over the same tiny step after a 64 KiB stream.
+    Two synthetic chains per size (:func:`_cold_chains`), run by :func:`analyzer.execute` (so
+    the executor's own bookkeeping is in them). The excess is over the same tiny step after
+    a stream of :data:`~analyzer.machine.model.COLD_FROM` bytes, where the model puts 0.
     """
     from ..executor import execute
     from ..models import chain
@@ -381,15 +395,13 @@ def _cold(threads: int | None, streams: Sequence[int],
         before = p.steps.iloc[index - 1]["bytes"]
         return float(before), float(run.step_seconds[index])
 
-    _, warm_after = tiny([64, 128, 1, 1], "input-first", 1)
-    _, warm_start = tiny([16, 512, 1, 1], "output-first", 0)
-    after, start = [], []
+    warm = [tiny(*spec)[1] for spec in _cold_chains(COLD_FROM)]
+    curves: tuple[list[tuple[float, float]], list[tuple[float, float]]] = ([], [])
     for stream_bytes in streams:
-        touched, seconds = tiny([64, max(stream_bytes // 512, 1), 1, 1], "input-first", 1)
-        after.append((touched, max(seconds - warm_after, 0.0)))
-        touched, seconds = tiny([max(stream_bytes // 4096, 1), 512, 1, 1], "output-first", 0)
-        start.append((touched, max(seconds - warm_start, 0.0)))
-    return after, start
+        for curve, reference, spec in zip(curves, warm, _cold_chains(stream_bytes), strict=True):
+            touched, seconds = tiny(*spec)
+            curve.append((touched, max(seconds - reference, 0.0)))
+    return curves
 
 
 def _step_overheads(threads: int | None, repeats: int) -> dict[str, float]:
