@@ -547,6 +547,17 @@ def test_cold_chains_take_a_tiny_step_right_after_the_stream():
             assert stream <= before["bytes"] <= 1.1 * stream
 
 
+@pytest.mark.parametrize("llc", [3e7, 6e7, 1.5e8, 3e8, 1.2e9])
+def test_reread_and_cold_streams_reach_past_the_fitted_last_level_cache(llc):
+    # a machine with a larger last-level cache than 256 MiB gets longer streams (when the
+    # largest working set allows): the longest is at least the cache, at most 4 times it
+    levels = (("L2", 2e6, 4e10), ("L3", llc, 2e10), ("memory", math.inf, 1e10))
+    streams = calibration_module._streams(calibration_module._stream_top(levels, 2**32))
+    assert max(streams) >= llc and max(streams) <= max(4 * llc, 2**28)
+    # never longer than the largest working set measured
+    assert calibration_module._stream_top(levels, 2**25) == 2**25
+
+
 def test_fit_bandwidth_names_in_order_and_skips_overhead_points():
     sizes = [2 ** (14 + i / 2) for i in range(33)]
     rates = synthetic([(3e5, 45 * GB), (3e6, 55 * GB), (4e7, 24 * GB), (math.inf, 9 * GB)], sizes)
