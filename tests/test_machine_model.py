@@ -558,6 +558,24 @@ def test_reread_and_cold_streams_reach_past_the_fitted_last_level_cache(llc):
     assert calibration_module._stream_top(levels, 2**25) == 2**25
 
 
+def test_summary_shows_the_reread_row_and_the_cold_excess():
+    cal = Calibration.from_dict(
+        {
+            **FLAT.to_dict(),
+            "reread": [[4e6, 1e4, 30 * GB], [2.5e8, 1e4, 11 * GB], [2.5e8, 1.6e7, 13 * GB]],
+            "cold_after": [[4e6, 5e-6], [2.7e8, 4.75e-5]],
+            "cold_start": [[4e6, 8e-6], [2.7e8, 6.1e-5]],
+        }
+    )
+    lines = cal.summary().splitlines()
+    assert lines[-2] == "reread after a 250 MB stream: 11 GB/s at 10 kB, 13 GB/s at 16 MB"
+    assert lines[-1] == (
+        "cold step excess: within a repetition 47.5 µs after 270 MB; at its start 61 µs after "
+        "270 MB"
+    )
+    assert len(FLAT.summary().splitlines()) == 4  # nothing of tables it does not have
+
+
 def test_fit_bandwidth_names_in_order_and_skips_overhead_points():
     sizes = [2 ** (14 + i / 2) for i in range(33)]
     rates = synthetic([(3e5, 45 * GB), (3e6, 55 * GB), (4e7, 24 * GB), (math.inf, 9 * GB)], sizes)

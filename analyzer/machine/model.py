@@ -495,15 +495,30 @@ class Calibration:
         if self.first_touch_from is not None:
             fresh += f" (first touch from {_mb(self.first_touch_from)})"
         steps = ", ".join(f"{k} {v * 1e6:.3g}" for k, v in self.step_overhead.items())
-        return "\n".join(
-            [
-                f"read bandwidth: {levels}",
-                f"GEMM (macs/s by smallest dimension): {gemm}; "
-                f"elementwise {self.elementwise / 1e9:.3g} G",
-                f"writes: {fresh}; {again}",
-                f"overhead: numpy call {self.numpy_call * 1e6:.3g} µs; executor step (µs) {steps}",
-            ]
-        )
+        lines = [
+            f"read bandwidth: {levels}",
+            f"GEMM (macs/s by smallest dimension): {gemm}; "
+            f"elementwise {self.elementwise / 1e9:.3g} G",
+            f"writes: {fresh}; {again}",
+            f"overhead: numpy call {self.numpy_call * 1e6:.3g} µs; executor step (µs) {steps}",
+        ]
+        if self.reread:
+            longest = self.reread[-1][0]
+            row = ", ".join(
+                f"{r / 1e9:.3g} GB/s at {_mb(b)}" for d, b, r in self.reread if d == longest
+            )
+            lines.append(f"reread after a {_mb(longest)} stream: {row}")
+        cold = [
+            f"{name} {curve[-1][1] * 1e6:.3g} µs after {_mb(curve[-1][0])}"
+            for name, curve in (
+                ("within a repetition", self.cold_after),
+                ("at its start", self.cold_start),
+            )  # fmt: skip
+            if curve
+        ]
+        if cold:
+            lines.append(f"cold step excess: {'; '.join(cold)}")
+        return "\n".join(lines)
 
     # ---------------------------------------------------------------- plain data
     def to_dict(self) -> dict[str, Any]:
