@@ -19,7 +19,9 @@ from analyzer.fit import fit_exponents
 from analyzer.machine import Calibration, calibrate, fit_bandwidth, predict_step, shape_class
 from analyzer.machine import calibration as calibration_module
 from analyzer.machine.explain import explain, predict_plan
-from analyzer.machine.model import CALIBRATION_VERSION
+from analyzer.machine.model import CALIBRATION_VERSION, COLD_FROM
+from analyzer.models import chain, one_layer
+from analyzer.planning import plan
 
 GB = 1e9
 # Flat curves make every hand computation a division.
@@ -493,6 +495,101 @@ def test_predict_plan_follows_reuse():
         base + excess([(1e7, 1e-5), (1e8, 3e-5)], steps[1]["bytes"])
     )
     assert row["model_seconds"] == pytest.approx(sum(p.seconds for p in predictions))
+
+
+def test_cold_excess_is_zero_at_the_reference_traffic_and_rises_to_the_first_point():
+    # calibrated cold curves start at a 4 MiB stream with a positive excess; below it the
+    # excess must fall to 0 at the reference traffic (COLD_FROM), not stay flat at 5 µs
+    cal = Calibration.from_dict(
+        {
+            **FLAT.to_dict(),
+            "cold_after": [[4e6, 5e-6], [2.7e8, 5e-5]],
+            "cold_start": [[4e6, 8e-6], [2.7e8, 6e-5]],
+        }  # fmt: skip
+    )
+    for touched in (1.0, 100.0, 1e3, COLD_FROM):
+        assert cal.cold_extra(touched) == 0.0 and cal.cold_extra(touched, first=True) == 0.0
+    middle = math.sqrt(COLD_FROM * 4e6)  # halfway in log bytes from COLD_FROM to 4e6
+    assert cal.cold_extra(middle) == pytest.approx(2.5e-6)
+    assert cal.cold_extra(middle, first=True) == pytest.approx(4e-6)
+    assert cal.cold_extra(4e6) == pytest.approx(5e-6)
+    assert cal.cold_extra(1e10, first=True) == pytest.approx(6e-5)  # flat beyond the last
+    # a plan of tiny steps (the kind the step overhead is measured on) pays exactly the
+    # calibrated step overhead: no cold excess
+    p = plan(one_layer(3, 2), "output-first")
+    steps = p.steps.to_dict("records")
+    predictions, _ = predict_plan(cal, steps, 1000.0)
+    for record, prediction in zip(steps, predictions, strict=True):
+        assert prediction.overhead == cal.overhead(record["structures"])
+
+
+def test_reread_row_that_ends_below_a_read_prices_it_on_the_read_curve():
+    # the 4 MB stream's row measured reads up to 1 MB only, the 16 MB stream's up to 4 MB
+    read = [[1e3, 40 * GB], [1e10, 10 * GB]]
+    cal = Calibration.from_dict(
+        {
+            **FLAT.to_dict(),
+            "read": read,
+            "reread": [
+                [4e6, 1e4, 5 * GB],
+                [4e6, 1e6, 5 * GB],
+                [1.6e7, 1e4, 30 * GB],
+                [1.6e7, 4e6, 30 * GB],
+            ],
+        }  # fmt: skip
+    )
+
+    def steady(x):  # the read curve, log-log between its two points
+        return 40 * GB * (10 / 40) ** (math.log(x / 1e3) / math.log(1e7))
+
+    b = 2e6  # larger than the 4 MB row: its point is the read curve at b + 4 MB
+    assert cal.reread_bandwidth(b, b + 4e6) == pytest.approx(steady(b + 4e6))
+    # halfway in log distance between that point and the 16 MB row's 30 GB/s
+    mid = math.sqrt((b + 4e6) * (b + 1.6e7))
+    expected = math.sqrt(steady(b + 4e6) * 30 * GB)
+    assert cal.reread_bandwidth(b, mid) == pytest.approx(expected)
+    # within both rows the rows speak; larger than every row, the read curve at the distance
+    assert cal.reread_bandwidth(1e6, 1e6 + 4e6) == pytest.approx(5 * GB)
+    assert cal.reread_bandwidth(5e6, 1e8) == pytest.approx(steady(1e8))
+
+
+def test_cold_chains_take_a_tiny_step_right_after_the_stream():
+    # the calibration's synthetic chains: the timed step is tiny and follows the stream
+    for stream in (COLD_FROM, 2**22):
+        for dims, order, index in calibration_module._cold_chains(stream):
+            steps = plan(chain(dims), order).steps
+            assert steps.iloc[index]["macs"] <= 512
+            before = steps.iloc[index - 1]  # for index 0: the last step of the repetition
+            assert stream <= before["bytes"] <= 1.1 * stream
+
+
+@pytest.mark.parametrize("llc", [3e7, 6e7, 1.5e8, 3e8, 1.2e9])
+def test_reread_and_cold_streams_reach_past_the_fitted_last_level_cache(llc):
+    # a machine with a larger last-level cache than 256 MiB gets longer streams (when the
+    # largest working set allows): the longest is at least the cache, at most 4 times it
+    levels = (("L2", 2e6, 4e10), ("L3", llc, 2e10), ("memory", math.inf, 1e10))
+    streams = calibration_module._streams(calibration_module._stream_top(levels, 2**32))
+    assert max(streams) >= llc and max(streams) <= max(4 * llc, 2**28)
+    # never longer than the largest working set measured
+    assert calibration_module._stream_top(levels, 2**25) == 2**25
+
+
+def test_summary_shows_the_reread_row_and_the_cold_excess():
+    cal = Calibration.from_dict(
+        {
+            **FLAT.to_dict(),
+            "reread": [[4e6, 1e4, 30 * GB], [2.5e8, 1e4, 11 * GB], [2.5e8, 1.6e7, 13 * GB]],
+            "cold_after": [[4e6, 5e-6], [2.7e8, 4.75e-5]],
+            "cold_start": [[4e6, 8e-6], [2.7e8, 6.1e-5]],
+        }
+    )
+    lines = cal.summary().splitlines()
+    assert lines[-2] == "reread after a 250 MB stream: 11 GB/s at 10 kB, 13 GB/s at 16 MB"
+    assert lines[-1] == (
+        "cold step excess: within a repetition 47.5 µs after 270 MB; at its start 61 µs after "
+        "270 MB"
+    )
+    assert len(FLAT.summary().splitlines()) == 4  # nothing of tables it does not have
 
 
 def test_fit_bandwidth_names_in_order_and_skips_overhead_points():

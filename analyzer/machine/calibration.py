@@ -10,12 +10,13 @@
 * the dense product rate as a function of the smallest dimension ``d``: ``(d×K)·(K×K)`` with
   ``K = 384`` (operands in the L2 cache) for ``d = 1 .. 256``, and a square product;
 * the *reread* table: the read bandwidth of a row vector times a matrix of 16 KiB .. 16 MiB
-  right after a stream of 4 MiB, 16 MiB, 64 MiB and 256 MiB through other memory (what a
-  factor read once per repetition of a plan that streams more gets; longer streams evict
-  no more on the machines measured, and the model keeps the last row beyond);
+  right after a stream of 4 MiB, 16 MiB, 64 MiB and 256 MiB through other memory, longer
+  where four times the fitted last-level cache is (what a factor read once per repetition
+  of a plan that streams more gets; longer streams evict no more on the machines measured,
+  and the model keeps the last row beyond);
 * the *cold* curves: the extra time of a tiny executor step right after a step that streamed
-  4 MiB .. 256 MiB, within a repetition and at the start of the next (synthetic chains run
-  by :func:`analyzer.execute`, see :func:`_cold`);
+  4 MiB .. 256 MiB (the same streams), within a repetition and at the start of the next
+  (synthetic chains run by :func:`analyzer.execute`, see :func:`_cold`);
 * an elementwise numpy kernel's rate (in L1), the per-call overhead of a numpy kernel, and
   the executor's overhead per step (plans of tiny sizes run by :func:`analyzer.execute`).
 
@@ -46,7 +47,7 @@ from ..blas import available_memory, blas_threads
 from ..errors import AnalyzerError
 from ..files import atomic_write_text
 from .info import fingerprint, machine_info, nominal_caches
-from .model import CALIBRATION_VERSION, Calibration, interpolate
+from .model import CALIBRATION_VERSION, COLD_FROM, Calibration, interpolate
 
 __all__ = [
     "CALIBRATION_SECONDS",
@@ -81,7 +82,8 @@ _SMALLEST = 2**14
 _THIN_K = 384
 _THIN_D = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 _REREAD_SIZES = (2**14, 2**16, 2**18, 2**20, 2**22, 2**24)
-_STREAM_TOP = 2**28  # longest stream before a reread or a cold step (both level off)
+_STREAM_TOP = 2**28  # longest stream before a reread or a cold step (both level off) ...
+_STREAM_CACHES = 4  # ... unless four times the fitted last-level cache is longer
 
 
 # ----------------------------------------------------------------------------- fitting
@@ -312,6 +314,24 @@ def _streams(top: int) -> list[int]:
     return sizes or [top]
 
 
+def _stream_top(levels: Sequence[tuple[str, float, float]], largest: int) -> int:
+    """The longest stream before a reread or a cold step: 256 MiB, or four times the fitted
+    last-level cache where that is longer (the excess levels off once a stream is several
+    times the cache), no longer than the largest working set.
+
+    >>> inf = math.inf
+    >>> _stream_top((("L3", 6e7, 2e10), ("memory", inf, 1e10)), 2**30) == 2**28
+    True
+    >>> _stream_top((("L3", 2**28, 2e10), ("memory", inf, 1e10)), 2**31) == 2**30
+    True
+    >>> _stream_top((("memory", inf, 1e10),), 2**27) == 2**27
+    True
+    """
+    caches = [c for _, c, _ in levels if math.isfinite(c)]
+    longest = max(_STREAM_TOP, int(_STREAM_CACHES * caches[-1]) if caches else 0)
+    return min(largest, longest)
+
+
 def _reread(buffer: np.ndarray, streams: Sequence[int], repeats: int,
             call: float) -> list[tuple[float, float, float]]:  # fmt: skip
     """``(D, b, bytes/s)``: a row vector times a separate matrix of ``b`` bytes, timed right
@@ -359,17 +379,31 @@ def _monotone(table: list[tuple[float, float, float]],
     return out
 
 
+def _cold_chains(stream_bytes: int) -> tuple[tuple[list[int], str, int], ...]:
+    """The two synthetic chains that measure the cold excess after ``stream_bytes`` of
+    traffic, as ``(chain sizes, order, index of the tiny step)``: ``chain([64, K, 1, 1])``
+    input-first streams a ``1×K`` times ``K×64`` product and then takes a ``1×1`` times
+    ``1×64`` one (*after*: within a repetition, step 1), and ``chain([N, 512, 1, 1])``
+    output-first ends each repetition with a ``1×512`` times ``512×N`` stream and starts the
+    next with a ``1×1`` times ``1×512`` product (*start*: step 0).
+
+    >>> _cold_chains(2**22)
+    (([64, 8192, 1, 1], 'input-first', 1), ([1024, 512, 1, 1], 'output-first', 0))
+    """
+    return (
+        ([64, max(stream_bytes // 512, 1), 1, 1], "input-first", 1),
+        ([max(stream_bytes // 4096, 1), 512, 1, 1], "output-first", 0),
+    )
+
+
 def _cold(threads: int | None, streams: Sequence[int],
           repeats: int) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:  # fmt: skip
     """The cold excess of a tiny executor step after a step that touched each of ``streams``
     bytes: ``(after, start)`` curves of ``(bytes touched, extra seconds)``.
 
-    Two synthetic chains per size, run by :func:`analyzer.execute` (so the executor's own
-    bookkeeping is in them): ``chain([64, K, 1, 1])`` input-first streams a ``1×K`` times
-    ``K×64`` product and then takes a ``1×1`` times ``1×64`` one (*after*: within a
-    repetition), and ``chain([N, 512, 1, 1])`` output-first ends each repetition with a
-    ``1×512`` times ``512×N`` stream and starts the next with a ``1×1`` times ``1×512``
-    product (*start*). The excess is over the same tiny step after a 64 KiB stream.
+    Two synthetic chains per size (:func:`_cold_chains`), run by :func:`analyzer.execute` (so
+    the executor's own bookkeeping is in them). The excess is over the same tiny step after
+    a stream of :data:`~analyzer.machine.model.COLD_FROM` bytes, where the model puts 0.
     """
     from ..executor import execute
     from ..models import chain
@@ -381,15 +415,13 @@ def _cold(threads: int | None, streams: Sequence[int],
         before = p.steps.iloc[index - 1]["bytes"]
         return float(before), float(run.step_seconds[index])
 
-    _, warm_after = tiny([64, 128, 1, 1], "input-first", 1)
-    _, warm_start = tiny([16, 512, 1, 1], "output-first", 0)
-    after, start = [], []
+    warm = [tiny(*spec)[1] for spec in _cold_chains(COLD_FROM)]
+    curves: tuple[list[tuple[float, float]], list[tuple[float, float]]] = ([], [])
     for stream_bytes in streams:
-        touched, seconds = tiny([64, max(stream_bytes // 512, 1), 1, 1], "input-first", 1)
-        after.append((touched, max(seconds - warm_after, 0.0)))
-        touched, seconds = tiny([max(stream_bytes // 4096, 1), 512, 1, 1], "output-first", 0)
-        start.append((touched, max(seconds - warm_start, 0.0)))
-    return after, start
+        for curve, reference, spec in zip(curves, warm, _cold_chains(stream_bytes), strict=True):
+            touched, seconds = tiny(*spec)
+            curve.append((touched, max(seconds - reference, 0.0)))
+    return curves
 
 
 def _step_overheads(threads: int | None, repeats: int) -> dict[str, float]:
@@ -435,7 +467,7 @@ def _measure(mode: str, threads: int | None, top: int | None, budget: float | No
             fresh.append(_write_rate(None, size, budget, fill_call))
             again.append(_write_rate(reused, size, budget, fill_call))
         levels = fit_bandwidth([z for z, _ in read], [r for _, r in _smooth(read)], caches)
-        streams = _streams(min(max(sizes), _STREAM_TOP))
+        streams = _streams(_stream_top(levels, max(sizes)))
         reread = _monotone(_reread(buffer, streams, settings["cold_repeats"], call), read)
         del buffer, reused
         gemm = [_gemm_rate(d, _THIN_K, budget, call) for d in _THIN_D]

@@ -1,10 +1,12 @@
 """A plan's predicted time from the machine model, and why a measured slope bends.
 
 :func:`predict_plan` prices every step of a plan (:func:`~analyzer.machine.model.predict_step`)
-at the plan's working set and sums them into the row a sweep records; :func:`explain` reads
-those rows along a swept size and names the change of regime that bends the machine model's
-slope away from the count's: a working set leaving a cache level, results written to fresh
-pages, a step changing what bounds it, or the per-step overhead fading.
+at its reuse distance (the plan's working set for a factor, the traffic since it was written
+for a result) with the cold excess of the step before, and sums them into the row a sweep
+records; :func:`explain` reads those rows along a swept size and names the change of regime
+that bends the machine model's slope away from the count's: a working set leaving a cache
+level, results written to fresh pages, a step changing what bounds it, or the per-step
+overhead fading.
 """
 
 from __future__ import annotations

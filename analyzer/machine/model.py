@@ -32,7 +32,8 @@ the rates of a :class:`Calibration`, its predicted time is
   by running plans of tiny sizes, per pair of structure kinds, plus its *cold* excess: the
   interpreter's own data evicted by the traffic of the step before. The calibrated curves
   ``cold_after(T)`` and ``cold_start(T)`` give the excess of a tiny executor step right after
-  a step that touched ``T`` bytes, within a repetition and at the start of the next one (the
+  a step that touched ``T`` bytes over the same step after ``COLD_FROM`` (64 KiB; no excess
+  at or below it), within a repetition and at the start of the next one (the
   executor's bookkeeping between repetitions warms part of it again, so a first step pays
   less); see :func:`analyzer.machine.explain.predict_plan`.
 
@@ -73,6 +74,7 @@ __all__ = [
     "CALIBRATION_VERSION",
     "interpolate",
     "SQUARE_FROM",
+    "COLD_FROM",
     "Roofline",
     "Calibration",
     "StepPrediction",
@@ -86,6 +88,9 @@ __all__ = [
 CALIBRATION_VERSION = 4
 #: Smallest dimension from which a dense product counts as *square* (below: *thin*).
 SQUARE_FROM = 64
+#: Bytes of the step before that the cold curves are measured against (their excess is 0
+#: there): a step after this much traffic or less pays no cold excess.
+COLD_FROM = 2**16
 
 
 def _levels(levels: Any) -> tuple[tuple[str, float, float], ...]:
@@ -317,7 +322,8 @@ class Calibration:
     cold_after, cold_start : pairs ``(bytes, seconds)``, optional
         Extra seconds of a tiny executor step right after a step that touched that many
         bytes (the interpreter's data evicted), within a repetition and as the first step of
-        the next one (see :meth:`cold_extra`); empty: none.
+        the next one, over the same step after :data:`COLD_FROM` bytes (see
+        :meth:`cold_extra`); empty: none.
     meta : dict
         How and where it was measured (version, machine fingerprint, seconds, quick, ...).
     """
@@ -375,8 +381,10 @@ class Calibration:
         again) and, per calibrated stream ``D``, ``(nbytes + D, B_D(nbytes))`` with ``B_D``
         the table's row at ``D`` (log-log in the read size); the rate at ``distance`` is
         interpolated between them, log-log, flat beyond the largest ``D``. A row stands for
-        reads no larger than the largest it measured; a read larger than every row's is
-        priced on the read curve at ``distance``, as without a table.
+        reads no larger than the largest it measured: for a larger read its point is the read
+        curve at ``nbytes + D``, as without a table (so the rate does not jump to another
+        row's where a row ends); a read larger than every row's is priced on the read curve
+        at ``distance``.
 
         >>> cal = Calibration(read=((1e3, 4e10),), write_fresh=((1e3, 1e10),),
         ...     write_reused=((1e3, 1e10),), gemm=((1, 1e9),), elementwise=1e9,
@@ -390,18 +398,24 @@ class Calibration:
         if not self.reread:
             return self.read_bandwidth(distance)
         points = [(nbytes, self.read_bandwidth(nbytes))]
+        covered = False
         for stream, rows in itertools.groupby(self.reread, key=lambda t: t[0]):
             row = tuple((b, r) for _, b, r in rows)
-            if nbytes <= row[-1][0]:  # a row says nothing of reads larger than it measured
+            if nbytes <= row[-1][0]:
                 points.append((nbytes + stream, interpolate(row, nbytes)))
-        if len(points) == 1:
+                covered = True
+            else:  # a row says nothing of reads larger than it measured
+                points.append((nbytes + stream, self.read_bandwidth(nbytes + stream)))
+        if not covered:
             return self.read_bandwidth(distance)
         return interpolate(tuple(points), distance)
 
     def cold_extra(self, touched_before: float = 0.0, first: bool = False) -> float:
         """Extra seconds of a step right after a step that touched ``touched_before`` bytes:
-        ``cold_start`` there for the first step of a repetition, else ``cold_after`` (linear
-        in log bytes between the points, flat beyond; 0 for no bytes or no curve).
+        ``cold_start`` there for the first step of a repetition, else ``cold_after``, linear in
+        log bytes between the points, flat beyond the last; 0 at and below :data:`COLD_FROM`
+        bytes (the traffic the curves are measured against) and rising linearly in log bytes
+        from there to the curve's first point; 0 for no curve.
 
         >>> cal = Calibration(read=((1e3, 4e10),), write_fresh=((1e3, 1e10),),
         ...     write_reused=((1e3, 1e10),), gemm=((1, 1e9),), elementwise=1e9,
@@ -410,10 +424,12 @@ class Calibration:
         >>> round(cal.cold_extra(1e7) * 1e6, 6), round(cal.cold_extra(1e7, first=True) * 1e6, 6)
         (30.0, 10.0)
         """
-        if touched_before <= 0:
+        curve = self.cold_start if first else self.cold_after
+        if not curve or not touched_before > COLD_FROM:
             return 0.0
-        return max(interpolate_linear(self.cold_start if first else self.cold_after,
-                                      touched_before), 0.0)  # fmt: skip
+        if curve[0][0] > COLD_FROM:
+            curve = ((float(COLD_FROM), 0.0), *curve)
+        return max(interpolate_linear(curve, touched_before), 0.0)
 
     def write_bandwidth(self, nbytes: float, fresh: bool = True) -> float:
         """Bytes per second of writing a result of ``nbytes``: fresh (allocated) or reused."""
@@ -479,15 +495,30 @@ class Calibration:
         if self.first_touch_from is not None:
             fresh += f" (first touch from {_mb(self.first_touch_from)})"
         steps = ", ".join(f"{k} {v * 1e6:.3g}" for k, v in self.step_overhead.items())
-        return "\n".join(
-            [
-                f"read bandwidth: {levels}",
-                f"GEMM (macs/s by smallest dimension): {gemm}; "
-                f"elementwise {self.elementwise / 1e9:.3g} G",
-                f"writes: {fresh}; {again}",
-                f"overhead: numpy call {self.numpy_call * 1e6:.3g} µs; executor step (µs) {steps}",
-            ]
-        )
+        lines = [
+            f"read bandwidth: {levels}",
+            f"GEMM (macs/s by smallest dimension): {gemm}; "
+            f"elementwise {self.elementwise / 1e9:.3g} G",
+            f"writes: {fresh}; {again}",
+            f"overhead: numpy call {self.numpy_call * 1e6:.3g} µs; executor step (µs) {steps}",
+        ]
+        if self.reread:
+            longest = self.reread[-1][0]
+            row = ", ".join(
+                f"{r / 1e9:.3g} GB/s at {_mb(b)}" for d, b, r in self.reread if d == longest
+            )
+            lines.append(f"reread after a {_mb(longest)} stream: {row}")
+        cold = [
+            f"{name} {curve[-1][1] * 1e6:.3g} µs after {_mb(curve[-1][0])}"
+            for name, curve in (
+                ("within a repetition", self.cold_after),
+                ("at its start", self.cold_start),
+            )  # fmt: skip
+            if curve
+        ]
+        if cold:
+            lines.append(f"cold step excess: {'; '.join(cold)}")
+        return "\n".join(lines)
 
     # ---------------------------------------------------------------- plain data
     def to_dict(self) -> dict[str, Any]:
