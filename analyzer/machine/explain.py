@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from .model import Calibration, StepPrediction, parse_shapes, predict_step
+from .model import Calibration, StepPrediction, megabytes, parse_shapes, predict_step
 
 __all__ = [
     "MODEL_COLUMNS",
@@ -49,18 +49,6 @@ MODEL_COLUMNS = [
     "model_write",
     "model_last_level",
 ]
-
-
-def megabytes(nbytes: float) -> str:
-    """Bytes as a short text in kB, MB or GB (powers of 10).
-
-    >>> megabytes(2_097_152), megabytes(1500), megabytes(3.2e9)
-    ('2.1 MB', '1.5 kB', '3.2 GB')
-    """
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if nbytes >= scale:
-            return f"{nbytes / scale:.3g} {unit}"
-    return f"{int(nbytes)} bytes"
 
 
 def working_set(factor_bytes: float, steps: Sequence[Mapping[str, Any]]) -> float:

@@ -73,6 +73,8 @@ from ..errors import AnalyzerError
 __all__ = [
     "CALIBRATION_VERSION",
     "interpolate",
+    "interpolate_linear",
+    "megabytes",
     "SQUARE_FROM",
     "COLD_FROM",
     "Roofline",
@@ -85,7 +87,7 @@ __all__ = [
 
 #: Bumped whenever what :func:`~analyzer.machine.calibrate` measures changes: cached
 #: calibrations of another version are measured again.
-CALIBRATION_VERSION = 4
+CALIBRATION_VERSION = 5
 #: Smallest dimension from which a dense product counts as *square* (below: *thin*).
 SQUARE_FROM = 64
 #: Bytes of the step before that the cold curves are measured against (their excess is 0
@@ -251,7 +253,12 @@ def _extra_curve(points: Any, name: str) -> Curve:
     return _points(points, name, fields, required=False, zero_last=True)  # type: ignore[return-value]
 
 
-def _mb(nbytes: float) -> str:
+def megabytes(nbytes: float) -> str:
+    """Bytes as a short text in kB, MB or GB (powers of 10).
+
+    >>> megabytes(2_097_152), megabytes(1500), megabytes(3.2e9)
+    ('2.1 MB', '1.5 kB', '3.2 GB')
+    """
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if nbytes >= scale:
             return f"{nbytes / scale:.3g} {unit}"
@@ -480,7 +487,7 @@ class Calibration:
         """
         levels = (
             ", ".join(
-                f"{n} (up to {_mb(c)}) {r / 1e9:.3g} GB/s"
+                f"{n} (up to {megabytes(c)}) {r / 1e9:.3g} GB/s"
                 if math.isfinite(c)
                 else f"{n} {r / 1e9:.3g} GB/s"
                 for n, c, r in self.levels
@@ -488,12 +495,11 @@ class Calibration:
             or "no levels"
         )
         gemm = ", ".join(f"d={int(d)} {r / 1e9:.3g} G" for d, r in self.gemm)
-        fresh = f"fresh {self.write_fresh[-1][1] / 1e9:.3g} GB/s at {_mb(self.write_fresh[-1][0])}"
-        again = (
-            f"reused {self.write_reused[-1][1] / 1e9:.3g} GB/s at {_mb(self.write_reused[-1][0])}"
-        )
+        (fresh_at, fresh_rate), (again_at, again_rate) = self.write_fresh[-1], self.write_reused[-1]
+        fresh = f"fresh {fresh_rate / 1e9:.3g} GB/s at {megabytes(fresh_at)}"
+        again = f"reused {again_rate / 1e9:.3g} GB/s at {megabytes(again_at)}"
         if self.first_touch_from is not None:
-            fresh += f" (first touch from {_mb(self.first_touch_from)})"
+            fresh += f" (first touch from {megabytes(self.first_touch_from)})"
         steps = ", ".join(f"{k} {v * 1e6:.3g}" for k, v in self.step_overhead.items())
         lines = [
             f"read bandwidth: {levels}",
@@ -505,11 +511,11 @@ class Calibration:
         if self.reread:
             longest = self.reread[-1][0]
             row = ", ".join(
-                f"{r / 1e9:.3g} GB/s at {_mb(b)}" for d, b, r in self.reread if d == longest
+                f"{r / 1e9:.3g} GB/s at {megabytes(b)}" for d, b, r in self.reread if d == longest
             )
-            lines.append(f"reread after a {_mb(longest)} stream: {row}")
+            lines.append(f"reread after a {megabytes(longest)} stream: {row}")
         cold = [
-            f"{name} {curve[-1][1] * 1e6:.3g} µs after {_mb(curve[-1][0])}"
+            f"{name} {curve[-1][1] * 1e6:.3g} µs after {megabytes(curve[-1][0])}"
             for name, curve in (
                 ("within a repetition", self.cold_after),
                 ("at its start", self.cold_start),
