@@ -39,34 +39,38 @@ def _pairs(calibration: Mapping[str, Any], name: str) -> np.ndarray:
 
 
 def plot_calibration(calibration: Mapping[str, Any]) -> tuple[Figure, np.ndarray]:
-    """Two log-log panels of a calibration (its ``to_dict()``): bandwidths against
-    working-set bytes, with the fitted cache borders, and GEMM rate against the smallest
-    dimension.
+    """Three panels of a calibration (its ``to_dict()``): bandwidths against working-set
+    bytes, with the fitted cache borders and the reread rows (reading after a stream of other
+    memory); the GEMM rate against the smallest dimension; and the cold excess of a step
+    against the bytes the step before it touched (within a repetition and at its start).
 
     Examples
     --------
     >>> cal = {"read": [[1e4, 5e10], [1e8, 1e10]], "write_fresh": [[1e4, 3e9]],
     ...        "write_reused": [[1e4, 2e10]], "gemm": [[1, 5e9], [1024, 3e10]],
-    ...        "levels": [["L3", 4e7, 4e10], ["memory", None, 1e10]]}
+    ...        "levels": [["L3", 4e7, 4e10], ["memory", None, 1e10]],
+    ...        "cold_after": [[4e6, 5e-6], [2.7e8, 4e-5]]}
     >>> fig, axes = plot_calibration(cal)
-    >>> [ax.get_xlabel() for ax in axes]
-    ['working set (bytes)', 'smallest dimension of the product']
+    >>> [ax.get_xlabel() for ax in axes]  # doctest: +NORMALIZE_WHITESPACE
+    ['working set (bytes)', 'smallest dimension of the product',
+     'bytes the step before touched']
     """
     if not isinstance(calibration, Mapping) or len(_pairs(calibration, "read")) == 0:
         raise AnalyzerError("plot_calibration: need a calibration dict with a 'read' curve")
-    fig = Figure(figsize=(10, 4))
-    left, right = fig.subplots(1, 2)
+    fig = Figure(figsize=(14, 4))
+    left, middle, right = fig.subplots(1, 3)
     for name, label, color, style in _CURVES:
         pairs = _pairs(calibration, name)
         if len(pairs):
             left.plot(pairs[:, 0], pairs[:, 1] / 1e9, ls=style, color=color, marker=".",
                       label=label)  # fmt: skip
-    reread = [row for row in calibration.get("reread") or [] if len(row) == 3]
-    if reread:
-        largest = max(float(row[0]) for row in reread)
-        pairs = np.array([(float(b), float(r)) for d, b, r in reread if float(d) == largest])
+    rows = [row for row in calibration.get("reread") or [] if len(row) == 3]
+    streams = sorted({float(row[0]) for row in rows})
+    for i, stream in enumerate(streams):
+        pairs = np.array([(float(b), float(r)) for d, b, r in rows if float(d) == stream])
         left.plot(pairs[:, 0], pairs[:, 1] / 1e9, ls=":", color="C0", marker=".",
-                  label=f"read after a {largest / 1e6:.3g} MB stream")  # fmt: skip
+                  alpha=0.35 + 0.65 * (i + 1) / len(streams),
+                  label=f"read after a {stream / 1e6:.3g} MB stream")  # fmt: skip
     for level in calibration.get("levels") or []:
         name, capacity = level[0], level[1]
         if capacity is not None and math.isfinite(float(capacity)):
@@ -75,10 +79,20 @@ def plot_calibration(calibration: Mapping[str, Any]) -> tuple[Figure, np.ndarray
     _axes(left, "Bandwidth by working set", "working set (bytes)", "GB/s")
     gemm = _pairs(calibration, "gemm")
     if len(gemm):
-        right.plot(gemm[:, 0], gemm[:, 1] / 1e9, marker="o", color="C2", label="dense product")
-    _axes(right, "Product rate by shape", "smallest dimension of the product", "G macs/s")
+        middle.plot(gemm[:, 0], gemm[:, 1] / 1e9, marker="o", color="C2", label="dense product")
+    _axes(middle, "Product rate by shape", "smallest dimension of the product", "G macs/s")
+    for name, label, style in (("cold_after", "within a repetition", "-"),
+                               ("cold_start", "first step of a repetition", "--")):  # fmt: skip
+        pairs = np.array(
+            [(float(x), float(y)) for x, y in calibration.get(name) or [] if x], dtype=float
+        ).reshape(-1, 2)
+        if len(pairs):
+            right.plot(pairs[:, 0], pairs[:, 1] * 1e6, ls=style, color="C4", marker=".",
+                       label=label)  # fmt: skip
+    _axes(right, "Cold excess of a step", "bytes the step before touched", "µs")
+    right.set_yscale("linear")
     fig.tight_layout()
-    return fig, np.array([left, right])
+    return fig, np.array([left, middle, right])
 
 
 def _axes(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
