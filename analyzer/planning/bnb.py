@@ -177,6 +177,8 @@ class BranchAndBound:
                     board.unmake(move)
                     continue
                 h = bound.total
+                if f - g2 > h:  # the terms of the parent's bound that do not name v
+                    h = f - g2
                 if learned is not None and learned > h:
                     h = learned
                 if g2 + h >= self.upper or g2 + h > threshold:

@@ -51,12 +51,13 @@ from ..elimination import State
 from ..errors import PlanError
 from .bnb import BranchAndBound, Outcome
 from .board import Board
-from .bounds import LowerBound, root_bound
+from .bounds import root_bound
 from .chain import OutOfTime, chain_search
 from .costs import Pricer
 from .heuristics import _fill_score, _markowitz_score, greedy
 from .improve import improve
-from .pairs import pair_bound
+from .pairs import PairBound
+from .stars import star_bound
 from .problem import Problem, symbols_note
 from .reductions import as_path, free_copies, merges_may_form, parts, path_optimum
 from .search import Budget, SearchRecord, register_order
@@ -115,13 +116,14 @@ def _search(
     has run out).
     """
     cost, sequence, name = upper_bound(state, pricer, part, objective)
-    bound = LowerBound(
+    bound = PairBound(
         state, pricer, part, objective, order=problem.nodes, itemsizes=problem.itemsizes
     )
     lower, tried = bound.total, {"upper": name}
     try:
         if lower < cost and not budget.expired():
-            lower = max(lower, pair_bound(bound, problem.nodes, budget))
+            stars = star_bound(bound, problem.nodes, budget)  # on the fresh bound
+            lower = max(bound.match(problem.nodes, budget), stars)
     except KeyboardInterrupt:  # stop here: the heuristic order, not proven
         tried["stopped"] = "interrupted"
         return None, Outcome(sequence, cost, min(lower, cost), lower >= cost, tried)

@@ -1,0 +1,198 @@
+"""A stronger start bound from stars: a vertex, some neighbours on one side, and who goes first.
+
+The pair bound of :mod:`~analyzer.planning.pairs` looks at one factor
+``c -> x`` at a time. A vertex with several successors still to eliminate
+(an *out-star*: ``c`` and leaves ``L``, some of its successors) has more at
+stake: each leaf that goes before ``c`` has ``c`` among its predecessors,
+each that goes after leaves ``c``'s outputs wider. For any order, let ``Z``
+be the leaves eliminated before ``c``. By item 1 of
+:mod:`~analyzer.planning.bounds` (an edge exists exactly when a path of the
+start graph runs between its ends through eliminated vertices only):
+
+- ``c``'s successors when it goes include the leaves still alive (their
+  factors from ``c`` are still there), and, with them, separate ``c`` from
+  the never-eliminated vertices; the dead leaves cannot be part of that
+  separator. So ``OUT(c) ≥ Σ_{x∈L∖Z} |x| + max(κ_out(c; L∖Z free, Z uncuttable),
+  φ_out(c))`` (the never-eliminated successors ``φ`` are in it, and are not
+  leaves).
+- A leaf ``x ∈ Z`` goes while ``c`` is alive: ``c`` is its predecessor, so
+  ``IN(x) ≥ |c| + max(κ_in(x; c free), φ_in(x))``.
+- A leaf ``x ∉ Z`` goes after ``c``: ``IN(x) ≥ κ_in(x; c uncuttable)``.
+
+The star's *gain* is the least, over the ``2^|L|`` sets ``Z``, of what these
+raise the single bounds ``|v|·B_in·B_out`` of :mod:`~analyzer.planning.bounds`
+by (each raise taken on one side of one vertex, over its base ``B``). An
+in-star is the mirror (``c``'s input side, the output sides of some of its
+predecessors). A star with one leaf is a pair of :mod:`~analyzer.planning.pairs`.
+
+Stars combine as pairs do: the price of a vertex (``|v|·IN·OUT``, or the bytes
+form) is bilinear with nonnegative coefficients, so raises on its two sides
+add up; two raises of one side need not (separators overlap). So a packing of
+stars in which no side of a vertex serves twice, plus the penalties of
+:class:`~analyzer.planning.bounds.LowerBound` of the factors whose two sides
+no star uses, added to the single bounds, is a lower bound of every order.
+The packing is greedy (largest gain over the penalties it drops first); any
+packing is valid, the empty one gives the single bound with its penalties.
+Only vertices priced densely take part, only on graphs whose cuts are exact
+(:data:`~analyzer.planning.cuts.EXACT_CUT_VERTICES`); each star has at most
+:data:`STAR_LEAVES` leaves, chosen among a centre's first
+:data:`STAR_NEIGHBOURS` neighbours on that side (every subset of them is a
+candidate).
+
+Examples
+--------
+>>> from analyzer.models import mlp
+>>> from analyzer.planning.problem import Problem
+>>> from analyzer.planning.bounds import LowerBound
+>>> problem = Problem.of(mlp([8, 2, 8, 2, 8]))
+>>> bound = LowerBound(problem.initial(), problem.pricer(), problem.intermediates,
+...                    order=problem.nodes)
+>>> bound.total <= star_bound(bound, problem.nodes) <= 1256  # 1256: the optimum
+True
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+from .bounds import LowerBound
+from .cuts import EXACT_CUT_VERTICES, split_network
+
+__all__ = ["star_bound", "STAR_LEAVES", "STAR_NEIGHBOURS"]
+
+#: Most leaves of one star (its gain is a minimum over ``2^leaves`` cases).
+STAR_LEAVES = 4
+#: Neighbours of a centre, on one side, among which its stars' leaves are chosen.
+STAR_NEIGHBOURS = 6
+
+
+class _Network:
+    """Maximum flows on the vertex-split network, with some vertices' capacities changed."""
+
+    def __init__(self, state, sizes: dict, nodes: Sequence[Hashable], eliminable: set) -> None:
+        from scipy.sparse import csr_array
+        from scipy.sparse.csgraph import maximum_flow
+
+        self._csr, self._flow = csr_array, maximum_flow
+        self.net = split_network(state, sizes, nodes, eliminable)
+        self.infinite = self.net.total
+
+    def _value(self, source: int, sink: int, changes: dict) -> int:
+        net = self.net
+        caps = net.caps.copy()
+        for x, capacity in changes.items():
+            caps[net.slot[x]] = capacity
+        graph = self._csr((caps, (net.rows, net.cols)), shape=net.shape)
+        graph.sort_indices()
+        return int(self._flow(graph, source, sink).flow_value)
+
+    def into(self, v: Hashable, changes: dict) -> int:
+        """The narrowest separator of ``v`` from the never-eliminated vertices before it."""
+        return self._value(self.net.source, 2 * self.net.index[v], changes)
+
+    def out_of(self, v: Hashable, changes: dict) -> int:
+        """The narrowest separator of ``v`` from the never-eliminated vertices after it."""
+        return self._value(2 * self.net.index[v] + 1, self.net.sink, changes)
+
+
+def _stars(bound: LowerBound, network: _Network, centre: Hashable, side: str, budget: Any):
+    """``(gain, sides)`` of the stars of ``centre`` on ``side`` with a positive gain."""
+    state, sizes, price = bound.state, bound.sizes, bound._price
+    value, base, dense = bound.value, bound.base, bound.dense
+    fixed_in, fixed_out = bound.fixed_in, bound.fixed_out
+    out = side == "out"
+    around = state.succ[centre] if out else state.pred[centre]
+    leaves = [x for x in around if x in dense and x in value][:STAR_NEIGHBOURS]
+    if not leaves:
+        return []
+    infinite, size = network.infinite, sizes[centre]
+    raises = {}  # leaf -> (its raise when it goes first, when the centre goes first)
+    for x in leaves:
+        b_in, b_out = base[x]
+        if out:  # x a successor: when it goes first, the centre is its predecessor
+            first = size + max(network.into(x, {centre: 0}), fixed_in[x])
+            after = network.into(x, {centre: infinite})
+            raises[x] = (
+                price(x, max(b_in, first), b_out) - value[x],
+                price(x, max(b_in, after), b_out) - value[x],
+            )
+        else:
+            first = size + max(network.out_of(x, {centre: 0}), fixed_out[x])
+            after = network.out_of(x, {centre: infinite})
+            raises[x] = (
+                price(x, b_in, max(b_out, first)) - value[x],
+                price(x, b_in, max(b_out, after)) - value[x],
+            )
+    c_in, c_out = base[centre]
+    found = []
+    for k in range(1, min(len(leaves), STAR_LEAVES) + 1):
+        for group in itertools.combinations(leaves, k):
+            if budget is not None and budget.expired():
+                return found
+            gain = None
+            for r in range(k + 1):
+                for before in itertools.combinations(group, r):  # the leaves gone first
+                    changes = {x: (infinite if x in before else 0) for x in group}
+                    alive = sum(sizes[x] for x in group if x not in before)
+                    if out:
+                        wide = alive + max(network.out_of(centre, changes), fixed_out[centre])
+                        here = price(centre, c_in, max(c_out, wide)) - value[centre]
+                    else:
+                        wide = alive + max(network.into(centre, changes), fixed_in[centre])
+                        here = price(centre, max(c_in, wide), c_out) - value[centre]
+                    here += sum(raises[x][0 if x in before else 1] for x in group)
+                    if gain is None or here < gain:
+                        gain = here
+            if gain > 0:
+                other = "in" if out else "out"
+                found.append((gain, ((side, centre), *((other, x) for x in group))))
+    return found
+
+
+def star_bound(bound: LowerBound, nodes: Sequence[Hashable], budget: Any = None) -> Any:
+    """A lower bound at least ``bound.total``, from a greedy packing of stars (module docstring).
+
+    ``bound`` must be fresh (no move made on it since it was built); ``nodes``
+    lists its state's vertices in topological order. When ``budget`` (a
+    :class:`~analyzer.planning.search.Budget`) runs out, the stars found so
+    far are packed (any set of candidates gives a valid bound).
+    """
+    state, dense = bound.state, bound.dense
+    nodes = [x for x in nodes if x in state.pred]
+    if len(nodes) > EXACT_CUT_VERTICES or sum(bound.sizes[x] for x in nodes) >= 2**30:
+        return bound.total
+    centres = [x for x in nodes if x in dense and x in bound.value]
+    if not centres:
+        return bound.total
+    network = _Network(state, bound.sizes, nodes, bound.eliminable)
+    candidates = []
+    for centre in centres:
+        for side in ("out", "in"):
+            if budget is not None and budget.expired():
+                break
+            candidates += _stars(bound, network, centre, side, budget)
+    penalty = bound.penalty
+    incident: dict[tuple, list] = {}  # the penalties that charge each side of a vertex
+    for key in penalty:
+        incident.setdefault(("out", key[0]), []).append(key)
+        incident.setdefault(("in", key[1]), []).append(key)
+    used: set = set()
+    lost: set = set()
+    total = bound.total
+    while candidates:
+        best, best_change = None, 0
+        for item in candidates:
+            gain, sides = item
+            dropped = {k for x in sides for k in incident.get(x, ()) if k not in lost}
+            change = gain - sum(penalty[k] for k in dropped)
+            if change > best_change:
+                best, best_change = item, change
+        if best is None:
+            break
+        used.update(best[1])
+        lost.update(k for x in best[1] for k in incident.get(x, ()))
+        total += best_change
+        candidates = [c for c in candidates if not used.intersection(c[1])]
+    return total
