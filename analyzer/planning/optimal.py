@@ -19,7 +19,9 @@ Steps (each exact; see :mod:`~analyzer.planning.reductions`,
    certificate starts at the larger of that and the pair bound of
    :mod:`~analyzer.planning.pairs`). When the search stops unproven (after
    :data:`SEARCH_SHARE` of the part's time), iterated local search improves
-   its best order for :data:`LOCAL_SHARE` of the time left, and the search
+   its best order for :data:`LOCAL_SHARE` of the time left (:data:`WIDE_LOCAL_SHARE`
+   when the gap is still above :data:`WIDE_GAP`: there the search will not
+   finish, and a better order is what narrows the gap), and the search
    goes on with the rest from that order, its memo kept (the lower bound is
    always the search's).
 
@@ -57,10 +59,10 @@ from .costs import Pricer
 from .heuristics import _fill_score, _markowitz_score, greedy
 from .improve import improve
 from .pairs import PairBound
-from .stars import star_bound
 from .problem import Problem, symbols_note
 from .reductions import as_path, free_copies, merges_may_form, parts, path_optimum
 from .search import Budget, SearchRecord, register_order
+from .stars import star_bound
 from .subset import OutOfTime as SubsetOutOfTime
 from .subset import subset_optimum
 
@@ -76,6 +78,10 @@ SEARCH_SHARE = 0.2
 #: Share of the time left then that iterated local search gets (when the search stopped
 #: unproven); the search goes on with the rest.
 LOCAL_SHARE = 0.7
+#: The local search's share when the gap after the first search is above :data:`WIDE_GAP`.
+WIDE_LOCAL_SHARE = 0.9
+#: The gap (``upper / lower - 1``) past which the search is not expected to finish in time.
+WIDE_GAP = 0.02
 
 
 def _numbers(problem: Problem) -> None:
@@ -172,7 +178,8 @@ def _run(search: BranchAndBound, outcome: Outcome, budget: Budget, share: float 
             if found.proven or share is None or found.tried.get("stopped") == "interrupted":
                 break
             if fraction != 1.0:
-                local(LOCAL_SHARE, perturb=True)
+                wide = search.upper > (1 + WIDE_GAP) * search.lower
+                local(WIDE_LOCAL_SHARE if wide else LOCAL_SHARE, perturb=True)
     except KeyboardInterrupt:  # in a local search: the best order so far, not proven
         lower = min(max(search.lower, outcome.lower_bound), search.upper)
         found = Outcome(search.best, search.upper, lower, False, dict(search.tried))

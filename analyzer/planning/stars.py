@@ -173,6 +173,11 @@ def star_bound(bound: LowerBound, nodes: Sequence[Hashable], budget: Any = None)
             if budget is not None and budget.expired():
                 break
             candidates += _stars(bound, network, centre, side, budget)
+    return max(_greedy(bound, candidates), _fractional(bound, candidates))
+
+
+def _greedy(bound: LowerBound, candidates: list) -> Any:
+    """The greedy packing's bound: largest gain over the penalties it drops first."""
     penalty = bound.penalty
     incident: dict[tuple, list] = {}  # the penalties that charge each side of a vertex
     for key in penalty:
@@ -196,3 +201,62 @@ def star_bound(bound: LowerBound, nodes: Sequence[Hashable], budget: Any = None)
         total += best_change
         candidates = [c for c in candidates if not used.intersection(c[1])]
     return total
+
+
+def _fractional(bound: LowerBound, candidates: list) -> Any:
+    """The best fractional packing's bound (a linear program; module docstring).
+
+    Weights ``λ_s`` on the stars and ``π_σ`` on each side's penalties, with
+    ``Σ_{s∋σ} λ_s + π_σ ≤ 1`` on every side ``σ``; a factor's penalty counts
+    with the smaller weight of its two sides. Rounded down, after scaling the
+    solver's weights back into the constraints (so float error cannot raise it).
+    """
+    penalty = bound.penalty
+    if not candidates:
+        return bound.total
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_array
+
+    sides: dict[tuple, int] = {}
+    for _, members in candidates:
+        for x in members:
+            sides.setdefault(x, len(sides))
+    keys = list(penalty)
+    for u, v in keys:
+        sides.setdefault(("out", u), len(sides))
+        sides.setdefault(("in", v), len(sides))
+    stars, n_sides, n_keys = len(candidates), len(sides), len(keys)
+    # variables: λ (stars), π (sides), t (penalties)
+    rows, cols, data = [], [], []
+    for j, (_, members) in enumerate(candidates):
+        for x in members:
+            rows.append(sides[x]), cols.append(j), data.append(1.0)
+    for i in range(n_sides):
+        rows.append(i), cols.append(stars + i), data.append(1.0)
+    row = n_sides
+    for k, (u, v) in enumerate(keys):
+        for side in (("out", u), ("in", v)):  # t_e <= π_side
+            rows += [row, row]
+            cols += [stars + n_sides + k, stars + sides[side]]
+            data += [1.0, -1.0]
+            row += 1
+    width = stars + n_sides + n_keys
+    matrix = coo_array((data, (rows, cols)), shape=(row, width)).tocsr()
+    limits = [1.0] * n_sides + [0.0] * (row - n_sides)
+    weights = [-float(g) for g, _ in candidates] + [0.0] * n_sides
+    weights += [-float(penalty[k]) for k in keys]
+    found = linprog(weights, A_ub=matrix, b_ub=limits, bounds=(0, 1), method="highs")
+    if found.status != 0:
+        return bound.total
+    x = [min(max(float(a), 0.0), 1.0) for a in found.x]
+    lam, pi = x[:stars], x[stars : stars + n_sides]
+    usage = [pi[i] for i in range(n_sides)]
+    for j, (_, members) in enumerate(candidates):
+        for side in members:
+            usage[sides[side]] += lam[j]
+    scale = max(1.0, *usage)
+    value = sum(g * a / scale for (g, _), a in zip(candidates, lam, strict=True))
+    for u, v in keys:
+        value += penalty[u, v] * min(pi[sides["out", u]], pi[sides["in", v]]) / scale
+    value = int(value * (1 - 1e-12))  # floats: round down, a hair below
+    return max(bound.total, bound.total - sum(penalty.values()) + value)  # (no stars: total)
