@@ -71,6 +71,8 @@ __all__ = ["optimal", "branch_and_bound", "upper_bound", "SMALL_PART"]
 #: Parts of at most this many vertices get the subset DP (at most 2^12 states): there
 #: its plain loop beats the search's bookkeeping; larger parts get the search.
 SMALL_PART = 12
+#: Most of the time left that the star bound at the start may take (it stops early, valid).
+BOUND_SHARE = 0.3
 #: Most of a part's time the first local descent may take (it usually takes far less).
 DESCENT_SHARE = 0.25
 #: Share of the time left after the descent that the search gets first.
@@ -128,7 +130,9 @@ def _search(
     lower, tried = bound.total, {"upper": name}
     try:
         if lower < cost and not budget.expired():
-            stars = star_bound(bound, problem.nodes, budget)  # on the fresh bound
+            left = budget.left()
+            share = None if left is None else Budget(max(left, 1e-9) * BOUND_SHARE)
+            stars = star_bound(bound, problem.nodes, share)  # on the fresh bound
             lower = max(bound.match(problem.nodes, budget), stars)
     except KeyboardInterrupt:  # stop here: the heuristic order, not proven
         tried["stopped"] = "interrupted"

@@ -66,35 +66,75 @@ __all__ = ["star_bound", "STAR_LEAVES", "STAR_NEIGHBOURS"]
 STAR_LEAVES = 4
 #: Neighbours of a centre, on one side, among which its stars' leaves are chosen.
 STAR_NEIGHBOURS = 6
+#: Neighbours on each side of a centre that its group takes (both sides of the centre).
+GROUP_SIDE = 3
 
 
 class _Network:
-    """Maximum flows on the vertex-split network, with some vertices' capacities changed."""
+    """Maximum flows on the vertex-split network, with some vertices' capacities changed.
+
+    The sparse graph is built once; a query copies its capacities, changes
+    those of the vertices that matter (ancestors for a flow into a vertex,
+    descendants for one out of it: no other vertex lies on such a path) and
+    remembers the answer.
+    """
 
     def __init__(self, state, sizes: dict, nodes: Sequence[Hashable], eliminable: set) -> None:
+        import numpy as np
         from scipy.sparse import csr_array
         from scipy.sparse.csgraph import maximum_flow
 
         self._csr, self._flow = csr_array, maximum_flow
-        self.net = split_network(state, sizes, nodes, eliminable)
-        self.infinite = self.net.total
+        self.net = net = split_network(state, sizes, nodes, eliminable)
+        self.infinite = net.total
+        label = np.arange(1, len(net.caps) + 1, dtype=np.int64)
+        shape = csr_array((label, (net.rows, net.cols)), shape=net.shape)
+        shape.sort_indices()
+        where = np.empty(len(net.caps), dtype=np.int64)
+        where[shape.data - 1] = np.arange(len(shape.data))
+        self._where = where
+        self._indices, self._indptr = shape.indices, shape.indptr
+        self._caps = net.caps[shape.data - 1].astype(np.int32)
+        self._near = {"into": _reach(nodes, state.pred), "out_of": _reach(nodes[::-1], state.succ)}
+        self._known: dict = {}
 
-    def _value(self, source: int, sink: int, changes: dict) -> int:
-        net = self.net
-        caps = net.caps.copy()
-        for x, capacity in changes.items():
-            caps[net.slot[x]] = capacity
-        graph = self._csr((caps, (net.rows, net.cols)), shape=net.shape)
-        graph.sort_indices()
-        return int(self._flow(graph, source, sink).flow_value)
+    def _value(self, way: str, v: Hashable, changes: dict) -> int:
+        near = self._near[way][v]
+        kept = frozenset((x, c) for x, c in changes.items() if x in near)
+        key = (way, v, kept)
+        found = self._known.get(key)
+        if found is None:
+            net = self.net
+            caps = self._caps.copy()
+            for x, capacity in kept:
+                caps[self._where[net.slot[x]]] = capacity
+            graph = self._csr((caps, self._indices, self._indptr), shape=net.shape)
+            graph.has_sorted_indices = True
+            i = net.index[v]
+            source, sink = (net.source, 2 * i) if way == "into" else (2 * i + 1, net.sink)
+            found = self._known[key] = int(self._flow(graph, source, sink).flow_value)
+        return found
 
     def into(self, v: Hashable, changes: dict) -> int:
         """The narrowest separator of ``v`` from the never-eliminated vertices before it."""
-        return self._value(self.net.source, 2 * self.net.index[v], changes)
+        return self._value("into", v, changes)
 
     def out_of(self, v: Hashable, changes: dict) -> int:
         """The narrowest separator of ``v`` from the never-eliminated vertices after it."""
-        return self._value(2 * self.net.index[v] + 1, self.net.sink, changes)
+        return self._value("out_of", v, changes)
+
+
+def _reach(order: Sequence[Hashable], neighbours: dict) -> dict:
+    """Per vertex, the vertices with a path to it along ``neighbours`` (``order``: those first)."""
+    found: dict[Hashable, frozenset] = {}
+    for v in order:
+        here: set = set()
+        for u in neighbours[v]:
+            if u in found:
+                here.add(u)
+                here |= found[u]
+        found[v] = frozenset(here)
+    return found
 
 
 def _stars(bound: LowerBound, network: _Network, centre: Hashable, side: str, budget: Any):
@@ -151,6 +191,73 @@ def _stars(bound: LowerBound, network: _Network, centre: Hashable, side: str, bu
     return found
 
 
+def _group_gain(bound: LowerBound, network: _Network, sides: dict) -> Any:
+    """The least raise, over every order of the group, of the sides it names (module docstring).
+
+    ``sides`` maps each member to the sides (``"in"``, ``"out"``) the group
+    charges. A member's side, when it goes with the members ``D`` gone before
+    it, has among its neighbours every member still alive that a path of the
+    start graph through members of ``D`` only joins to it, and every
+    never-eliminated neighbour it has now; the rest of that side separates it
+    from the never-eliminated vertices without using ``D``.
+    """
+    state, sizes, price = bound.state, bound.sizes, bound._price
+    value, base, elim = bound.value, bound.base, bound.eliminable
+    members = list(sides)
+    bit = {x: 1 << i for i, x in enumerate(members)}
+    infinite = network.infinite
+    raises: dict[tuple, Any] = {}
+    for x in members:
+        b_in, b_out = base[x]
+        others = [y for y in members if y != x]
+        for r in range(len(others) + 1):
+            for gone in itertools.combinations(others, r):
+                dead = set(gone)
+                raise_ = 0
+                for side in sides[x]:
+                    near = state.pred if side == "in" else state.succ
+                    forced, seen, stack = set(), {x}, [x]
+                    while stack:  # members joined to x through dead members
+                        for y in near[stack.pop()]:
+                            if y in seen:
+                                continue
+                            seen.add(y)
+                            if y in dead:
+                                stack.append(y)
+                            elif y in bit:
+                                forced.add(y)
+                    forced.update(y for y in near[x] if y not in elim)
+                    changes = dict.fromkeys(forced, 0)
+                    changes.update(dict.fromkeys(dead, infinite))
+                    if side == "in":
+                        wide = sum(sizes[y] for y in forced) + network.into(x, changes)
+                        raise_ += price(x, max(b_in, wide), b_out) - value[x]
+                    else:
+                        wide = sum(sizes[y] for y in forced) + network.out_of(x, changes)
+                        raise_ += price(x, b_in, max(b_out, wide)) - value[x]
+                raises[x, sum(bit[y] for y in gone)] = raise_
+    best = {0: 0}
+    for mask in range(1, 1 << len(members)):
+        best[mask] = min(
+            best[mask ^ bit[x]] + raises[x, mask ^ bit[x]] for x in members if mask & bit[x]
+        )
+    return best[(1 << len(members)) - 1]
+
+
+def _groups(bound: LowerBound, network: _Network, centre: Hashable, budget: Any) -> list:
+    """``(gain, sides)`` of the group of ``centre``: it (both sides) and a few neighbours."""
+    state, value, dense = bound.state, bound.value, bound.dense
+    ins = [x for x in state.pred[centre] if x in dense and x in value][:GROUP_SIDE]
+    outs = [x for x in state.succ[centre] if x in dense and x in value][:GROUP_SIDE]
+    if not ins or not outs or (budget is not None and budget.expired()):
+        return []
+    sides = {centre: ("in", "out"), **{x: ("out",) for x in ins}, **{x: ("in",) for x in outs}}
+    gain = _group_gain(bound, network, sides)
+    if gain <= 0:
+        return []
+    return [(gain, tuple((side, x) for x, named in sides.items() for side in named))]
+
+
 def star_bound(bound: LowerBound, nodes: Sequence[Hashable], budget: Any = None) -> Any:
     """A lower bound at least ``bound.total``, from a greedy packing of stars (module docstring).
 
@@ -173,6 +280,7 @@ def star_bound(bound: LowerBound, nodes: Sequence[Hashable], budget: Any = None)
             if budget is not None and budget.expired():
                 break
             candidates += _stars(bound, network, centre, side, budget)
+        candidates += _groups(bound, network, centre, budget)
     return max(_greedy(bound, candidates), _fractional(bound, candidates))
 
 
