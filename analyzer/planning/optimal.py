@@ -15,15 +15,17 @@ Steps (each exact; see :mod:`~analyzer.planning.reductions`,
    most ``2^12`` states).
 5. Any other part: branch and bound, from the cheapest heuristic order
    improved by a local descent (:mod:`~analyzer.planning.improve`; its first
-   upper bound) and the bound of :mod:`~analyzer.planning.bounds` (its
-   certificate starts at the larger of that and the pair bound of
-   :mod:`~analyzer.planning.pairs`). When the search stops unproven (after
-   :data:`SEARCH_SHARE` of the part's time), iterated local search improves
-   its best order for :data:`LOCAL_SHARE` of the time left (:data:`WIDE_LOCAL_SHARE`
-   when the gap is still above :data:`WIDE_GAP`: there the search will not
-   finish, and a better order is what narrows the gap), and the search
-   goes on with the rest from that order, its memo kept (the lower bound is
-   always the search's).
+   upper bound), with the pair bound of :mod:`~analyzer.planning.pairs` kept
+   up to date at every state; its certificate starts at the larger of that
+   and the star bound of :mod:`~analyzer.planning.stars` (at most
+   :data:`BOUND_SHARE` of the time left). When the search stops unproven
+   (after :data:`SEARCH_SHARE` of the part's time), iterated local search
+   improves its best order for :data:`LOCAL_SHARE` of the time left, and the
+   search goes on with the rest from that order, its memo kept (the lower
+   bound is always the search's). When the gap is above :data:`WIDE_GAP` the
+   search will not finish and a better order is what narrows the gap: the
+   first search gets :data:`WIDE_SEARCH_SHARE`, the local search
+   :data:`WIDE_LOCAL_SHARE`.
 
 The answer is always an order. ``search.proven`` says whether it is optimal;
 when not (time ran out, or the search was interrupted), ``search.lower_bound``
@@ -82,6 +84,8 @@ SEARCH_SHARE = 0.2
 LOCAL_SHARE = 0.7
 #: The local search's share when the gap after the first search is above :data:`WIDE_GAP`.
 WIDE_LOCAL_SHARE = 0.9
+#: The search's first share when the gap after the first descent is above :data:`WIDE_GAP`.
+WIDE_SEARCH_SHARE = 0.05
 #: The gap (``upper / lower - 1``) past which the search is not expected to finish in time.
 WIDE_GAP = 0.02
 
@@ -151,10 +155,12 @@ def _run(search: BranchAndBound, outcome: Outcome, budget: Budget, share: float 
 
     The descent (at most :data:`DESCENT_SHARE` of ``share``) gives the search a
     lower first upper bound; the search gets :data:`SEARCH_SHARE` of what is
-    left; when it stops unproven, iterated local search takes
-    :data:`LOCAL_SHARE` of what is left, and the search goes on with the rest
-    (its memo kept) from the better order. The lower bound is the search's,
-    valid for every order; without a time limit the search runs to the end.
+    left (:data:`WIDE_SEARCH_SHARE` when the gap is above :data:`WIDE_GAP`);
+    when it stops unproven, iterated local search takes :data:`LOCAL_SHARE`
+    of what is left (:data:`WIDE_LOCAL_SHARE` when the gap is still wide), and
+    the search goes on with the rest (its memo kept) from the better order.
+    The lower bound is the search's, valid for every order; without a time
+    limit the search runs to the end.
     """
     objective = budget.objective
     start = Budget(None, objective)
@@ -175,13 +181,14 @@ def _run(search: BranchAndBound, outcome: Outcome, budget: Budget, share: float 
 
     try:
         local(DESCENT_SHARE, perturb=False)
-        for fraction in (SEARCH_SHARE, 1.0):
+        wide = search.upper > (1 + WIDE_GAP) * search.lower
+        for fraction in (WIDE_SEARCH_SHARE if wide else SEARCH_SHARE, 1.0):
             search.budget = left(fraction)
             search.tried.pop("stopped", None)
             found = search.solve()
             if found.proven or share is None or found.tried.get("stopped") == "interrupted":
                 break
-            if fraction != 1.0:
+            if fraction != 1.0:  # (the gap may have narrowed)
                 wide = search.upper > (1 + WIDE_GAP) * search.lower
                 local(WIDE_LOCAL_SHARE if wide else LOCAL_SHARE, perturb=True)
     except KeyboardInterrupt:  # in a local search: the best order so far, not proven
