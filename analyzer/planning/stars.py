@@ -95,6 +95,8 @@ class _Network:
         self._where = where
         self._indices, self._indptr = shape.indices, shape.indptr
         self._caps = net.caps[shape.data - 1].astype(np.int32)
+        self._graph = csr_array((self._caps.copy(), shape.indices, shape.indptr), shape=net.shape)
+        self._graph.has_sorted_indices = True  # (a flow reads it; only its capacities change)
         self._near = {"into": _reach(nodes, state.pred), "out_of": _reach(nodes[::-1], state.succ)}
         self._known: dict = {}
 
@@ -104,12 +106,11 @@ class _Network:
         key = (way, v, kept)
         found = self._known.get(key)
         if found is None:
-            net = self.net
-            caps = self._caps.copy()
+            net, graph = self.net, self._graph
+            caps = graph.data
+            caps[:] = self._caps
             for x, capacity in kept:
                 caps[self._where[net.slot[x]]] = capacity
-            graph = self._csr((caps, self._indices, self._indptr), shape=net.shape)
-            graph.has_sorted_indices = True
             i = net.index[v]
             source, sink = (net.source, 2 * i) if way == "into" else (2 * i + 1, net.sink)
             found = self._known[key] = int(self._flow(graph, source, sink).flow_value)
