@@ -1,4 +1,4 @@
-"""The star bound and the pair bound kept move by move: never above an exact optimum.
+"""The star and group bound and the pair bound kept move by move: never above an optimum.
 
 Expected values come from the subset DP (``subset_optimum``, run from the state at
 hand), never from the bounds themselves.
@@ -17,7 +17,7 @@ from analyzer.planning import Budget, Problem
 from analyzer.planning.board import Board
 from analyzer.planning.bounds import LowerBound
 from analyzer.planning.pairs import PairBound, pair_bound
-from analyzer.planning.stars import _fractional, _greedy, _Network, _stars, star_bound
+from analyzer.planning.stars import _fractional, _greedy, _groups, _Network, _stars, star_bound
 from analyzer.planning.subset import subset_optimum
 
 COSTS = ("dense", "structured")
@@ -54,7 +54,7 @@ def test_star_bound_never_exceeds_the_optimum(seed, n, cost, objective):
         problem.state(), problem.pricer(), problem.intermediates, objective, Budget(None)
     )[0]
     assert bound.total <= star_bound(bound, problem.nodes) <= optimum
-    # both packings, on their own (star_bound returns the larger)
+    # both packings, on their own (star_bound returns the larger), of stars, groups, both
     network = _Network(problem.initial(), problem.sizes, problem.nodes, bound.eliminable)
     candidates = [
         star
@@ -63,8 +63,15 @@ def test_star_bound_never_exceeds_the_optimum(seed, n, cost, objective):
         for side in ("out", "in")
         for star in _stars(bound, network, centre, side, None)
     ]
-    assert bound.total <= _greedy(bound, list(candidates)) <= optimum
-    assert bound.total <= _fractional(bound, candidates) <= optimum
+    groups = [
+        group
+        for centre in problem.nodes
+        if centre in bound.dense and centre in bound.value
+        for group in _groups(bound, network, centre, None)
+    ]
+    for found in (candidates, groups, candidates + groups):
+        assert bound.total <= _greedy(bound, list(found)) <= optimum
+        assert bound.total <= _fractional(bound, found) <= optimum
 
 
 def test_star_bound_is_stronger_than_the_pair_bound_on_layered_graphs():

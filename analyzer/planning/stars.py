@@ -1,4 +1,4 @@
-"""A stronger start bound from stars: a vertex, some neighbours on one side, and who goes first.
+"""A stronger start bound from stars and groups: a vertex, some neighbours, and who goes first.
 
 The pair bound of :mod:`~analyzer.planning.pairs` looks at one factor
 ``c -> x`` at a time. A vertex with several successors still to eliminate
@@ -25,15 +25,38 @@ by (each raise taken on one side of one vertex, over its base ``B``). An
 in-star is the mirror (``c``'s input side, the output sides of some of its
 predecessors). A star with one leaf is a pair of :mod:`~analyzer.planning.pairs`.
 
-Stars combine as pairs do: the price of a vertex (``|v|·IN·OUT``, or the bytes
-form) is bilinear with nonnegative coefficients, so raises on its two sides
-add up; two raises of one side need not (separators overlap). So a packing of
-stars in which no side of a vertex serves twice, plus the penalties of
-:class:`~analyzer.planning.bounds.LowerBound` of the factors whose two sides
-no star uses, added to the single bounds, is a lower bound of every order.
-The packing is greedy (largest gain over the penalties it drops first); any
-packing is valid, the empty one gives the single bound with its penalties.
-Only vertices priced densely take part, only on graphs whose cuts are exact
+A *group* generalises this to both sides of a centre: the centre (both its
+sides), up to :data:`GROUP_SIDE` predecessors (their output sides) and as
+many successors (their input sides). For any order, let ``D`` be the members
+gone before a member ``x``. When ``x`` goes, its neighbours on a side include
+every member still alive that a path of the start graph through members of
+``D`` only joins to it (those edges are there then, by item 1), and its
+never-eliminated neighbours on that side now; the rest of the side separates
+it from the never-eliminated vertices and cannot use ``D``. So the side is at
+least the forced sizes plus the narrowest separator with the forced vertices
+free and ``D`` uncuttable, and each member's raise depends on ``D`` only. The
+least summed raise over every order of the members is a subset DP (``min``
+over the last member of a set). A predecessor gone before a successor with
+the centre already gone has that successor among its outputs: what stars
+and pairs cannot see.
+
+Stars and groups combine as pairs do: the price of a vertex (``|v|·IN·OUT``,
+or the bytes form) is bilinear with nonnegative coefficients, so raises on its
+two sides add up; two raises of one side need not (separators overlap). So a
+packing of stars and groups in which no side of a vertex serves twice, plus
+the penalties of :class:`~analyzer.planning.bounds.LowerBound` of the factors
+whose two sides none uses, added to the single bounds, is a lower bound of
+every order. A fractional packing is one too: with weights ``λ_s`` on the
+stars and ``π_σ`` on each side's penalties, ``Σ_{s∋σ} λ_s + π_σ ≤ 1`` on every
+side ``σ`` and each penalty weighed by the smaller ``π`` of its two sides, the
+weighted sum is at most ``Σ_σ R_σ ≤`` the cost, where ``R_σ`` is the raise
+side ``σ`` really gets (each star's gain is at most the raises of its sides in
+the case the order takes; the penalties on one side add up to at most its
+raise). The bound is the larger of a greedy packing (largest gain over the
+penalties it drops first) and the best fractional one (a linear program,
+rounded down after its weights are scaled back into the constraints); the
+empty packing gives the single bound with its penalties. Only vertices
+priced densely take part, only on graphs whose cuts are exact
 (:data:`~analyzer.planning.cuts.EXACT_CUT_VERTICES`); each star has at most
 :data:`STAR_LEAVES` leaves, chosen among a centre's first
 :data:`STAR_NEIGHBOURS` neighbours on that side (every subset of them is a
@@ -60,7 +83,7 @@ from typing import Any
 from .bounds import LowerBound
 from .cuts import EXACT_CUT_VERTICES, split_network
 
-__all__ = ["star_bound", "STAR_LEAVES", "STAR_NEIGHBOURS"]
+__all__ = ["star_bound", "STAR_LEAVES", "STAR_NEIGHBOURS", "GROUP_SIDE"]
 
 #: Most leaves of one star (its gain is a minimum over ``2^leaves`` cases).
 STAR_LEAVES = 4
