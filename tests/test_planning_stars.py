@@ -137,3 +137,17 @@ def test_pair_bound_ties_pairs_on_layered_graphs():
         tied += bound.match(problem.nodes) > start
         assert bound.total <= plan(problem.graph, "subset-dp").macs
     assert tied >= 3
+
+
+def test_star_bound_with_few_candidates_still_bounds(monkeypatch):
+    from analyzer.planning import stars
+
+    monkeypatch.setattr(stars, "MAX_CANDIDATES", 3)
+    for seed in range(1, 4):
+        problem = Problem.of(layered_graph(10, seed))
+        bound = _fresh(problem, "macs")
+        assert (
+            bound.total
+            <= star_bound(bound, problem.nodes)
+            <= _optimum(Board.of(problem), problem, "macs")
+        )

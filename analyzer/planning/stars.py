@@ -60,7 +60,7 @@ priced densely take part, only on graphs whose cuts are exact
 (:data:`~analyzer.planning.cuts.EXACT_CUT_VERTICES`); each star has at most
 :data:`STAR_LEAVES` leaves, chosen among a centre's first
 :data:`STAR_NEIGHBOURS` neighbours on that side (every subset of them is a
-candidate).
+candidate), and at most :data:`MAX_CANDIDATES` stars and groups are packed.
 
 Examples
 --------
@@ -83,12 +83,14 @@ from typing import Any
 from .bounds import LowerBound
 from .cuts import EXACT_CUT_VERTICES, split_network
 
-__all__ = ["star_bound", "STAR_LEAVES", "STAR_NEIGHBOURS", "GROUP_SIDE"]
+__all__ = ["star_bound", "STAR_LEAVES", "STAR_NEIGHBOURS", "GROUP_SIDE", "MAX_CANDIDATES"]
 
 #: Most leaves of one star (its gain is a minimum over ``2^leaves`` cases).
 STAR_LEAVES = 4
 #: Neighbours of a centre, on one side, among which its stars' leaves are chosen.
 STAR_NEIGHBOURS = 6
+#: Most stars and groups a bound packs (the greedy packing takes quadratic time in them).
+MAX_CANDIDATES = 3000
 #: Neighbours on each side of a centre that its group takes (both sides of the centre).
 GROUP_SIDE = 3
 
@@ -300,16 +302,21 @@ def star_bound(bound: LowerBound, nodes: Sequence[Hashable], budget: Any = None)
     network = _Network(state, bound.sizes, nodes, bound.eliminable)
     candidates = []
     for centre in centres:
+        if len(candidates) >= MAX_CANDIDATES:
+            break
         for side in ("out", "in"):
             if budget is not None and budget.expired():
                 break
             candidates += _stars(bound, network, centre, side, budget)
         candidates += _groups(bound, network, centre, budget)
-    return max(_greedy(bound, candidates), _fractional(bound, candidates))
+    return max(_greedy(bound, candidates, budget), _fractional(bound, candidates))
 
 
-def _greedy(bound: LowerBound, candidates: list) -> Any:
-    """The greedy packing's bound: largest gain over the penalties it drops first."""
+def _greedy(bound: LowerBound, candidates: list, budget: Any = None) -> Any:
+    """The greedy packing's bound: largest gain over the penalties it drops first.
+
+    When ``budget`` runs out it stops with the stars packed so far (a packing too).
+    """
     penalty = bound.penalty
     incident: dict[tuple, list] = {}  # the penalties that charge each side of a vertex
     for key in penalty:
@@ -318,7 +325,7 @@ def _greedy(bound: LowerBound, candidates: list) -> Any:
     used: set = set()
     lost: set = set()
     total = bound.total
-    while candidates:
+    while candidates and not (budget is not None and budget.expired()):
         best, best_change = None, 0
         for item in candidates:
             gain, sides = item
