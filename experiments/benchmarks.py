@@ -11,11 +11,11 @@ Prints, with BLAS pinned to one thread:
 - tracing a 100-layer numpy MLP (width 64, batch 32);
 - planning at scale (``--only search`` runs these alone): the proven optimum of MLPs
   with 13, 20 and 40 widths drawn from 2..64 (path DP, and the generic search alone at 13);
-  random layered DAGs of 30, 50 and 100 intermediates under the default time limit
-  (proven, or the gap to the lower bound); markowitz and best-heuristic on a
-  10,000-variable sparse DAG; the subset DP and the search side by side at 16 and 20
-  intermediates; the structured interval DP of a 200-factor chain; planning, printing
-  and enumerating the cases a review found slow.
+  random layered DAGs of 30, 50 (seeds 1 to 4) and 100 intermediates under the default
+  time limit (proven, or the gap to the lower bound, with the load average); markowitz
+  and best-heuristic on a 10,000-variable sparse DAG; the subset DP and the search side
+  by side at 16 and 20 intermediates; the structured interval DP of a 200-factor chain;
+  planning, printing and enumerating the cases a review found slow.
 
 Timings depend on the machine and its load: run it on a quiet machine and quote
 the best of the repeats.
@@ -24,6 +24,7 @@ the best of the repeats.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -257,15 +258,16 @@ def search(repeat: int) -> None:
                 f"  the generic search alone (no path DP): {seconds:.2f} s, {q.macs} macs, "
                 f"{_outcome(q)}, {q.search.tried.get('nodes', 0)} nodes"
             )
-    for n in (30, 50, 100):
-        graph = layered_dag(n, seed=1)
+    for n, seed in ((30, 1), (50, 1), (50, 2), (50, 3), (50, 4), (100, 1)):
+        graph = layered_dag(n, seed=seed)
         start = time.perf_counter()
         p = analyzer.plan(graph, "optimal")
         seconds = time.perf_counter() - start
         h = analyzer.plan(graph, "best-heuristic")
         print(
-            f"optimal, random layered DAG, {n} intermediates: {seconds:.2f} s, {p.macs} macs, "
-            f"{_outcome(p)}; best heuristic {h.macs} macs ({h.search.tried['chosen']})"
+            f"optimal, random layered DAG, {n} intermediates, seed {seed}: {seconds:.2f} s, "
+            f"{p.macs} macs, {_outcome(p)}; best heuristic {h.macs} macs "
+            f"({h.search.tried['chosen']}); load average {os.getloadavg()[0]:.1f}"
         )
     graph = sparse_dag(10_000)
     for order in ("markowitz", "min-fill", "best-heuristic"):

@@ -7,9 +7,12 @@ The search eliminates one vertex per level on a :class:`~analyzer.planning.board
 
 - **Upper bound.** It starts from the cheapest heuristic order; a state whose
   cost so far plus the bound reaches it cannot lead to a cheaper order.
-- **Children** are tried cheapest first by ``g + price(v) + h - h_v``, a lower
-  bound of the child's ``g + h`` (the bound is consistent), so a child that
-  cannot win is discarded before it is made.
+- **Children** are tried cheapest first by ``g + price(v) + h - share(v)``:
+  ``h - share(v)`` sums the terms of the bound that do not name ``v``, which
+  bound what the other vertices cost in any order that eliminates ``v`` now,
+  so it is a lower bound of the child's cost to finish (and the child's bound
+  is the larger of it and the one recomputed there), and a child that cannot
+  win is discarded before it is made.
 - **Memo (dominance).** The graph left after eliminating a set of vertices does
   not depend on their order (the subset DP's premise), so a state is its set of
   eliminated vertices, a bit mask. When a state's subtree is done, the table
@@ -177,6 +180,8 @@ class BranchAndBound:
                     board.unmake(move)
                     continue
                 h = bound.total
+                if f - g2 > h:  # the terms of the parent's bound that do not name v
+                    h = f - g2
                 if learned is not None and learned > h:
                     h = learned
                 if g2 + h >= self.upper or g2 + h > threshold:

@@ -245,6 +245,14 @@ class LowerBound:
             share[v] += change
         return old
 
+    def _released(self, w: Hashable) -> list[tuple[Hashable, Hashable]]:
+        """Factors whose penalty may change because ``w`` went (besides its neighbours' own).
+
+        None here; a subclass that ties vertices together (the pair bound of
+        :mod:`~analyzer.planning.pairs`) lists the factors its ties freed.
+        """
+        return []
+
     def make(self, step: Step) -> list:
         """Update after ``step`` (already made on the state); returns what :meth:`unmake` needs.
 
@@ -304,6 +312,7 @@ class LowerBound:
             if x in dense:
                 edges += [(p, x) for p in pred[x] if p in dense and p in value]
                 edges += [(x, s) for s in succ[x] if s in dense and s in value]
+        edges += self._released(w)
         done = set()
         for key in edges:
             if key in done:

@@ -15,13 +15,17 @@ Steps (each exact; see :mod:`~analyzer.planning.reductions`,
    most ``2^12`` states).
 5. Any other part: branch and bound, from the cheapest heuristic order
    improved by a local descent (:mod:`~analyzer.planning.improve`; its first
-   upper bound) and the bound of :mod:`~analyzer.planning.bounds` (its
-   certificate starts at the larger of that and the pair bound of
-   :mod:`~analyzer.planning.pairs`). When the search stops unproven (after
-   :data:`SEARCH_SHARE` of the part's time), iterated local search improves
-   its best order for :data:`LOCAL_SHARE` of the time left, and the search
-   goes on with the rest from that order, its memo kept (the lower bound is
-   always the search's).
+   upper bound), with the pair bound of :mod:`~analyzer.planning.pairs` kept
+   up to date at every state; its certificate starts at the larger of that
+   and the star bound of :mod:`~analyzer.planning.stars` (at most
+   :data:`BOUND_SHARE` of the time left). When the search stops unproven
+   (after :data:`SEARCH_SHARE` of the part's time), iterated local search
+   improves its best order for :data:`LOCAL_SHARE` of the time left, and the
+   search goes on with the rest from that order, its memo kept (the lower
+   bound is always the search's). When the gap is above :data:`WIDE_GAP` the
+   search will not finish and a better order is what narrows the gap: the
+   first search gets :data:`WIDE_SEARCH_SHARE`, the local search
+   :data:`WIDE_LOCAL_SHARE`.
 
 The answer is always an order. ``search.proven`` says whether it is optimal;
 when not (time ran out, or the search was interrupted), ``search.lower_bound``
@@ -51,15 +55,16 @@ from ..elimination import State
 from ..errors import PlanError
 from .bnb import BranchAndBound, Outcome
 from .board import Board
-from .bounds import LowerBound, root_bound
+from .bounds import root_bound
 from .chain import OutOfTime, chain_search
 from .costs import Pricer
 from .heuristics import _fill_score, _markowitz_score, greedy
 from .improve import improve
-from .pairs import pair_bound
+from .pairs import PairBound
 from .problem import Problem, symbols_note
 from .reductions import as_path, free_copies, merges_may_form, parts, path_optimum
 from .search import Budget, SearchRecord, register_order
+from .stars import star_bound
 from .subset import OutOfTime as SubsetOutOfTime
 from .subset import subset_optimum
 
@@ -68,6 +73,8 @@ __all__ = ["optimal", "branch_and_bound", "upper_bound", "SMALL_PART"]
 #: Parts of at most this many vertices get the subset DP (at most 2^12 states): there
 #: its plain loop beats the search's bookkeeping; larger parts get the search.
 SMALL_PART = 12
+#: Most of the time left that the star bound at the start may take (it stops early, valid).
+BOUND_SHARE = 0.3
 #: Most of a part's time the first local descent may take (it usually takes far less).
 DESCENT_SHARE = 0.25
 #: Share of the time left after the descent that the search gets first.
@@ -75,6 +82,12 @@ SEARCH_SHARE = 0.2
 #: Share of the time left then that iterated local search gets (when the search stopped
 #: unproven); the search goes on with the rest.
 LOCAL_SHARE = 0.7
+#: The local search's share when the gap after the first search is above :data:`WIDE_GAP`.
+WIDE_LOCAL_SHARE = 0.9
+#: The search's first share when the gap after the first descent is above :data:`WIDE_GAP`.
+WIDE_SEARCH_SHARE = 0.05
+#: The gap (``upper / lower - 1``) past which the search is not expected to finish in time.
+WIDE_GAP = 0.02
 
 
 def _numbers(problem: Problem) -> None:
@@ -115,13 +128,16 @@ def _search(
     has run out).
     """
     cost, sequence, name = upper_bound(state, pricer, part, objective)
-    bound = LowerBound(
+    bound = PairBound(
         state, pricer, part, objective, order=problem.nodes, itemsizes=problem.itemsizes
     )
     lower, tried = bound.total, {"upper": name}
     try:
         if lower < cost and not budget.expired():
-            lower = max(lower, pair_bound(bound, problem.nodes, budget))
+            left = budget.left()
+            share = None if left is None else Budget(max(left, 1e-9) * BOUND_SHARE)
+            stars = star_bound(bound, problem.nodes, share)  # on the fresh bound
+            lower = max(bound.match(problem.nodes, budget), stars)
     except KeyboardInterrupt:  # stop here: the heuristic order, not proven
         tried["stopped"] = "interrupted"
         return None, Outcome(sequence, cost, min(lower, cost), lower >= cost, tried)
@@ -139,10 +155,12 @@ def _run(search: BranchAndBound, outcome: Outcome, budget: Budget, share: float 
 
     The descent (at most :data:`DESCENT_SHARE` of ``share``) gives the search a
     lower first upper bound; the search gets :data:`SEARCH_SHARE` of what is
-    left; when it stops unproven, iterated local search takes
-    :data:`LOCAL_SHARE` of what is left, and the search goes on with the rest
-    (its memo kept) from the better order. The lower bound is the search's,
-    valid for every order; without a time limit the search runs to the end.
+    left (:data:`WIDE_SEARCH_SHARE` when the gap is above :data:`WIDE_GAP`);
+    when it stops unproven, iterated local search takes :data:`LOCAL_SHARE`
+    of what is left (:data:`WIDE_LOCAL_SHARE` when the gap is still wide), and
+    the search goes on with the rest (its memo kept) from the better order.
+    The lower bound is the search's, valid for every order; without a time
+    limit the search runs to the end.
     """
     objective = budget.objective
     start = Budget(None, objective)
@@ -163,14 +181,16 @@ def _run(search: BranchAndBound, outcome: Outcome, budget: Budget, share: float 
 
     try:
         local(DESCENT_SHARE, perturb=False)
-        for fraction in (SEARCH_SHARE, 1.0):
+        wide = search.upper > (1 + WIDE_GAP) * search.lower
+        for fraction in (WIDE_SEARCH_SHARE if wide else SEARCH_SHARE, 1.0):
             search.budget = left(fraction)
             search.tried.pop("stopped", None)
             found = search.solve()
             if found.proven or share is None or found.tried.get("stopped") == "interrupted":
                 break
-            if fraction != 1.0:
-                local(LOCAL_SHARE, perturb=True)
+            if fraction != 1.0:  # (the gap may have narrowed)
+                wide = search.upper > (1 + WIDE_GAP) * search.lower
+                local(WIDE_LOCAL_SHARE if wide else LOCAL_SHARE, perturb=True)
     except KeyboardInterrupt:  # in a local search: the best order so far, not proven
         lower = min(max(search.lower, outcome.lower_bound), search.upper)
         found = Outcome(search.best, search.upper, lower, False, dict(search.tried))

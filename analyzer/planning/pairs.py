@@ -61,7 +61,7 @@ from typing import Any
 from .bounds import LowerBound
 from .cuts import EXACT_CUT_VERTICES, split_network
 
-__all__ = ["pair_bound", "MAX_PAIRS"]
+__all__ = ["pair_bound", "PairBound", "MAX_PAIRS"]
 
 #: Most factors a pair bound looks at (four maximum flows each).
 MAX_PAIRS = 400
@@ -98,21 +98,96 @@ class _Flows:
         return int(self._flow(graph, 2 * self.index[v] + 1, self.sink).flow_value)
 
 
-def _gain(bound: LowerBound, flows: _Flows, u: Hashable, v: Hashable) -> Any:
-    """``γ(u, v)``: what the two cases of the module docstring add to the single bounds."""
+def _flows_of(flows: _Flows, u: Hashable, v: Hashable) -> tuple[int, int, int, int]:
+    """The four separators of the two cases of ``u -> v`` (module docstring), in the start graph.
+
+    ``κ_out(u; G - v)``, ``κ_in(v; u uncuttable)``, ``κ_in(v; G - u)``,
+    ``κ_out(u; v uncuttable)``.
+    """
+    infinite = flows.total
+    return (
+        flows.out_of(u, v, 0),
+        flows.into(v, u, infinite),
+        flows.into(v, u, 0),
+        flows.out_of(u, v, infinite),
+    )
+
+
+def _case_gain(bound: LowerBound, u: Hashable, v: Hashable, four: tuple) -> Any:
+    """``γ(u, v)`` from the separators ``four`` and the bound's current bases and ``φ``."""
     sizes, price = bound.sizes, bound._price
+    out_u_free, in_v_kept, in_v_free, out_u_kept = four
     in_u, out_u = bound.base[u]
     in_v, out_v = bound.base[v]
-    infinite = flows.total
     # u first: v among u's successors; v's predecessors later avoid u
-    raised_out_u = sizes[v] + max(flows.out_of(u, v, 0), bound.fixed_out[u])
-    kept_in_v = max(flows.into(v, u, infinite), in_v)
-    first = price(u, in_u, max(raised_out_u, out_u)) + price(v, kept_in_v, out_v)
+    raised_out_u = sizes[v] + max(out_u_free, bound.fixed_out[u])
+    first = price(u, in_u, max(raised_out_u, out_u)) + price(v, max(in_v_kept, in_v), out_v)
     # v first: u among v's predecessors; u's successors later avoid v
-    raised_in_v = sizes[u] + max(flows.into(v, u, 0), bound.fixed_in[v])
-    kept_out_u = max(flows.out_of(u, v, infinite), out_u)
-    second = price(v, max(raised_in_v, in_v), out_v) + price(u, in_u, kept_out_u)
+    raised_in_v = sizes[u] + max(in_v_free, bound.fixed_in[v])
+    second = price(v, max(raised_in_v, in_v), out_v) + price(u, in_u, max(out_u_kept, out_u))
     return min(first, second) - bound.value[u] - bound.value[v]
+
+
+def _gain(bound: LowerBound, flows: _Flows, u: Hashable, v: Hashable) -> Any:
+    """``γ(u, v)``: what the two cases of the module docstring add to the single bounds."""
+    return _case_gain(bound, u, v, _flows_of(flows, u, v))
+
+
+def _matching(bound: LowerBound, nodes: Sequence[Hashable], budget: Any) -> dict | None:
+    """A greedy matching of sides: ``{(u, v): four separators}`` (``None``: none to look at).
+
+    Pairs are taken by what they add over the penalties of the factors whose
+    sides they use, largest first. Stops early (``None``) when ``budget`` runs out.
+    """
+    state, dense = bound.state, bound.dense
+    nodes = [x for x in nodes if x in state.pred]
+    sizes_total = sum(bound.sizes[x] for x in nodes)
+    if len(nodes) > EXACT_CUT_VERTICES or sizes_total >= 2**30:
+        return None
+    edges = [
+        (u, v)
+        for u in nodes
+        if u in dense and u in bound.value
+        for v in state.succ[u]
+        if v in dense and v in bound.value
+    ]
+    if not edges or len(edges) > MAX_PAIRS:
+        return None
+    flows = _Flows(state, bound.sizes, nodes, bound.eliminable)
+    gains = []
+    for u, v in edges:
+        if budget is not None and budget.expired():
+            return None
+        four = _flows_of(flows, u, v)
+        gain = _case_gain(bound, u, v, four)
+        if gain > 0:
+            gains.append((gain, u, v, four))
+    penalty = bound.penalty
+    incident: dict[tuple, list] = {}  # the penalties that charge each side of a vertex
+    for key in penalty:
+        incident.setdefault(("out", key[0]), []).append(key)
+        incident.setdefault(("in", key[1]), []).append(key)
+    used: set = set()
+    lost: set = set()
+    matched: dict = {}
+    while gains:
+        best, best_change = None, 0
+        for item in gains:
+            gain, u, v, _ = item
+            sides = (("out", u), ("in", v))
+            dropped = {k for x in sides for k in incident.get(x, ()) if k not in lost}
+            change = gain - sum(penalty[k] for k in dropped)
+            if change > best_change:
+                best, best_change = item, change
+        if best is None:
+            break
+        _, u, v, four = best
+        matched[u, v] = four
+        sides = (("out", u), ("in", v))
+        used.update(sides)
+        lost.update(k for x in sides for k in incident.get(x, ()))
+        gains = [g for g in gains if ("out", g[1]) not in used and ("in", g[2]) not in used]
+    return matched
 
 
 def pair_bound(bound: LowerBound, nodes: Sequence[Hashable], budget: Any = None) -> Any:
@@ -123,51 +198,95 @@ def pair_bound(bound: LowerBound, nodes: Sequence[Hashable], budget: Any = None)
     :class:`~analyzer.planning.search.Budget`) stops it early, returning
     ``bound.total``.
     """
-    state, dense = bound.state, bound.dense
-    nodes = [x for x in nodes if x in state.pred]
-    sizes_total = sum(bound.sizes[x] for x in nodes)
-    if len(nodes) > EXACT_CUT_VERTICES or sizes_total >= 2**30:
+    matched = _matching(bound, nodes, budget)
+    if not matched:
         return bound.total
-    edges = [
-        (u, v)
-        for u in nodes
-        if u in dense and u in bound.value
-        for v in state.succ[u]
-        if v in dense and v in bound.value
-    ]
-    if not edges or len(edges) > MAX_PAIRS:
-        return bound.total
-    flows = _Flows(state, bound.sizes, nodes, bound.eliminable)
-    gains = []
-    for u, v in edges:
-        if budget is not None and budget.expired():
-            return bound.total
-        gain = _gain(bound, flows, u, v)
-        if gain > 0:
-            gains.append((gain, u, v))
-    penalty = bound.penalty
-    incident: dict[tuple, list] = {}  # the penalties that charge each side of a vertex
-    for key in penalty:
-        incident.setdefault(("out", key[0]), []).append(key)
-        incident.setdefault(("in", key[1]), []).append(key)
-    used: set = set()
-    lost: set = set()
+    sides = {side: key for key in matched for side in (("out", key[0]), ("in", key[1]))}
     total = bound.total
-    while gains:
-        best, best_change = None, 0
-        for item in gains:
-            gain, u, v = item
-            sides = (("out", u), ("in", v))
-            dropped = {k for x in sides for k in incident.get(x, ()) if k not in lost}
-            change = gain - sum(penalty[k] for k in dropped)
-            if change > best_change:
-                best, best_change = item, change
-        if best is None:
-            break
-        _, u, v = best
-        sides = (("out", u), ("in", v))
-        used.update(sides)
-        lost.update(k for x in sides for k in incident.get(x, ()))
-        total += best_change
-        gains = [g for g in gains if ("out", g[1]) not in used and ("in", g[2]) not in used]
+    for key, old in bound.penalty.items():
+        if ("out", key[0]) in sides or ("in", key[1]) in sides:
+            total -= old
+    for (u, v), four in matched.items():
+        total += _case_gain(bound, u, v, four)
     return total
+
+
+class PairBound(LowerBound):
+    """The pair bound kept up to date move by move: the search's bound at every state.
+
+    Built like :class:`~analyzer.planning.bounds.LowerBound` (same arguments);
+    :meth:`match`, at the start, chooses a matching of sides as
+    :func:`pair_bound` does and keeps, per matched pair, its four
+    separators in the start graph. At any later state a separator of that
+    state is one of the start graph (item 1 of :mod:`~analyzer.planning.bounds`),
+    so the two cases still hold with those numbers, and ``γ`` is priced again
+    with the state's bases and ``φ``. While both ends of a matched pair are
+    alive, its factor carries ``γ`` in place of a penalty and the other
+    factors on its two sides carry none; when one end goes, the other's side
+    is free again and its factors get their penalties back. After
+    :meth:`match` the total is :func:`pair_bound`'s value.
+
+    ``share[v]`` holds every term that names ``v`` (its value, its factors'
+    penalties and ``γ`` of its pairs); the terms that do not name ``v`` bound
+    what the other vertices cost in any order that eliminates ``v`` now, so
+    ``total - share[v]`` is a lower bound of the child's cost to finish, even
+    where the total recomputed there is lower (a vertex in two pairs whose
+    ``φ`` grows can lose more ``γ`` than it gains value): the search takes the
+    larger of the two.
+    """
+
+    def __init__(self, *args: Any, **options: Any) -> None:
+        self.matched: dict[tuple, tuple] = {}
+        self.sides: dict[tuple, tuple] = {}
+        super().__init__(*args, **options)
+
+    def match(self, nodes: Sequence[Hashable], budget: Any = None) -> Any:
+        """Choose the matching (on a fresh bound) and raise the total by it; return the total.
+
+        ``nodes`` lists the state's vertices in topological order; when
+        ``budget`` runs out first, nothing changes.
+        """
+        matched = _matching(self, nodes, budget)
+        if not matched or self.matched:
+            return self.total
+        pred, succ, value, dense = self.state.pred, self.state.succ, self.value, self.dense
+        keys = dict.fromkeys(matched)
+        for u, v in matched:
+            keys.update(dict.fromkeys((u, s) for s in succ[u] if s in dense and s in value))
+            keys.update(dict.fromkeys((p, v) for p in pred[v] if p in dense and p in value))
+        self.matched = matched
+        for key in matched:
+            self.sides["out", key[0]] = key
+            self.sides["in", key[1]] = key
+        total = self.total
+        for key in keys:
+            new = self._penalty(*key)
+            total += new - (self._set_penalty(*key, new) or 0)
+        self.total = total
+        return total
+
+    def _penalty(self, u: Hashable, v: Hashable) -> Any:
+        four = self.matched.get((u, v))
+        if four is not None:
+            return _case_gain(self, u, v, four)
+        value = self.value
+        for side in (("out", u), ("in", v)):
+            pair = self.sides.get(side)
+            if pair is not None and pair[0] in value and pair[1] in value:
+                return 0
+        return super()._penalty(u, v)
+
+    def _released(self, w: Hashable) -> list[tuple[Hashable, Hashable]]:
+        keys: list[tuple[Hashable, Hashable]] = []
+        if not self.matched:
+            return keys
+        pred, succ, value, dense = self.state.pred, self.state.succ, self.value, self.dense
+        pair = self.sides.get(("out", w))  # (w, x): x's input side is free again
+        if pair is not None and pair[1] in value:
+            x = pair[1]
+            keys += [(p, x) for p in pred[x] if p in dense and p in value]
+        pair = self.sides.get(("in", w))  # (x, w): x's output side is free again
+        if pair is not None and pair[0] in value:
+            x = pair[0]
+            keys += [(x, s) for s in succ[x] if s in dense and s in value]
+        return keys

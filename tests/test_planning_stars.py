@@ -1,0 +1,153 @@
+"""The star and group bound and the pair bound kept move by move: never above an optimum.
+
+Expected values come from the subset DP (``subset_optimum``, run from the state at
+hand), never from the bounds themselves.
+"""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_planning_scale import layered_graph, random_graph
+
+from analyzer import plan
+from analyzer.planning import Budget, Problem
+from analyzer.planning.board import Board
+from analyzer.planning.bounds import LowerBound
+from analyzer.planning.pairs import PairBound, pair_bound
+from analyzer.planning.stars import _fractional, _greedy, _groups, _Network, _stars, star_bound
+from analyzer.planning.subset import subset_optimum
+
+COSTS = ("dense", "structured")
+
+
+def _graph(seed: int, n: int):
+    return random_graph(n, seed, high=6) if seed % 3 == 0 else layered_graph(n, seed)
+
+
+def _fresh(problem: Problem, objective: str, cls=LowerBound):
+    return cls(
+        problem.initial(), problem.pricer(), problem.intermediates, objective,
+        order=problem.nodes, itemsizes=problem.itemsizes,
+    )  # fmt: skip
+
+
+def _optimum(board: Board, problem: Problem, objective: str) -> int:
+    """The exact cost of finishing from the board's state (subset DP over what is left)."""
+    left = [v for v in problem.intermediates if v in board.alive]
+    return subset_optimum(board.state, problem.pricer(), left, objective, Budget(None))[0]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 10**6),
+    n=st.integers(2, 11),
+    cost=st.sampled_from(COSTS),
+    objective=st.sampled_from(["macs", "bytes"]),
+)
+def test_star_bound_never_exceeds_the_optimum(seed, n, cost, objective):
+    problem = Problem.of(_graph(seed, n), cost)
+    bound = _fresh(problem, objective)
+    optimum = subset_optimum(
+        problem.state(), problem.pricer(), problem.intermediates, objective, Budget(None)
+    )[0]
+    assert bound.total <= star_bound(bound, problem.nodes) <= optimum
+    # both packings, on their own (star_bound returns the larger), of stars, groups, both
+    network = _Network(problem.initial(), problem.sizes, problem.nodes, bound.eliminable)
+    candidates = [
+        star
+        for centre in problem.nodes
+        if centre in bound.dense and centre in bound.value
+        for side in ("out", "in")
+        for star in _stars(bound, network, centre, side, None)
+    ]
+    groups = [
+        group
+        for centre in problem.nodes
+        if centre in bound.dense and centre in bound.value
+        for group in _groups(bound, network, centre, None)
+    ]
+    for found in (candidates, groups, candidates + groups):
+        assert bound.total <= _greedy(bound, list(found)) <= optimum
+        assert bound.total <= _fractional(bound, found) <= optimum
+
+
+def test_star_bound_is_stronger_than_the_pair_bound_on_layered_graphs():
+    raised = 0
+    for seed in range(1, 7):
+        problem = Problem.of(layered_graph(10, seed))
+        bound = _fresh(problem, "macs")
+        found = star_bound(bound, problem.nodes)
+        assert found <= plan(problem.graph, "subset-dp").macs
+        raised += found > pair_bound(bound, problem.nodes)
+    assert raised >= 3
+
+
+def test_star_bound_with_no_time_left_is_the_single_bound():
+    problem = Problem.of(layered_graph(10, 2))
+    bound = _fresh(problem, "macs")
+    assert star_bound(bound, problem.nodes, Budget(1e-9)) == bound.total
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 10**6),
+    n=st.integers(2, 10),
+    cost=st.sampled_from(COSTS),
+    objective=st.sampled_from(["macs", "bytes"]),
+)
+def test_pair_bound_move_by_move_bounds_every_state(seed, n, cost, objective):
+    """Along a random order: the kept pair bound never exceeds the exact cost of finishing,
+    nor does the parent's total less the child's share (what the search prunes children
+    with); it starts at pair_bound's value, is the sum of its parts, and undoes exactly."""
+    problem = Problem.of(_graph(seed, n), cost)
+    board = Board.of(problem, objective)
+    bound = PairBound(
+        board.state, problem.pricer(), problem.intermediates, objective,
+        order=problem.nodes, itemsizes=problem.itemsizes,
+    )  # fmt: skip
+    bound.match(problem.nodes)
+    assert bound.total == pair_bound(_fresh(problem, objective), problem.nodes)
+    before = (bound.total, dict(bound.value), dict(bound.share), dict(bound.penalty))
+    order = list(problem.intermediates)
+    random.Random(seed).shuffle(order)
+    moves = []
+    for v in order:
+        assert bound.total <= _optimum(board, problem, objective)
+        parent = bound.total - bound.share[v]
+        move = board.make(v)
+        moves.append((move, bound.make(move.step)))
+        assert parent <= _optimum(board, problem, objective)
+        assert bound.total == sum(bound.value.values()) + sum(bound.penalty.values())
+    assert bound.total == 0
+    for move, saved in reversed(moves):
+        bound.unmake(saved)
+        board.unmake(move)
+    assert (bound.total, bound.value, bound.share, bound.penalty) == before
+
+
+def test_pair_bound_ties_pairs_on_layered_graphs():
+    tied = 0
+    for seed in range(1, 6):
+        problem = Problem.of(layered_graph(10, seed))
+        bound = _fresh(problem, "macs", PairBound)
+        start = bound.total
+        tied += bound.match(problem.nodes) > start
+        assert bound.total <= plan(problem.graph, "subset-dp").macs
+    assert tied >= 3
+
+
+def test_star_bound_with_few_candidates_still_bounds(monkeypatch):
+    from analyzer.planning import stars
+
+    monkeypatch.setattr(stars, "MAX_CANDIDATES", 3)
+    for seed in range(1, 4):
+        problem = Problem.of(layered_graph(10, seed))
+        bound = _fresh(problem, "macs")
+        assert (
+            bound.total
+            <= star_bound(bound, problem.nodes)
+            <= _optimum(Board.of(problem), problem, "macs")
+        )
