@@ -194,7 +194,12 @@ def explain(rows: pd.DataFrame, x: str) -> str:
     for a, b in zip(records, records[1:], strict=False):
         between = f"between {x}={_size(a[x])} and {x}={_size(b[x])}"
         step = b["model_step"]
-        if a["model_level"] != b["model_level"] and "read" in (a["model_bound"], b["model_bound"]):
+        levels = (a["model_level"], b["model_level"])
+        if (
+            levels[0] != levels[1]
+            and all(isinstance(v, str) and v for v in levels)  # "": a plan without steps
+            and "read" in (a["model_bound"], b["model_bound"])
+        ):
             # the last-level cache is the calibration's, recorded per row: a working set may
             # jump from a smaller cache straight to memory
             llc = a.get("model_last_level")
@@ -216,7 +221,10 @@ def explain(rows: pd.DataFrame, x: str) -> str:
         return "; ".join(dict.fromkeys(notes))
     if {"model_overhead", "model_seconds"} <= set(rows.columns):
         first, last = records[0], records[-1]
-        shares = [r["model_overhead"] / r["model_seconds"] for r in (first, last)]
+        shares = [
+            r["model_overhead"] / r["model_seconds"] if r["model_seconds"] > 0 else math.nan
+            for r in (first, last)
+        ]
         if all(math.isfinite(s) for s in shares) and abs(shares[0] - shares[1]) >= 0.05:
             return (
                 f"per-step overhead is {shares[0]:.0%} of the predicted time at "
