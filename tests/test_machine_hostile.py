@@ -404,3 +404,26 @@ def test_explain_with_an_empty_plan_among_the_rows():
     assert "leaves the last-level cache (L2, 2 MB) between H=2 and H=3" in note
     assert "H=1" not in note
     assert explain(rows.iloc[:2], "H") == ""  # overhead share of a zero time: no note
+
+
+# ----------------------------------------------------------------------------- resume
+@pytest.mark.parametrize("offset", [0, -1])
+def test_resume_refuses_a_calibration_of_another_version(offset, tmp_path, monkeypatch):
+    from analyzer import measure
+
+    version = calibration_module.CALIBRATION_VERSION + offset
+    cal = Calibration(**{**BASE, "meta": {"version": version}})
+    args = {"orders": ("input-first",), "repeat": 1, "min_seconds": 0, "progress": False}
+    grid = {"H": [2, 3], "N": [2]}
+    first = measure.sweep("one-layer", grid, calibration=cal, out=tmp_path, **args)
+    results = pd.read_csv(tmp_path / "results.csv")
+    results.iloc[:1].to_csv(tmp_path / "results.csv", index=False)  # interrupted
+    monkeypatch.setattr(measure, "calibrate", lambda **kw: pytest.fail("calibrated again"))
+    if offset:
+        # a sweep saved by another machine model: its rows and new ones would not agree
+        with pytest.raises(AnalyzerError, match=f"machine model version {version}"):
+            measure.sweep("one-layer", grid, out=tmp_path, resume=True, **args)
+    else:
+        again = measure.sweep("one-layer", grid, out=tmp_path, resume=True, **args)
+        assert again.attrs["calibration"] == first.attrs["calibration"]
+        assert len(again) == len(first)
