@@ -406,6 +406,62 @@ def test_explain_with_an_empty_plan_among_the_rows():
     assert explain(rows.iloc[:2], "H") == ""  # overhead share of a zero time: no note
 
 
+# ----------------------------------------------------------------------------- report
+READ = [[1e4, 5e10], [1e8, 1e10]]
+
+
+@pytest.mark.parametrize(
+    ("damage", "read", "after", "borders"),
+    [
+        # the good rows are kept, drawn as they are: here one reread row after 100 MB
+        (
+            {"reread": [["a", "b", "c"], [1e8, 1e5, 2e10], None, [1e8, 1e6]]},
+            READ,
+            [[1e5, 20.0]],
+            [4e7],
+        ),
+        ({"reread": 5, "levels": "abc"}, READ, None, []),
+        (
+            {"reread": [None], "levels": [["L2", "x", 1e9], None, ["L3", 4e7, 4e10]]},
+            READ,
+            None,
+            [4e7],
+        ),
+        (
+            {"read": [[1e4, 5e10], ["a", 1], [1e8, 1e10], [True, 1e9]], "reread": []},
+            READ,
+            None,
+            [4e7],
+        ),
+    ],
+)
+def test_plot_calibration_draws_what_is_left_of_a_damaged_calibration(damage, read, after, borders):
+    from analyzer.report.machine import plot_calibration
+
+    cal = {
+        **CAL.to_dict(),
+        "read": READ,
+        "levels": [["L3", 4e7, 4e10], ["memory", None, 1e10]],
+        **damage,
+    }
+    left = plot_calibration(cal)[1][0]
+    lines = {line.get_label(): line.get_xydata().tolist() for line in left.get_lines()}
+    assert lines["read (vector × matrix, repeated)"] == [[x, y / 1e9] for x, y in read]
+    assert lines.get("read after a 100 MB stream") == after
+    drawn = [line.get_xdata()[0] for line in left.get_lines() if line.get_color() == "0.5"]
+    assert drawn == borders
+    cold = plot_calibration({**cal, "cold_after": [[1e6, 0.0], ["a", 1], [1e8, 6e-5], [0, 1]]})
+    (line,) = [ln for ln in cold[1][2].get_lines() if ln.get_label() == "within a repetition"]
+    assert line.get_xydata().tolist() == [[1e6, 0.0], [1e8, 60.0]]  # µs
+
+
+def test_plot_calibration_without_a_valid_read_curve_is_its_own_error():
+    from analyzer.report.machine import plot_calibration
+
+    with pytest.raises(AnalyzerError, match="read"):
+        plot_calibration({**CAL.to_dict(), "read": [["a", 1], [0, 1e9]]})
+
+
 # ----------------------------------------------------------------------------- resume
 @pytest.mark.parametrize("offset", [0, -1])
 def test_resume_refuses_a_calibration_of_another_version(offset, tmp_path, monkeypatch):
