@@ -483,3 +483,21 @@ def test_resume_refuses_a_calibration_of_another_version(offset, tmp_path, monke
         again = measure.sweep("one-layer", grid, out=tmp_path, resume=True, **args)
         assert again.attrs["calibration"] == first.attrs["calibration"]
         assert len(again) == len(first)
+
+
+def test_predict_plan_takes_a_plans_steps_frame_and_refuses_odd_factor_bytes():
+    from analyzer.models import one_layer
+    from analyzer.planning import plan
+
+    p = plan(one_layer(6, 3), "output-first")
+    records = p.steps.to_dict("records")
+    (framed, row), (listed, expected) = (
+        predict_plan(CAL, p.steps, 800),
+        predict_plan(CAL, records, 800),
+    )
+    assert framed == listed and row["model_seconds"] == expected["model_seconds"]
+    for bad in (math.nan, -1.0, math.inf, "800", True):
+        with pytest.raises(AnalyzerError, match="factor_bytes"):
+            predict_plan(CAL, records, bad)
+    with pytest.raises(AnalyzerError, match="mappings"):
+        predict_plan(CAL, ["J(b,a)·J(a,x)"], 800)
