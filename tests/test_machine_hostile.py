@@ -144,6 +144,26 @@ def test_empty_optional_tables_mean_none():
     assert Calibration(**{**BASE, "meta": None}).to_dict()["meta"] == {}
 
 
+def test_numpy_arrays_and_scalars_make_a_calibration_json_can_write():
+    import numpy as np
+
+    cal = Calibration(
+        **{
+            **BASE,
+            "read": np.array([[1e3, 1e9], [1e6, 2e9]]),
+            "reread": np.array([[1e8, 1e5, 1e9]]),
+            "cold_after": np.array([[1e6, 0.0], [1e8, 1e-5]]),
+            "elementwise": np.float32(2e9),
+            "numpy_call": np.float64(1e-6),
+            "step_overhead": {"default": np.float32(5e-6)},
+            "first_touch_from": np.int64(4096),
+        }
+    )
+    assert cal.read == ((1e3, 1e9), (1e6, 2e9)) and cal.reread == ((1e8, 1e5, 1e9),)
+    assert cal.cold_extra(1e8) == 1e-5 and cal.first_touch_from == 4096.0
+    assert Calibration.from_dict(json.loads(json.dumps(cal.to_dict()))) == cal
+
+
 # ----------------------------------------------------------------------------- cache files
 def _good(version=None):
     data = {"version": calibration_module.CALIBRATION_VERSION, **CAL.to_dict()}

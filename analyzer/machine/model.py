@@ -404,22 +404,25 @@ class Calibration:
     def __post_init__(self) -> None:
         for name in ("read", "write_fresh", "write_reused", "gemm"):
             object.__setattr__(self, name, _curve(getattr(self, name), name))
-        object.__setattr__(self, "reread", _table(self.reread or (), "reread"))
-        for name in ("cold_after", "cold_start"):
-            object.__setattr__(self, name, _extra_curve(getattr(self, name) or (), name))
+        # optional tables: None or empty for none (an array's truth value is ambiguous)
+        for name, check in (("reread", _table), ("cold_after", _extra_curve),
+                            ("cold_start", _extra_curve)):  # fmt: skip
+            value = getattr(self, name)
+            object.__setattr__(self, name, check(() if value is None else value, name))
         for name in ("elementwise", "numpy_call"):
             value = getattr(self, name)
             if not _finite(value) > 0:
                 raise AnalyzerError(
                     f"Calibration: {name} must be a positive finite number, got {value!r}"
                 )
+            object.__setattr__(self, name, float(value))  # plain floats: JSON writes them
         overhead = dict(self.step_overhead) if isinstance(self.step_overhead, Mapping) else {}
         if "default" not in overhead or not all(_finite(v) >= 0 for v in overhead.values()):
             raise AnalyzerError(
                 "Calibration: step_overhead maps structures to seconds >= 0 and has a "
                 f"'default', got {self.step_overhead!r}"
             )
-        object.__setattr__(self, "step_overhead", overhead)
+        object.__setattr__(self, "step_overhead", {str(k): float(v) for k, v in overhead.items()})
         object.__setattr__(self, "levels", _levels(self.levels))
         first = self.first_touch_from
         if first is not None:
