@@ -189,7 +189,7 @@ CORRUPT = {
     "null": "null",
     "deep": "[" * 100_000 + "]" * 100_000,
     "old version": _good(version=3),
-    "version as text": _good(version="4"),
+    "version as text": _good(version=str(calibration_module.CALIBRATION_VERSION)),
     "an int too large in read": _with(read=f"[[{HUGE}, 1e9]]"),
     "an int too large for elementwise": _with(elementwise=str(HUGE)),
     "an int too large in a level": _with(levels=f'[["memory", null, {HUGE}]]'),
