@@ -32,6 +32,7 @@ from .files import GRAPH_FILE, atomic_write_text, write_csv
 from .graph import JacobianGraph
 from .machine import Calibration, Roofline, blas_threads, calibrate, machine_info
 from .machine.explain import MODEL_COLUMNS, predict_plan
+from .machine.model import CALIBRATION_VERSION
 from .models import MODELS
 from .planning import canonical_order, check_cost, from_sequence, plan
 from .symbolic import evaluate, leading_term, size_symbols
@@ -241,6 +242,19 @@ def load_sweep(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     return loaded
 
 
+def _same_machine_model(saved: Mapping[str, Any], out: Path) -> None:
+    """Refuse to resume a sweep whose saved calibration another machine model version made:
+    read by this one it would lose or misread curves, and new rows would be predicted
+    otherwise than the saved ones."""
+    meta = saved.get("meta")
+    version = meta.get("version") if isinstance(meta, Mapping) else None
+    if version is not None and version != CALIBRATION_VERSION:
+        raise AnalyzerError(
+            f"cannot resume from {out}: its calibration is of machine model version {version!r}, "
+            f"this analyzer's is {CALIBRATION_VERSION}; sweep again without --resume"
+        )
+
+
 def sweep(
     model: str | Callable[..., JacobianGraph],
     grid: Any,
@@ -370,6 +384,7 @@ def sweep(
                     )
                 roofline = Roofline.from_dict(saved["roofline"])
             if calibration is None and isinstance(saved.get("calibration"), Mapping):
+                _same_machine_model(saved["calibration"], out)
                 calibration = Calibration.from_dict(saved["calibration"])
     done = {_config_key(r, sizes) for r in rows}
     limit = memory_limit if memory_limit is not None else available_memory() / 2

@@ -257,9 +257,15 @@ def _median(
 
 
 def _grid(top: int, per_octave: int) -> list[int]:
-    count = int(round(math.log2(top / _SMALLEST) * per_octave))
+    """Sizes from 16 KiB up to ``top`` (never beyond it), ``per_octave`` per octave, in
+    multiples of 4 KiB.
+
+    >>> _grid(2**16, 2), _grid(50_000, 1)
+    ([16384, 20480, 32768, 45056, 65536], [16384, 32768])
+    """
+    count = int(math.floor(math.log2(top / _SMALLEST) * per_octave + 1e-9))
     sizes = {int(_SMALLEST * 2 ** (i / per_octave)) // 4096 * 4096 for i in range(count + 1)}
-    return sorted(s for s in sizes if s >= _SMALLEST)
+    return sorted(s for s in sizes if _SMALLEST <= s <= top)
 
 
 def _matrix(buffer: np.ndarray, nbytes: int) -> np.ndarray:
@@ -470,7 +476,7 @@ def _measure(mode: str, threads: int | None, top: int | None, budget: float | No
         streams = _streams(_stream_top(levels, max(sizes)))
         reread = _monotone(_reread(buffer, streams, settings["cold_repeats"], call), read)
         del buffer, reused
-        gemm = [_gemm_rate(d, _THIN_K, budget, call) for d in _THIN_D]
+        gemm = [_gemm_rate(d, _THIN_K, budget, call) for d in _THIN_D if d != gemm_n]
         gemm.append(_gemm_rate(gemm_n, gemm_n, budget, call))
         e1, e2, e3 = np.ones(2048), np.ones(2048), np.empty(2048)
         t = _median(lambda: np.multiply(e1, e2, out=e3), budget, 20)
@@ -525,13 +531,18 @@ def cache_path(quick: bool = False, threads: int | None = 1) -> Path:
     return Path(root) / name
 
 
+#: Every key :func:`calibrate` caches: a cached file without one of them was written by
+#: other code (an older layout under the same version) and is measured again.
+_CACHED_KEYS = frozenset({"version", *Calibration.__dataclass_fields__})
+
+
 def _load(path: Path) -> Calibration | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("version") != CALIBRATION_VERSION:
+        if data.get("version") != CALIBRATION_VERSION or not _CACHED_KEYS <= data.keys():
             return None
         return Calibration.from_dict(data)
-    except (OSError, ValueError, AttributeError, RecursionError, AnalyzerError):
+    except (OSError, ValueError, ArithmeticError, AttributeError, RecursionError, AnalyzerError):
         return None  # missing or corrupt (deeply nested JSON included): calibrate again
 
 
@@ -564,7 +575,9 @@ def calibrate(
         Largest working set in bytes (default four times the last-level cache, at least
         256 MiB, at most 1 GiB or 512 MiB quick and an eighth of the available memory),
         seconds spent per point, square GEMM size: smaller ones calibrate faster, less
-        faithfully (the tests use tiny ones).
+        faithfully (the tests use tiny ones). A ``top`` below 32 KiB measures up to 32 KiB;
+        a ``top`` or ``gemm_n`` whose buffers would take more than half the available memory
+        is refused (an AnalyzerError), as is a ``budget`` that is not a positive finite number.
     on_cache : callable, optional
         Called as ``on_cache(path, None)`` when the result was read from or written to the
         cache file ``path``, and ``on_cache(path, reason)`` when writing it failed
@@ -580,12 +593,27 @@ def calibrate(
         isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
     ):
         raise AnalyzerError(f"calibrate: threads must be a positive int or None, got {threads!r}")
-    if budget is not None and not (isinstance(budget, int | float) and budget > 0):
-        raise AnalyzerError(f"calibrate: budget must be a positive number, got {budget!r}")
+    if budget is not None and (
+        isinstance(budget, bool)
+        or not isinstance(budget, int | float)
+        or not (0 < budget < math.inf)
+    ):
+        raise AnalyzerError(
+            f"calibrate: budget must be a positive finite number of seconds, got {budget!r}"
+        )
     for name, value in (("top", top), ("gemm_n", gemm_n)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < 1):  # fmt: skip
             raise AnalyzerError(f"calibrate: {name} must be a positive int, got {value!r}")
+    # the read and write buffers take twice ``top``, a square product three n×n arrays
+    memory = available_memory()
+    for name, value, needs in (("top", top, 2 * (top or 0)),
+                               ("gemm_n", gemm_n, 24 * (gemm_n or 0) ** 2)):  # fmt: skip
+        if value is not None and needs > memory // 2:
+            raise AnalyzerError(
+                f"calibrate: {name}={value} needs {needs / 2**30:.3g} GiB, more than half of "
+                f"the {memory / 2**30:.3g} GiB of memory available"
+            )
     custom = top is not None or budget is not None or gemm_n is not None
     use_cache = cache and not custom
     if use_cache and not refresh:

@@ -12,12 +12,14 @@ overhead fading.
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
+from ..errors import AnalyzerError
 from .model import Calibration, StepPrediction, megabytes, parse_shapes, predict_step
 
 __all__ = [
@@ -77,10 +79,13 @@ def _operands(product: str) -> tuple[str, str, str] | None:
 
 
 def predict_plan(
-    calibration: Calibration, steps: Sequence[Mapping[str, Any]], factor_bytes: float
+    calibration: Calibration,
+    steps: Sequence[Mapping[str, Any]] | pd.DataFrame,
+    factor_bytes: float,
 ) -> tuple[list[StepPrediction], dict[str, Any]]:
     """Each step's prediction, and the plan's row of :data:`MODEL_COLUMNS` (``model_ratio``
-    left NaN: it needs the measured time).
+    left NaN: it needs the measured time). ``steps`` are a plan's steps as records, or its
+    ``Plan.steps`` frame; ``factor_bytes`` the bytes of its factors.
 
     Reads follow reuse: a step whose larger operand was produced earlier in the same
     repetition reads at the reuse distance of the bytes touched since it was written (the
@@ -95,6 +100,16 @@ def predict_plan(
     The row's level, bound and freshness are those of its slowest predicted step
     (``model_step``); ``model_overhead`` ... ``model_write`` are sums over the steps.
     """
+    if isinstance(steps, pd.DataFrame):  # a plan's steps as they are (``Plan.steps``)
+        steps = steps.to_dict("records")
+    if isinstance(factor_bytes, bool) or not (
+        isinstance(factor_bytes, numbers.Real) and 0 <= factor_bytes < math.inf
+    ):
+        raise AnalyzerError(
+            f"predict_plan: factor_bytes must be a finite number >= 0, got {factor_bytes!r}"
+        )
+    if not all(isinstance(s, Mapping) for s in steps):
+        raise AnalyzerError("predict_plan: steps must be mappings (a plan's steps as records)")
     ws = working_set(factor_bytes, steps)
     last = calibration.last_level
     produced: dict[str, int] = {}
@@ -194,7 +209,12 @@ def explain(rows: pd.DataFrame, x: str) -> str:
     for a, b in zip(records, records[1:], strict=False):
         between = f"between {x}={_size(a[x])} and {x}={_size(b[x])}"
         step = b["model_step"]
-        if a["model_level"] != b["model_level"] and "read" in (a["model_bound"], b["model_bound"]):
+        levels = (a["model_level"], b["model_level"])
+        if (
+            levels[0] != levels[1]
+            and all(isinstance(v, str) and v for v in levels)  # "": a plan without steps
+            and "read" in (a["model_bound"], b["model_bound"])
+        ):
             # the last-level cache is the calibration's, recorded per row: a working set may
             # jump from a smaller cache straight to memory
             llc = a.get("model_last_level")
@@ -216,7 +236,10 @@ def explain(rows: pd.DataFrame, x: str) -> str:
         return "; ".join(dict.fromkeys(notes))
     if {"model_overhead", "model_seconds"} <= set(rows.columns):
         first, last = records[0], records[-1]
-        shares = [r["model_overhead"] / r["model_seconds"] for r in (first, last)]
+        shares = [
+            r["model_overhead"] / r["model_seconds"] if r["model_seconds"] > 0 else math.nan
+            for r in (first, last)
+        ]
         if all(math.isfinite(s) for s in shares) and abs(shares[0] - shares[1]) >= 0.05:
             return (
                 f"per-step overhead is {shares[0]:.0%} of the predicted time at "

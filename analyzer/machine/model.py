@@ -95,11 +95,63 @@ SQUARE_FROM = 64
 COLD_FROM = 2**16
 
 
+def _real(value: Any) -> float:
+    """``value`` as a float: a real number (not a bool, not a text), else a ValueError (an
+    integer too large for a float included)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"not a number: {value!r}")
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"too large for a float: {value!r}") from None
+
+
+def _finite(value: Any) -> float:
+    """``value`` as a finite float, NaN for anything else (compares False with any bound)."""
+    try:
+        number = _real(value)
+    except ValueError:
+        return math.nan
+    return number if math.isfinite(number) else math.nan
+
+
+def _records(points: Any, arity: int) -> list[tuple[Any, ...]]:
+    """The items of ``points`` as tuples of ``arity`` (a text or a mapping is no list of
+    points), else a ValueError or a TypeError."""
+    if isinstance(points, str | bytes | Mapping):
+        raise TypeError(f"not a list of points: {points!r}")
+    out = []
+    for item in points:
+        if isinstance(item, str | bytes | Mapping):
+            raise TypeError(f"not a point: {item!r}")
+        item = tuple(item)
+        if len(item) != arity:
+            raise ValueError(f"not {arity} numbers: {item!r}")
+        out.append(item)
+    return out
+
+
+def _distinct(pairs: tuple[tuple[float, ...], ...], name: str) -> tuple[tuple[float, ...], ...]:
+    """Sorted points with exact repeats dropped; two values at the same place are an error
+    (interpolating between them would pick one at random)."""
+    out: list[tuple[float, ...]] = []
+    for point in pairs:
+        if out and point[:-1] == out[-1][:-1]:
+            if point[-1] != out[-1][-1]:
+                raise AnalyzerError(
+                    f"Calibration: {name} has two values at {point[:-1]!r}: "
+                    f"{out[-1][-1]!r} and {point[-1]!r}"
+                )
+            continue
+        out.append(point)
+    return tuple(out)
+
+
 def _levels(levels: Any) -> tuple[tuple[str, float, float], ...]:
     """Cache levels checked: capacities positive and ascending with the last one ``inf``
     (memory), bandwidths positive and finite."""
     try:
-        out = tuple((str(n), float(c), float(r)) for n, c, r in levels)
+        out = tuple((str(n), _real(c), _real(r)) for n, c, r in _records(levels, 3))
     except (TypeError, ValueError) as exc:
         raise AnalyzerError(
             f"Calibration: levels are (name, capacity, bandwidth) triples, got {levels!r}"
@@ -211,7 +263,7 @@ def _points(points: Any, name: str, fields: tuple[str, ...], *, required: bool =
     may be 0 when ``zero_last``), at least one when ``required``; else an AnalyzerError."""
     shape = f"({', '.join(fields)}) {'pairs' if len(fields) == 2 else 'triples'}"
     try:
-        rows = tuple(sorted(tuple(float(v) for v in row) for row in points))
+        rows = tuple(sorted(tuple(_real(v) for v in row) for row in _records(points, len(fields))))
     except (TypeError, ValueError):
         raise AnalyzerError(f"Calibration: {name} must be {shape}, got {points!r}") from None
 
@@ -230,7 +282,7 @@ def _points(points: Any, name: str, fields: tuple[str, ...], *, required: bool =
         raise AnalyzerError(
             f"Calibration: {name} needs {some}{shape} of finite numbers, {sign}; got {points!r}"
         )
-    return rows
+    return _distinct(rows, name)
 
 
 def _curve(points: Any, name: str) -> Curve:
@@ -352,27 +404,37 @@ class Calibration:
     def __post_init__(self) -> None:
         for name in ("read", "write_fresh", "write_reused", "gemm"):
             object.__setattr__(self, name, _curve(getattr(self, name), name))
-        object.__setattr__(self, "reread", _table(self.reread or (), "reread"))
-        for name in ("cold_after", "cold_start"):
-            object.__setattr__(self, name, _extra_curve(getattr(self, name) or (), name))
+        # optional tables: None or empty for none (an array's truth value is ambiguous)
+        for name, check in (("reread", _table), ("cold_after", _extra_curve),
+                            ("cold_start", _extra_curve)):  # fmt: skip
+            value = getattr(self, name)
+            object.__setattr__(self, name, check(() if value is None else value, name))
         for name in ("elementwise", "numpy_call"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not (
-                isinstance(value, numbers.Real) and math.isfinite(value) and value > 0
-            ):
+            if not _finite(value) > 0:
                 raise AnalyzerError(
                     f"Calibration: {name} must be a positive finite number, got {value!r}"
                 )
-        overhead = dict(self.step_overhead)
-        if "default" not in overhead or not all(
-            isinstance(v, numbers.Real) and math.isfinite(v) and v >= 0 for v in overhead.values()
-        ):
+            object.__setattr__(self, name, float(value))  # plain floats: JSON writes them
+        overhead = dict(self.step_overhead) if isinstance(self.step_overhead, Mapping) else {}
+        if "default" not in overhead or not all(_finite(v) >= 0 for v in overhead.values()):
             raise AnalyzerError(
                 "Calibration: step_overhead maps structures to seconds >= 0 and has a "
                 f"'default', got {self.step_overhead!r}"
             )
-        object.__setattr__(self, "step_overhead", overhead)
+        object.__setattr__(self, "step_overhead", {str(k): float(v) for k, v in overhead.items()})
         object.__setattr__(self, "levels", _levels(self.levels))
+        first = self.first_touch_from
+        if first is not None:
+            if not _finite(first) > 0:
+                raise AnalyzerError(
+                    f"Calibration: first_touch_from must be None or positive finite bytes, "
+                    f"got {first!r}"
+                )
+            object.__setattr__(self, "first_touch_from", float(first))
+        if not isinstance(self.meta or {}, Mapping):
+            raise AnalyzerError(f"Calibration: meta must be a dict, got {self.meta!r}")
+        object.__setattr__(self, "meta", dict(self.meta or {}))
 
     # ---------------------------------------------------------------- the curves
     def read_bandwidth(self, working_set: float) -> float:
@@ -545,7 +607,7 @@ class Calibration:
             raise AnalyzerError(f"Calibration.from_dict: need a dict, got {type(data).__name__}")
         try:
             levels = [
-                (n, math.inf if c is None else float(c), float(r)) for n, c, r in data["levels"]
+                (n, math.inf if c is None else c, r) for n, c, r in _records(data["levels"], 3)
             ]
             first = data.get("first_touch_from")
             return cls(
@@ -553,15 +615,15 @@ class Calibration:
                 write_fresh=data["write_fresh"],
                 write_reused=data["write_reused"],
                 gemm=data["gemm"],
-                elementwise=float(data["elementwise"]),
-                numpy_call=float(data["numpy_call"]),
+                elementwise=_real(data["elementwise"]),
+                numpy_call=_real(data["numpy_call"]),
                 step_overhead=dict(data["step_overhead"]),
                 levels=tuple(levels),
-                first_touch_from=None if first is None else float(first),
+                first_touch_from=None if first is None else _real(first),
                 reread=data.get("reread") or (),
                 cold_after=data.get("cold_after") or (),
                 cold_start=data.get("cold_start") or (),
-                meta=dict(data.get("meta") or {}),
+                meta=data.get("meta") or {},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise AnalyzerError(f"Calibration.from_dict: not a calibration ({exc!r})") from None
@@ -631,9 +693,27 @@ def shape_class(structures: str, shapes: str) -> tuple[str, int]:
 
 
 def _field(step: Any, name: str) -> Any:
-    if isinstance(step, Mapping):
-        return step[name]
-    return getattr(step, name)
+    try:
+        return step[name] if isinstance(step, Mapping) else getattr(step, name)
+    except (KeyError, AttributeError):
+        raise AnalyzerError(
+            f"predict_step: a step needs structures, shapes, macs, bytes and bytes_written; "
+            f"{name!r} is missing from {step!r}"
+        ) from None
+
+
+def _amount(value: Any, name: str, infinite: bool = False) -> float:
+    """A count of macs, bytes or seconds: a number >= 0 (finite unless ``infinite``)."""
+    try:
+        number = _real(value)
+    except ValueError:
+        number = math.nan
+    if not (number >= 0 and (infinite or math.isfinite(number))):
+        raise AnalyzerError(
+            f"predict_step: {name} must be a {'' if infinite else 'finite '}number >= 0, "
+            f"got {value!r}"
+        )
+    return number
 
 
 def predict_step(
@@ -668,6 +748,13 @@ def predict_step(
         Whether the step is the first of a repetition (the previous step is the last one of
         the repetition before).
 
+    Raises
+    ------
+    AnalyzerError
+        A missing field; ``macs``, ``bytes`` or ``bytes_written`` not a finite number >= 0,
+        or more bytes written than ``bytes``; ``working_set`` or ``touched_before`` not a
+        number >= 0.
+
     Examples
     --------
     >>> cal = Calibration(read=((1e6, 4e10), (1e8, 1e10)), write_fresh=((1e3, 2e10), (1e8, 2e9)),
@@ -690,10 +777,20 @@ def predict_step(
     """
     structures = str(_field(step, "structures"))
     cls, smallest = shape_class(structures, _field(step, "shapes"))
-    macs = float(_field(step, "macs"))
-    written = float(_field(step, "bytes_written"))
-    read_bytes = max(float(_field(step, "bytes")) - written, 0.0)
-    ws = float(working_set) if working_set is not None else read_bytes + written
+    macs = _amount(_field(step, "macs"), "macs")
+    written = _amount(_field(step, "bytes_written"), "bytes_written")
+    moved = _amount(_field(step, "bytes"), "bytes")
+    if written > moved:
+        raise AnalyzerError(
+            f"predict_step: bytes ({moved:g}) count the results written, so they cannot be "
+            f"fewer than bytes_written ({written:g})"
+        )
+    read_bytes = moved - written
+    # the reuse distance counts the bytes read (see reread_bandwidth), and so does the level
+    ws = (
+        moved if working_set is None else max(_amount(working_set, "working_set", True), read_bytes)
+    )
+    touched_before = _amount(touched_before, "touched_before", True)
     rate = calibration.elementwise if cls == "elementwise" else calibration.gemm_rate(smallest)
     first_touch = (
         fresh

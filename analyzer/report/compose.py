@@ -120,8 +120,12 @@ def build(
             caption = "Measured against machine-model time of product steps"
             add(fig, _stem("model", cost) if by_cost else "model", f"{caption}, {cost} cost")
     if isinstance(meta.get("calibration"), dict) and meta["calibration"].get("read"):
-        fig, _ = plot_calibration(meta["calibration"])
-        add(fig, "calibration", "This machine's calibrated rates (the machine model)")
+        try:
+            fig, _ = plot_calibration(meta["calibration"])
+        except AnalyzerError:  # no read curve left of a damaged calibration: no figure
+            fig = None
+        if fig is not None:
+            add(fig, "calibration", "This machine's calibrated rates (the machine model)")
 
     graph_stem = None
     if graph is not None and graph_size(graph) <= MAX_DRAWN:

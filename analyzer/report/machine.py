@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import numbers
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,10 +33,36 @@ _CURVES = (
 )
 
 
+def _rows(values: Any, arity: int, zero_last: bool = False) -> np.ndarray:
+    """The rows of ``values`` that are ``arity`` positive finite numbers (the last one may be
+    0 when ``zero_last``): a hand-edited or damaged calibration loses its other rows, not the
+    report.
+
+    >>> _rows([[1, 2], ["a", 3], [4], None, [5, True], [6, -1], [7, 8.5], [9, 0]], 2).tolist()
+    [[1.0, 2.0], [7.0, 8.5]]
+    >>> _rows([[9, 0], [0, 1]], 2, zero_last=True).tolist()
+    [[9.0, 0.0]]
+    """
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+        return np.empty((0, arity))
+
+    def number(v: Any, low: float) -> bool:
+        return isinstance(v, numbers.Real) and not isinstance(v, bool) and low < v < math.inf
+
+    rows = [
+        [float(v) for v in row]
+        for row in values
+        if isinstance(row, Sequence)
+        and not isinstance(row, str | bytes)
+        and len(row) == arity
+        and all(number(v, 0.0) for v in row[:-1])
+        and number(row[-1], -1e-300 if zero_last else 0.0)
+    ]
+    return np.array(rows, dtype=float).reshape(-1, arity)
+
+
 def _pairs(calibration: Mapping[str, Any], name: str) -> np.ndarray:
-    values = calibration.get(name) or []
-    pairs = [(float(x), float(y)) for x, y in values if x and y]
-    return np.array(pairs, dtype=float).reshape(-1, 2)
+    return _rows(calibration.get(name), 2)
 
 
 def plot_calibration(calibration: Mapping[str, Any]) -> tuple[Figure, np.ndarray]:
@@ -64,16 +91,18 @@ def plot_calibration(calibration: Mapping[str, Any]) -> tuple[Figure, np.ndarray
         if len(pairs):
             left.plot(pairs[:, 0], pairs[:, 1] / 1e9, ls=style, color=color, marker=".",
                       label=label)  # fmt: skip
-    rows = [row for row in calibration.get("reread") or [] if len(row) == 3]
-    streams = sorted({float(row[0]) for row in rows})
+    rows = _rows(calibration.get("reread"), 3)
+    streams = sorted({float(d) for d in rows[:, 0]})
     for i, stream in enumerate(streams):
-        pairs = np.array([(float(b), float(r)) for d, b, r in rows if float(d) == stream])
+        pairs = rows[rows[:, 0] == stream][:, 1:]
         left.plot(pairs[:, 0], pairs[:, 1] / 1e9, ls=":", color="C0", marker=".",
                   alpha=0.35 + 0.65 * (i + 1) / len(streams),
                   label=f"read after a {stream / 1e6:.3g} MB stream")  # fmt: skip
-    for level in calibration.get("levels") or []:
-        name, capacity = level[0], level[1]
-        if capacity is not None and math.isfinite(float(capacity)):
+    levels = calibration.get("levels")
+    for level in levels if isinstance(levels, Sequence) and not isinstance(levels, str) else []:
+        border = _rows([level[1:]], 2) if isinstance(level, Sequence) and len(level) == 3 else []
+        if len(border):  # not the memory level (capacity None or inf), nor a damaged one
+            name, capacity = level[0], border[0, 0]
             left.axvline(float(capacity), color="0.5", lw=0.8, ls="--")
             left.text(float(capacity), left.get_ylim()[1], f" {name}", va="top", fontsize=8)
     _axes(left, "Bandwidth by working set", "working set (bytes)", "GB/s")
@@ -83,9 +112,7 @@ def plot_calibration(calibration: Mapping[str, Any]) -> tuple[Figure, np.ndarray
     _axes(middle, "Product rate by shape", "smallest dimension of the product", "G macs/s")
     for name, label, style in (("cold_after", "within a repetition", "-"),
                                ("cold_start", "first step of a repetition", "--")):  # fmt: skip
-        pairs = np.array(
-            [(float(x), float(y)) for x, y in calibration.get(name) or [] if x], dtype=float
-        ).reshape(-1, 2)
+        pairs = _rows(calibration.get(name), 2, zero_last=True)
         if len(pairs):
             right.plot(pairs[:, 0], pairs[:, 1] * 1e6, ls=style, color="C4", marker=".",
                        label=label)  # fmt: skip
