@@ -151,3 +151,48 @@ def test_star_bound_with_few_candidates_still_bounds(monkeypatch):
             <= star_bound(bound, problem.nodes)
             <= _optimum(Board.of(problem), problem, "macs")
         )
+
+
+def _two_parts():
+    """Two layered blocks of 7 intermediates that share only the parameters and the output."""
+    from analyzer.graph import JacobianGraph
+
+    rng = random.Random(4)
+    g = JacobianGraph(name="two parts")
+    for p in ("p0", "p1"):
+        g.add_variable(p, rng.randint(2, 9), role="parameter")
+    g.add_variable("out", 5, role="output")
+    for block in "ab":
+        earlier = ["p0", "p1"]
+        for i in range(7):
+            name = f"{block}{i}"
+            g.add_variable(name, rng.randint(2, 9), role="intermediate")
+            for tail in rng.sample(earlier, min(len(earlier), 2)):
+                g.add_factor(tail, name, "dense")
+            earlier = [*earlier[-2:], name]
+        for tail in [n for n in g.nodes if n[0] == block and g.out_degree(n) == 0]:
+            g.add_factor(tail, "out", "dense")
+    return g.validate()
+
+
+def test_an_interrupt_in_one_parts_bounds_skips_the_other_parts_bounds(monkeypatch):
+    """Ctrl-C in the first part's star bound: the second part gets its heuristic order
+    at once (its star bound is not computed, with time_limit=None it had no limit)."""
+    from analyzer.planning import optimal
+
+    g = _two_parts()
+    problem = Problem.of(g)
+    assert len(optimal.parts(problem.state(), problem.intermediates)) == 2
+    monkeypatch.setattr(optimal, "SMALL_PART", 0)  # both parts get the search
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(optimal, "star_bound", interrupted)
+    p = plan(g, "optimal", time_limit=None)
+    assert len(calls) == 1
+    assert p.search.tried["stopped"] == "interrupted"
+    assert not p.proven_optimal
+    assert p.lower_bound <= plan(g, "subset-dp").macs <= p.macs

@@ -119,19 +119,30 @@ def upper_bound(
 
 
 def _search(
-    state: State, problem: Problem, pricer: Pricer, part: list, objective: str, budget: Budget
+    state: State,
+    problem: Problem,
+    pricer: Pricer,
+    part: list,
+    objective: str,
+    budget: Budget,
+    interrupted: bool = False,
 ) -> tuple[BranchAndBound | None, Outcome]:
     """The search of one part, ready to run, and its outcome if it does not run.
 
-    Its lower bound at the start is the larger of the search's own bound and
-    the pair bound of :mod:`~analyzer.planning.pairs` (skipped when ``budget``
-    has run out).
+    Its lower bound at the start is the largest of the search's own bound, the
+    pair bound of :mod:`~analyzer.planning.pairs` and the star bound of
+    :mod:`~analyzer.planning.stars` (both skipped when ``budget`` has run out).
+    ``interrupted`` (an earlier part was): the heuristic order with the
+    search's own bound, marked interrupted, without the pair and star bounds.
     """
     cost, sequence, name = upper_bound(state, pricer, part, objective)
     bound = PairBound(
         state, pricer, part, objective, order=problem.nodes, itemsizes=problem.itemsizes
     )
     lower, tried = bound.total, {"upper": name}
+    if interrupted:
+        tried["stopped"] = "interrupted"
+        return None, Outcome(sequence, cost, min(lower, cost), lower >= cost, tried)
     try:
         if lower < cost and not budget.expired():
             left = budget.left()
@@ -242,6 +253,7 @@ def _solve_parts(
     pricer, objective = problem.pricer(), budget.objective
     outcomes: list[Outcome | None] = [None] * len(groups)
     pending = []
+    interrupted = False  # once a part's bounds were interrupted, the others' are skipped
     for index, part in enumerate(groups):
         path = as_path(state, part) if use_paths else None
         if path is not None:
@@ -258,12 +270,12 @@ def _solve_parts(
             else:
                 outcomes[index] = Outcome(sequence, cost, cost, True, {"states": states})
                 continue
-        search, outcome = _search(state, problem, pricer, part, objective, budget)
+        search, outcome = _search(state, problem, pricer, part, objective, budget, interrupted)
+        interrupted = interrupted or outcome.tried.get("stopped") == "interrupted"
         outcomes[index] = outcome
         if search is not None:
             pending.append((index, search))
     pending.sort(key=lambda item: len(groups[item[0]]))
-    interrupted = any(o.tried.get("stopped") == "interrupted" for o in outcomes if o is not None)
     for rank, (index, search) in enumerate(pending):
         if interrupted:
             outcomes[index].tried["stopped"] = "interrupted"

@@ -60,7 +60,8 @@ priced densely take part, only on graphs whose cuts are exact
 (:data:`~analyzer.planning.cuts.EXACT_CUT_VERTICES`); each star has at most
 :data:`STAR_LEAVES` leaves, chosen among a centre's first
 :data:`STAR_NEIGHBOURS` neighbours on that side (every subset of them is a
-candidate), and at most :data:`MAX_CANDIDATES` stars and groups are packed.
+candidate), and no centre is taken once :data:`MAX_CANDIDATES` stars and
+groups were found (the last centre's may take it past that by about 110).
 
 Examples
 --------
@@ -285,12 +286,14 @@ def _groups(bound: LowerBound, network: _Network, centre: Hashable, budget: Any)
 
 
 def star_bound(bound: LowerBound, nodes: Sequence[Hashable], budget: Any = None) -> Any:
-    """A lower bound at least ``bound.total``, from a greedy packing of stars (module docstring).
+    """A lower bound at least ``bound.total``: the larger of a greedy and a fractional packing
+    of stars and groups (module docstring).
 
     ``bound`` must be fresh (no move made on it since it was built); ``nodes``
     lists its state's vertices in topological order. When ``budget`` (a
-    :class:`~analyzer.planning.search.Budget`) runs out, the stars found so
-    far are packed (any set of candidates gives a valid bound).
+    :class:`~analyzer.planning.search.Budget`) runs out, the stars and groups
+    found so far are packed (any set of candidates gives a valid bound); the
+    linear program is not stopped by it.
     """
     state, dense = bound.state, bound.dense
     nodes = [x for x in nodes if x in state.pred]
