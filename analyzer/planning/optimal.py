@@ -30,9 +30,12 @@ Steps (each exact; see :mod:`~analyzer.planning.reductions`,
 The answer is always an order. ``search.proven`` says whether it is optimal;
 when not (time ran out, or the search was interrupted), ``search.lower_bound``
 is a cost no order can beat, the sum of the parts' bounds. A
-``KeyboardInterrupt`` during the search, the local search or the pair bound
-returns the best order found so far, not proven (``tried["stopped"] ==
-"interrupted"``); the parts not started yet keep their heuristic order.
+``KeyboardInterrupt`` during the search, the local search, the pair bound or
+the star bound returns the best order found so far, not proven
+(``tried["stopped"] == "interrupted"``); the parts not started yet keep their
+heuristic order (without their pair and star bounds). One during the
+heuristic orders, a subset or path DP, or the first bound of a part
+propagates.
 
 ``"branch-and-bound"`` is the search alone on the whole graph (no reduction),
 for comparisons.
