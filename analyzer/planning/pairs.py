@@ -55,13 +55,13 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any
 
 from .bounds import LowerBound
 from .cuts import EXACT_CUT_VERTICES, split_network
 
-__all__ = ["pair_bound", "PairBound", "MAX_PAIRS"]
+__all__ = ["pair_bound", "pack_greedily", "PairBound", "MAX_PAIRS"]
 
 #: Most factors a pair bound looks at (four maximum flows each).
 MAX_PAIRS = 400
@@ -162,32 +162,56 @@ def _matching(bound: LowerBound, nodes: Sequence[Hashable], budget: Any) -> dict
         gain = _case_gain(bound, u, v, four)
         if gain > 0:
             gains.append((gain, u, v, four))
-    penalty = bound.penalty
+    packed, _ = pack_greedily(
+        bound.penalty, gains, lambda g: (("out", g[1]), ("in", g[2])), lambda g: g[0]
+    )
+    return {(u, v): four for _, u, v, four in packed}
+
+
+def pack_greedily(
+    penalty: dict,
+    candidates: list,
+    sides_of: Callable[[Any], Iterable[tuple]],
+    gain_of: Callable[[Any], Any],
+    budget: Any = None,
+) -> tuple[list, Any]:
+    """A greedy packing of candidates no two of which use the same side of a vertex, and
+    what it adds to the bound: ``(packed, added)``.
+
+    Each round takes the candidate that adds most over the penalties it drops (those of
+    the factors charging the sides it uses, item 5 of :mod:`~analyzer.planning.bounds`),
+    until none adds anything or ``budget`` runs out (what is packed then is a packing too).
+    Sides are ``("out", vertex)`` and ``("in", vertex)``; ``penalty`` maps factors
+    ``(u, v)`` (charging ``("out", u)`` and ``("in", v)``) to their penalties.
+
+    >>> pack_greedily({("a", "b"): 1}, [(5, "a", "b"), (3, "a", "c")],
+    ...               lambda g: (("out", g[1]), ("in", g[2])), lambda g: g[0])
+    ([(5, 'a', 'b')], 4)
+    """
     incident: dict[tuple, list] = {}  # the penalties that charge each side of a vertex
     for key in penalty:
         incident.setdefault(("out", key[0]), []).append(key)
         incident.setdefault(("in", key[1]), []).append(key)
     used: set = set()
     lost: set = set()
-    matched: dict = {}
-    while gains:
+    packed: list = []
+    added: Any = 0
+    while candidates and not (budget is not None and budget.expired()):
         best, best_change = None, 0
-        for item in gains:
-            gain, u, v, _ = item
-            sides = (("out", u), ("in", v))
-            dropped = {k for x in sides for k in incident.get(x, ()) if k not in lost}
-            change = gain - sum(penalty[k] for k in dropped)
+        for item in candidates:
+            dropped = {k for x in sides_of(item) for k in incident.get(x, ()) if k not in lost}
+            change = gain_of(item) - sum(penalty[k] for k in dropped)
             if change > best_change:
                 best, best_change = item, change
         if best is None:
             break
-        _, u, v, four = best
-        matched[u, v] = four
-        sides = (("out", u), ("in", v))
+        sides = tuple(sides_of(best))
+        packed.append(best)
         used.update(sides)
         lost.update(k for x in sides for k in incident.get(x, ()))
-        gains = [g for g in gains if ("out", g[1]) not in used and ("in", g[2]) not in used]
-    return matched
+        added += best_change
+        candidates = [c for c in candidates if not used.intersection(sides_of(c))]
+    return packed, added
 
 
 def pair_bound(bound: LowerBound, nodes: Sequence[Hashable], budget: Any = None) -> Any:

@@ -83,6 +83,7 @@ from typing import Any
 
 from .bounds import LowerBound
 from .cuts import EXACT_CUT_VERTICES, split_network
+from .pairs import pack_greedily
 
 __all__ = ["star_bound", "STAR_LEAVES", "STAR_NEIGHBOURS", "GROUP_SIDE", "MAX_CANDIDATES"]
 
@@ -320,29 +321,8 @@ def _greedy(bound: LowerBound, candidates: list, budget: Any = None) -> Any:
 
     When ``budget`` runs out it stops with the stars packed so far (a packing too).
     """
-    penalty = bound.penalty
-    incident: dict[tuple, list] = {}  # the penalties that charge each side of a vertex
-    for key in penalty:
-        incident.setdefault(("out", key[0]), []).append(key)
-        incident.setdefault(("in", key[1]), []).append(key)
-    used: set = set()
-    lost: set = set()
-    total = bound.total
-    while candidates and not (budget is not None and budget.expired()):
-        best, best_change = None, 0
-        for item in candidates:
-            gain, sides = item
-            dropped = {k for x in sides for k in incident.get(x, ()) if k not in lost}
-            change = gain - sum(penalty[k] for k in dropped)
-            if change > best_change:
-                best, best_change = item, change
-        if best is None:
-            break
-        used.update(best[1])
-        lost.update(k for x in best[1] for k in incident.get(x, ()))
-        total += best_change
-        candidates = [c for c in candidates if not used.intersection(c[1])]
-    return total
+    _, added = pack_greedily(bound.penalty, candidates, lambda c: c[1], lambda c: c[0], budget)
+    return bound.total + added
 
 
 def _fractional(bound: LowerBound, candidates: list) -> Any:
