@@ -17,6 +17,7 @@
 * the *cold* curves: the extra time of a tiny executor step right after a step that streamed
   4 MiB .. 256 MiB (the same streams), within a repetition and at the start of the next
   (synthetic chains run by :func:`analyzer.execute`, see :func:`_cold`);
+* the rate of each structured kernel (diagonal and row-block products, on 64 Ki elements);
 * an elementwise numpy kernel's rate (in L1), the per-call overhead of a numpy kernel, and
   the executor's overhead per step (plans of tiny sizes run by :func:`analyzer.execute`).
 
@@ -430,6 +431,32 @@ def _cold(threads: int | None, streams: Sequence[int],
     return curves
 
 
+def _kernel_rates(budget: float, call: float, elements: int = 2**16) -> dict[str, float]:
+    """Macs per second of the structured kernels, each on operands of about ``elements``
+    elements (in cache; results reused by the allocator), by ``structures`` text."""
+    from ..structure import DENSE, DIAGONAL, ROW_BLOCK, Block, multiply_counted
+
+    rows = 256
+    width = max(elements // rows, 1)
+    n = rows * width
+    pairs = {
+        "diagonal·row-block": (Block(DIAGONAL, (rows, rows), np.ones(rows)),
+                               Block(ROW_BLOCK, (rows, n), np.ones((rows, width)))),
+        "dense·row-block": (Block(DENSE, (1, rows), np.ones((1, rows))),
+                            Block(ROW_BLOCK, (rows, n), np.ones((rows, width)))),
+        "diagonal·dense": (Block(DIAGONAL, (1, 1), np.ones(1)),
+                           Block(DENSE, (1, n), np.ones((1, n)))),
+        "dense·diagonal": (Block(DENSE, (1, n), np.ones((1, n))),
+                           Block(DIAGONAL, (n, n), np.ones(n))),
+    }  # fmt: skip
+    rates = {}
+    for structures, (left, right) in pairs.items():
+        _, macs = multiply_counted(left, right)
+        seconds = _median(lambda: multiply_counted(left, right), budget, 5)  # noqa: B023
+        rates[structures] = macs / _net(seconds, call)
+    return rates
+
+
 def _step_overheads(threads: int | None, repeats: int) -> dict[str, float]:
     """Median seconds of the executor's steps on plans of tiny sizes, by structure pair."""
     from ..executor import execute
@@ -481,6 +508,7 @@ def _measure(mode: str, threads: int | None, top: int | None, budget: float | No
         e1, e2, e3 = np.ones(2048), np.ones(2048), np.empty(2048)
         t = _median(lambda: np.multiply(e1, e2, out=e3), budget, 20)
         elementwise = 2048 / _net(t, call)
+        kernels = _kernel_rates(budget, call)
     overhead = _step_overheads(threads, settings["repeats"])
     cold_after, cold_start = _cold(threads, streams, settings["cold_repeats"])
     read = _smooth(read)
@@ -503,6 +531,7 @@ def _measure(mode: str, threads: int | None, top: int | None, budget: float | No
         reread=tuple(reread),
         cold_after=tuple(cold_after),
         cold_start=tuple(cold_start),
+        kernel_rates=kernels,
         meta={
             "version": CALIBRATION_VERSION,
             "fingerprint": fingerprint(info),

@@ -11,7 +11,9 @@ the rates of a :class:`Calibration`, its predicted time is
   class. Dense products use the GEMM rate as a function of their smallest dimension
   ``d = min(m, k, n)``: *matrix-vector* (``d = 1``), *thin* (``1 < d < 64``), *square*
   (``d >= 64``), interpolated between the calibrated ``d``; a product of a ``1×1`` factor and
-  every product involving a structured kind (diagonal, row-block, ...) is *elementwise*.
+  every product involving a structured kind (diagonal, row-block, ...) is *elementwise*, at
+  the calibrated rate of its own kernel (``kernel_rates``: an ``np.einsum`` row-block product
+  runs an order of magnitude slower than a plain multiply) or the elementwise rate.
 * ``t_read = bytes read / B(b, r)``: the ``b`` bytes a step reads, at the bandwidth of reading
   ``b`` bytes last touched ``r`` bytes of traffic ago (the step's *reuse distance*: the bytes a
   repetition of the plan touches for a factor of the plan, the bytes of the steps since it was
@@ -87,7 +89,7 @@ __all__ = [
 
 #: Bumped whenever what :func:`~analyzer.machine.calibrate` measures changes: cached
 #: calibrations of another version are measured again.
-CALIBRATION_VERSION = 5
+CALIBRATION_VERSION = 6
 #: Smallest dimension from which a dense product counts as *square* (below: *thin*).
 SQUARE_FROM = 64
 #: Bytes of the step before that the cold curves are measured against (their excess is 0
@@ -378,6 +380,10 @@ class Calibration:
     reread : triples ``(stream bytes D, read bytes b, bytes per second)``, optional
         Bandwidth of reading ``b`` bytes right after streaming ``D`` other bytes (see
         :meth:`reread_bandwidth`); empty: reads are priced on ``read`` at the reuse distance.
+    kernel_rates : dict, optional
+        Multiply-adds per second of the structured kernels, by ``structures`` text (such as
+        ``"dense·row-block"``), operands in cache; a structured step whose pair is not here
+        runs at ``elementwise``.
     cold_after, cold_start : pairs ``(bytes, seconds)``, optional
         Extra seconds of a tiny executor step right after a step that touched that many
         bytes (the interpreter's data evicted), within a repetition and as the first step of
@@ -399,6 +405,7 @@ class Calibration:
     reread: Table = ()
     cold_after: Curve = ()
     cold_start: Curve = ()
+    kernel_rates: Mapping[str, float] = field(default_factory=dict)
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -423,6 +430,13 @@ class Calibration:
                 f"'default', got {self.step_overhead!r}"
             )
         object.__setattr__(self, "step_overhead", {str(k): float(v) for k, v in overhead.items()})
+        rates = self.kernel_rates if self.kernel_rates is not None else {}
+        if not isinstance(rates, Mapping) or not all(_finite(v) > 0 for v in rates.values()):
+            raise AnalyzerError(
+                "Calibration: kernel_rates maps structures to positive finite macs/s, "
+                f"got {self.kernel_rates!r}"
+            )
+        object.__setattr__(self, "kernel_rates", {str(k): float(v) for k, v in rates.items()})
         object.__setattr__(self, "levels", _levels(self.levels))
         first = self.first_touch_from
         if first is not None:
@@ -597,6 +611,7 @@ class Calibration:
                      "cold_start"):  # fmt: skip
             data[name] = [list(p) for p in data[name]]
         data["step_overhead"] = dict(self.step_overhead)
+        data["kernel_rates"] = dict(self.kernel_rates)
         data["meta"] = dict(self.meta)
         return data
 
@@ -623,6 +638,7 @@ class Calibration:
                 reread=data.get("reread") or (),
                 cold_after=data.get("cold_after") or (),
                 cold_start=data.get("cold_start") or (),
+                kernel_rates=data.get("kernel_rates") or {},
                 meta=data.get("meta") or {},
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -791,7 +807,10 @@ def predict_step(
         moved if working_set is None else max(_amount(working_set, "working_set", True), read_bytes)
     )
     touched_before = _amount(touched_before, "touched_before", True)
-    rate = calibration.elementwise if cls == "elementwise" else calibration.gemm_rate(smallest)
+    if cls == "elementwise":
+        rate = calibration.kernel_rates.get(structures, calibration.elementwise)
+    else:
+        rate = calibration.gemm_rate(smallest)
     first_touch = (
         fresh
         and calibration.first_touch_from is not None
