@@ -108,6 +108,10 @@ def test_calibrate_tiny_sizes_give_positive_rates():
     # the reread table is measured (the one stream that fits: 128 KiB), and the cold curves
     assert cal.reread and all(d >= 4 * b and r > 0 for d, b, r in cal.reread)
     assert cal.cold_after and cal.cold_start
+    # the structured kernels of the built-in kinds, each with its own rate
+    assert set(cal.kernel_rates) == {
+        "diagonal·row-block", "dense·row-block", "diagonal·dense", "dense·diagonal"
+    }  # fmt: skip
     for _, size, rate in cal.reread:  # never above the read curve at that size
         assert rate <= cal.read_bandwidth(size) * (1 + 1e-9)
 

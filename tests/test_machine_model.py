@@ -758,3 +758,27 @@ def test_fresh_results_are_priced_on_the_fresh_curve_at_every_size(written, mark
     assert fresh.write == pytest.approx(written / (10 * GB))
     assert reused.write == pytest.approx(written / (40 * GB))
     assert fresh.fresh is marked and reused.fresh is False
+
+
+def test_structured_steps_run_at_their_kernels_rate():
+    cal = Calibration.from_dict(
+        {**FLAT.to_dict(), "kernel_rates": {"dense·row-block": 5e8, "diagonal·dense": 2e9}}
+    )
+    row_block = step("dense·row-block", "(1×100)·(100×10000)", 10**4, 8800 + 8 * 10**4, 8 * 10**4)
+    p = predict_step(cal, row_block)
+    assert p.compute == pytest.approx(10**4 / 5e8)  # the kernel's rate, not elementwise
+    assert predict_step(FLAT, row_block).compute == pytest.approx(10**4 / FLAT.elementwise)
+    # a pair without a calibrated kernel, and a dense scaling, run at the elementwise rate
+    other = step("row-block·diagonal", "(100×10000)·(10000×10000)", 10**4, 16 * 10**4, 8 * 10**4)
+    assert predict_step(cal, other).compute == pytest.approx(10**4 / FLAT.elementwise)
+    scaling = step("dense·dense", "(1×1)·(1×1000)", 1000, 8 + 8000 + 8000, 8000)
+    assert predict_step(cal, scaling).compute == pytest.approx(1000 / FLAT.elementwise)
+    assert Calibration.from_dict(json.loads(json.dumps(cal.to_dict()))) == cal
+
+
+@pytest.mark.parametrize(
+    "rates", [{"dense·row-block": 0}, {"dense·row-block": float("nan")}, [1, 2], {"x": "fast"}]
+)
+def test_bad_kernel_rates_are_refused(rates):
+    with pytest.raises(AnalyzerError, match="kernel_rates"):
+        Calibration.from_dict({**FLAT.to_dict(), "kernel_rates": rates})

@@ -580,7 +580,8 @@ class Calibration:
         lines = [
             f"read bandwidth: {levels}",
             f"GEMM (macs/s by smallest dimension): {gemm}; "
-            f"elementwise {self.elementwise / 1e9:.3g} G",
+            f"elementwise {self.elementwise / 1e9:.3g} G"
+            + "".join(f", {k} {v / 1e9:.3g} G" for k, v in self.kernel_rates.items()),
             f"writes: {fresh}; {again}",
             f"overhead: numpy call {self.numpy_call * 1e6:.3g} µs; executor step (µs) {steps}",
         ]
