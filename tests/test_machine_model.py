@@ -203,7 +203,9 @@ def test_fit_bandwidth_flat_curve_is_one_level():
 
 
 # ----------------------------------------------------------------------------- cache
-def test_calibration_is_cached_per_machine_and_version(tmp_path, monkeypatch):
+@pytest.fixture
+def measured(tmp_path, monkeypatch):
+    """A cache folder of its own, and a calibration that records each measuring (FLAT)."""
     monkeypatch.setenv("ANALYZER_CACHE_DIR", str(tmp_path))
     calls = []
 
@@ -212,6 +214,11 @@ def test_calibration_is_cached_per_machine_and_version(tmp_path, monkeypatch):
         return FLAT
 
     monkeypatch.setattr(calibration_module, "_measure", fake_measure)
+    return calls
+
+
+def test_calibration_is_cached_per_machine_and_version(measured):
+    calls = measured
     assert calibrate() == FLAT and calls == ["full"]
     assert calibrate() == FLAT and calls == ["full"]  # read from the cache
     assert calibrate(quick=True) == FLAT and calls == ["full"]  # a full one serves quick too
@@ -716,15 +723,8 @@ def test_bad_levels_are_refused(levels):
         Calibration(**{**FLAT.__dict__, "levels": levels})
 
 
-def test_a_corrupt_cache_is_measured_again(tmp_path, monkeypatch):
-    monkeypatch.setenv("ANALYZER_CACHE_DIR", str(tmp_path))
-    calls = []
-
-    def fake_measure(mode, *args):
-        calls.append(mode)
-        return FLAT
-
-    monkeypatch.setattr(calibration_module, "_measure", fake_measure)
+def test_a_corrupt_cache_is_measured_again(measured):
+    calls = measured
     path = calibration_module.cache_path()
     good = {"version": CALIBRATION_VERSION, **FLAT.to_dict()}
     bad = dict(good, levels=[["L2", -2e6, 4e10], ["memory", None, 2e10]])
