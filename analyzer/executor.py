@@ -290,6 +290,7 @@ def execute(
     max_spread: float | None = None,
     max_seconds: float = 10.0,
     memory: bool = True,
+    min_repeat: int | None = None,
 ) -> Execution:
     """Evaluate ``plan`` at a point, count its macs and time it.
 
@@ -313,7 +314,12 @@ def execute(
         timed runs or ``max_repeat`` runs.
     memory : bool
         Measure the peak bytes allocated in one more, untimed run
-        (``Execution.peak_bytes``; see the module docstring). Default True.
+        (``Execution.peak_bytes``; see the module docstring). Default True. With
+        ``warmup`` of at least 1, that run is the first warm-up run.
+    min_repeat : int or None
+        When given, stop after ``min_repeat`` timed runs once they took
+        ``max_seconds``, even if fewer than ``repeat`` (and ``min_seconds``): long runs
+        need fewer repetitions for a stable median. Default None: ``repeat`` always.
     """
     if not isinstance(plan, Plan):
         raise PlanError(f"execute needs a Plan (from analyzer.plan), got {type(plan).__name__}")
@@ -321,6 +327,7 @@ def execute(
         ("repeat", repeat, 1),
         ("warmup", warmup, 0),
         ("max_repeat", max_repeat, 1),
+        ("min_repeat", repeat if min_repeat is None else min_repeat, 1),
     ):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
             kind = "a positive" if low else "a non-negative"
@@ -340,6 +347,8 @@ def execute(
         raise PlanError(f"memory must be True or False, got {memory!r}")
     if repeat > max_repeat:
         raise PlanError(f"repeat ({repeat}) must not exceed max_repeat ({max_repeat})")
+    if min_repeat is not None:
+        min_repeat = min(int(min_repeat), repeat)
     problem = plan.problem
     problem.check_unchanged()
     if sorted(plan.sequence) != sorted(problem.intermediates) or len(set(plan.sequence)) != len(
@@ -369,6 +378,7 @@ def execute(
             max_spread,
             max_seconds,
             memory,
+            min_repeat,
         )
     except (MemoryError, ValueError) as error:
         if not isinstance(error, MemoryError) and not _too_big(error):
@@ -400,32 +410,39 @@ def _execute(
     max_spread,
     max_seconds,
     memory=True,
+    min_repeat=None,
 ) -> Execution:
     values = problem.graph.evaluate(at)
     blocks = factor_blocks(problem, values)
     program = _program(problem, plan.sequence)
     totals: list[float] = []
     steps: list[list[float]] = []
+    peak_bytes = None
     with blas_threads(threads):
-        for _ in range(warmup):
+        if memory and warmup:  # the traced run warms up like any other
+            peak_bytes = _traced_run(program, blocks)
+        for _ in range(warmup - (memory and warmup > 0)):
             _run_once(program, blocks)
-        while len(totals) < repeat or (
-            len(totals) < max_repeat
-            and (
-                sum(totals) < min_seconds
-                or (
-                    max_spread is not None
-                    and sum(totals) < max_seconds
-                    and _spread(totals) > max_spread
-                )
+
+        def more() -> bool:
+            done, spent = len(totals), sum(totals)
+            if min_repeat is not None and done >= min_repeat and spent >= max_seconds:
+                return False
+            if done < repeat:
+                return True
+            return done < max_repeat and (
+                spent < min_seconds
+                or (max_spread is not None and spent < max_seconds and _spread(totals) > max_spread)
             )
-        ):
+
+        while more():
             final = None  # free the last run's results first, as a fresh run would
             start = time.perf_counter()
             final, macs, adds, step_seconds = _run_once(program, blocks)
             totals.append(time.perf_counter() - start)
             steps.append(step_seconds)
-        peak_bytes = _traced_run(program, blocks) if memory else None
+        if memory and not warmup:
+            peak_bytes = _traced_run(program, blocks)
     q1, median, q3 = np.percentile(totals, [25, 50, 75])
     return Execution(
         plan=plan,

@@ -39,6 +39,7 @@ from .symbolic import evaluate, leading_term, size_symbols
 
 __all__ = [
     "MAX_SPREAD",
+    "MIN_REPEAT",
     "RESULT_COLUMNS",
     "STEP_COLUMNS",
     "sweep",
@@ -53,6 +54,8 @@ __all__ = [
 #: A configuration whose interquartile range exceeds this fraction of its median is
 #: repeated more (within a time budget) before its median is kept.
 MAX_SPREAD = 0.1
+#: Fewest timed runs of a plan whose runs already took ``max(4 min_seconds, 2 s)``.
+MIN_REPEAT = 3
 
 RESULT_COLUMNS = [
     "model",
@@ -569,7 +572,8 @@ def _measure(p, symbolic, numbers, repeat, min_seconds, warmup, threads, rooflin
         min_seconds=min_seconds,
         threads=threads,
         max_spread=MAX_SPREAD,
-        max_seconds=max(10 * min_seconds, 2.0),
+        max_seconds=max(4 * min_seconds, 2.0),
+        min_repeat=MIN_REPEAT,
     )
     step_macs = np.array([int(m) for m in p.steps["macs"]], dtype=float)
     step_bytes = np.array([int(b) for b in p.steps["bytes"]], dtype=float)

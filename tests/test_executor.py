@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analyzer import all_orders, chain, execute, plan
+from analyzer.errors import PlanError
 from analyzer.models import one_layer
 
 ORDERS = ("input-first", "output-first", "optimal")
@@ -81,6 +82,31 @@ def test_repetitions_count_one_run_and_change_nothing():
     np.testing.assert_array_equal(many.jacobian, once.jacobian)
     unpinned = execute(p, repeat=1, threads=None)
     np.testing.assert_array_equal(unpinned.jacobian, once.jacobian)
+
+
+def test_min_repeat_stops_long_runs_early_and_not_short_ones():
+    p = plan(one_layer(4, 3), "input-first", "structured")
+    # max_seconds=0: every run "took" the budget, so min_repeat runs are enough
+    assert execute(p, repeat=5, warmup=0, max_seconds=0.0, min_repeat=2).repeats == 2
+    # without min_repeat, repeat is a floor whatever the time
+    assert execute(p, repeat=5, warmup=0, max_seconds=0.0).repeats == 5
+    # a budget no run reaches leaves repeat untouched
+    assert execute(p, repeat=4, warmup=0, max_seconds=1e9, min_repeat=2).repeats == 4
+    # min_repeat above repeat is clamped to repeat
+    assert execute(p, repeat=2, warmup=0, max_seconds=0.0, min_repeat=9).repeats == 2
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(PlanError, match="min_repeat"):
+            execute(p, repeat=2, min_repeat=bad)
+
+
+def test_peak_is_the_same_measured_as_warm_up_or_after_timing():
+    p = plan(one_layer(64, 32), "input-first")
+    as_warm_up = execute(p, repeat=1, warmup=1).peak_bytes
+    after = execute(p, repeat=1, warmup=0).peak_bytes
+    # the same arrays either way; Python's own small objects move it by bytes, not by a factor
+    assert abs(as_warm_up - after) <= 1024
+    assert abs(after - p.peak_bytes) <= 0.01 * p.peak_bytes
+    assert execute(p, repeat=1, warmup=2, memory=False).peak_bytes is None
 
 
 def test_gflops_count_two_flops_per_mac():
