@@ -782,3 +782,34 @@ def test_structured_steps_run_at_their_kernels_rate():
 def test_bad_kernel_rates_are_refused(rates):
     with pytest.raises(AnalyzerError, match="kernel_rates"):
         Calibration.from_dict({**FLAT.to_dict(), "kernel_rates": rates})
+
+
+def test_curves_are_measured_in_interleaved_passes(monkeypatch):
+    """Every job warms up once, then each pass visits every job in turn; a job's seconds are
+    the median over passes of what each pass measured (a slow spell in one pass is outvoted)."""
+    calls, befores = [], []
+    jobs = [
+        (lambda: calls.append("a"), lambda: befores.append("a")),
+        (lambda: calls.append("b"), None),
+    ]
+    timed = iter([5.0, 1.0, 6.0, 2.0, 4.0, 90.0])  # pass by pass: a, b
+    seen = []
+
+    def fake_median(fn, budget, repeats, before, warm):
+        seen.append((budget, repeats, warm))
+        if before is not None:
+            before()
+        fn()
+        return next(timed)
+
+    monkeypatch.setattr(calibration_module, "_median", fake_median)
+    seconds = calibration_module._interleaved(jobs, 0.3, 3)
+    assert seconds == [5.0, 2.0]  # medians of (5, 6, 4) and (1, 2, 90)
+    assert calls == ["a", "b"] + ["a", "b"] * 3  # warm-ups first, then interleaved passes
+    assert befores == ["a"] * 3  # before each timed call, not before the warm-up
+    assert seen == [(0.3 / 3, 1, False)] * 6  # each pass gets its share of the budget
+
+
+def test_interleaved_passes_time_real_calls():
+    spent = calibration_module._interleaved([(lambda: sum(range(2000)), None)] * 2, 1e-3, 2)
+    assert len(spent) == 2 and all(0 < s < 1 for s in spent)

@@ -1,6 +1,7 @@
 """Measuring this machine's rates (BLAS on one thread), fitting its cache borders, caching it.
 
-:func:`calibrate` measures, each as a median of repeated timings after a warm-up:
+:func:`calibrate` measures, each as a median of repeated timings after a warm-up (the read,
+write and product curves in interleaved passes over all their points, :func:`_interleaved`):
 
 * the read bandwidth of working sets from 16 KiB to several times the last-level cache, on a
   log grid: a row vector times a matrix of that many bytes (the memory-bound kernel of a
@@ -69,6 +70,7 @@ _SETTINGS = {
         "gemm_n": 1024,
         "repeats": 20,
         "cold_repeats": 7,
+        "rounds": 3,
     },
     "quick": {
         "per_octave": 1,
@@ -77,6 +79,7 @@ _SETTINGS = {
         "gemm_n": 512,
         "repeats": 8,
         "cold_repeats": 3,
+        "rounds": 2,
     },
 }
 _SMALLEST = 2**14
@@ -242,10 +245,13 @@ def _median(
     budget: float,
     repeats: int = 3,
     before: Callable[[], object] | None = None,
+    warm: bool = True,
 ) -> float:
-    """Median seconds of ``fn`` after one warm-up call, at least ``repeats`` calls and up to
-    ``budget`` seconds (at most 200 calls); ``before`` runs untimed before each call."""
-    fn()
+    """Median seconds of ``fn`` after one warm-up call (unless ``warm`` is False), at least
+    ``repeats`` calls and up to ``budget`` seconds (at most 200 calls); ``before`` runs
+    untimed before each call."""
+    if warm:
+        fn()
     times: list[float] = []
     start = time.perf_counter()
     while len(times) < repeats or (time.perf_counter() - start < budget and len(times) < 200):
@@ -281,17 +287,36 @@ def _net(seconds: float, overhead: float) -> float:
     return max(seconds - overhead, seconds / 5, 1e-12)
 
 
-def _read_rate(buffer: np.ndarray, size: int, budget: float, call: float) -> tuple[int, float]:
-    """Bytes per second of a row vector times a matrix of about ``size`` bytes of ``buffer``."""
+Job = tuple[Callable[[], object], Callable[[], object] | None]
+
+
+def _interleaved(jobs: Sequence[Job], budget: float, rounds: int) -> list[float]:
+    """Median seconds of each ``(fn, before)`` job, measured in ``rounds`` interleaved passes.
+
+    Each pass times every job in turn for ``budget / rounds`` seconds (at least one call,
+    ``before`` untimed before each); a job's result is the median over the passes of its
+    per-pass medians, after one warm-up call of each. A slow spell of the machine (a
+    neighbour on the host, a frequency change) then lands on every size of a curve alike,
+    instead of bending the curve where it happened to fall.
+    """
+    for fn, _ in jobs:
+        fn()
+    passes: list[list[float]] = [[] for _ in jobs]
+    for _ in range(rounds):
+        for times, (fn, before) in zip(passes, jobs, strict=True):
+            times.append(_median(fn, budget / rounds, 1, before, warm=False))
+    return [statistics.median(times) for times in passes]
+
+
+def _read_job(buffer: np.ndarray, size: int) -> tuple[int, Job]:
+    """A row vector times a matrix of about ``size`` bytes of ``buffer``: (bytes, job)."""
     a = _matrix(buffer, size)
     v = np.ones((1, a.shape[0]))
-    return a.nbytes, a.nbytes / _net(_median(lambda: v @ a, budget), call)
+    return a.nbytes, (lambda: v @ a, None)
 
 
-def _write_rate(
-    reused: np.ndarray | None, size: int, budget: float, call: float
-) -> tuple[int, float]:
-    """Bytes per second of filling ``size`` bytes: a new array (``reused`` None) or a view.
+def _write_job(reused: np.ndarray | None, size: int) -> Job:
+    """Filling ``size`` bytes: a new array (``reused`` None) or a view of ``reused``.
 
     Before each new array the C allocator gives its free memory back (``malloc_trim``), so
     the array gets new pages, as the executor's results do when the arrays it frees at the
@@ -299,17 +324,15 @@ def _write_rate(
     """
     n = size // 8
     if reused is None:
-        seconds = _median(lambda: np.empty(n).fill(1.0), budget, before=_trim)
-    else:
-        view = reused[:n]
-        seconds = _median(lambda: view.fill(1.0), budget)
-    return size, size / _net(seconds, call)
+        return (lambda: np.empty(n).fill(1.0), _trim)
+    view = reused[:n]
+    return (lambda: view.fill(1.0), None)
 
 
-def _gemm_rate(d: int, k: int, budget: float, call: float) -> tuple[int, float]:
-    """Macs per second of ``(d×k)·(k×k)`` into a reused result."""
+def _gemm_job(d: int, k: int) -> tuple[int, Job]:
+    """``(d×k)·(k×k)`` into a reused result: (macs, job)."""
     a, b, out = np.ones((d, k)), np.ones((k, k)), np.empty((d, k))
-    return d, d * k * k / _net(_median(lambda: np.matmul(a, b, out=out), budget), call)
+    return d * k * k, (lambda: np.matmul(a, b, out=out), None)
 
 
 def _streams(top: int) -> list[int]:
@@ -494,17 +517,25 @@ def _measure(mode: str, threads: int | None, top: int | None, budget: float | No
         tiny_a, tiny_b = np.ones((1, 1)), np.ones((1, 1))
         call = _median(lambda: np.matmul(tiny_a, tiny_b), budget, 20)
         fill_call = _median(lambda: np.empty(8).fill(1.0), budget, 20)
-        read, fresh, again = [], [], []
-        for size in sizes:
-            read.append(_read_rate(buffer, size, budget, call))
-            fresh.append(_write_rate(None, size, budget, fill_call))
-            again.append(_write_rate(reused, size, budget, fill_call))
+        reads = [_read_job(buffer, size) for size in sizes]
+        fresh_jobs = [_write_job(None, size) for size in sizes]
+        again_jobs = [_write_job(reused, size) for size in sizes]
+        shapes = [(d, _THIN_K) for d in _THIN_D if d != gemm_n] + [(gemm_n, gemm_n)]
+        products = [_gemm_job(d, k) for d, k in shapes]
+        jobs = [job for _, job in reads + products] + fresh_jobs + again_jobs
+        seconds = iter(_interleaved(jobs, budget, settings["rounds"]))
+        read = [(b, b / _net(next(seconds), call)) for b, _ in reads]
+        gemm = [
+            (d, m / _net(next(seconds), call))
+            for (d, _), (m, _) in zip(shapes, products, strict=True)
+        ]
+        fresh = [(z, z / _net(next(seconds), fill_call)) for z in sizes]
+        again = [(z, z / _net(next(seconds), fill_call)) for z in sizes]
+        del reads, products, fresh_jobs, again_jobs, jobs
         levels = fit_bandwidth([z for z, _ in read], [r for _, r in _smooth(read)], caches)
         streams = _streams(_stream_top(levels, max(sizes)))
         reread = _monotone(_reread(buffer, streams, settings["cold_repeats"], call), read)
         del buffer, reused
-        gemm = [_gemm_rate(d, _THIN_K, budget, call) for d in _THIN_D if d != gemm_n]
-        gemm.append(_gemm_rate(gemm_n, gemm_n, budget, call))
         e1, e2, e3 = np.ones(2048), np.ones(2048), np.empty(2048)
         t = _median(lambda: np.multiply(e1, e2, out=e3), budget, 20)
         elementwise = 2048 / _net(t, call)
