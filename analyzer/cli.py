@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     model_options(p)
     p.add_argument("--orders", default="input-first,output-first,optimal")
     p.add_argument("--repeat", type=int, default=5, help="timed repetitions (at least)")
+    p.add_argument(
+        "--passes", type=int, default=2, help="timing passes, forward then backward (default 2)"
+    )
     p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
     p.add_argument("--out", required=True, help="folder for CSV, plots and report")
     p.add_argument("--resume", action="store_true", help="continue from rows saved in --out")
@@ -329,6 +332,7 @@ def _run(args: argparse.Namespace, extra: list[str], argv: Sequence[str]) -> int
         threads=args.threads,
         out=args.out,
         resume=args.resume,
+        passes=args.passes,
     )
     outcome = studies.finish(
         args.out,

@@ -73,6 +73,7 @@ class Execution:
     peak_bytes : the peak of bytes allocated (traced by :mod:`tracemalloc`) during one
         separate run that builds and frees factors as the memory model says (see the
         module docstring); compare with ``plan.peak_bytes``. ``None`` when not measured.
+    times : seconds of each timed repetition, in the order they ran.
     """
 
     plan: Plan
@@ -85,6 +86,7 @@ class Execution:
     repeats: int
     step_seconds: np.ndarray
     peak_bytes: int | None = None
+    times: tuple[float, ...] = ()
 
     @property
     def gflops(self) -> float:
@@ -455,4 +457,5 @@ def _execute(
         repeats=len(totals),
         step_seconds=np.median(np.array(steps), axis=0) if steps[0] else np.zeros(0),
         peak_bytes=peak_bytes,
+        times=tuple(totals),
     )

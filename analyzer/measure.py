@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from .blas import available_memory
 from .errors import AnalyzerError
-from .executor import execute, memory_needed
+from .executor import Execution, execute, memory_needed
 from .files import GRAPH_FILE, atomic_write_text, write_csv
 from .graph import JacobianGraph
 from .machine import Calibration, Roofline, blas_threads, calibrate, machine_info
@@ -274,6 +274,7 @@ def sweep(
     out: str | Path | None = None,
     resume: bool = False,
     progress: bool = True,
+    passes: int = 2,
 ) -> pd.DataFrame:
     """Plan, execute and time each order at each configuration of sizes.
 
@@ -307,6 +308,12 @@ def sweep(
         variables and factors, see :func:`graph_record`) once (not blank; a folder holding a
         ``results.csv`` that sweep did not make, without ``sweep.json``, is refused).
     resume : continue from the rows saved in ``out`` (same settings only).
+    passes : the configurations are timed in this many passes, forward then backward
+        through the grid (default 2), each with its share of ``repeat`` and
+        ``min_seconds``; a configuration's seconds are the mean of its passes' medians. A
+        machine that drifts slower or faster during a sweep (a neighbour on a shared host)
+        then shifts small and large sizes alike instead of bending the fitted slope: with
+        two passes a linear drift cancels exactly. 1 times each configuration once.
 
     Returns
     -------
@@ -339,7 +346,10 @@ def sweep(
         "repeat": repeat,
         "threads": threads,
         "min_seconds": min_seconds,
+        "passes": passes,
     }
+    if isinstance(passes, bool) or not isinstance(passes, int) or passes < 1:
+        raise AnalyzerError(f"passes must be a positive integer, got {passes!r}")
     if not isinstance(repeat, int) or repeat < 1:
         raise AnalyzerError(f"repeat must be a positive integer, got {repeat!r}")
     if threads is not None and (not isinstance(threads, int) or threads < 1):
@@ -366,8 +376,9 @@ def sweep(
                     "repeat",
                     "threads",
                     "min_seconds",
+                    "passes",
                 )
-                if saved.get(k) != json.loads(json.dumps(settings[k]))
+                if saved.get(k, 1 if k == "passes" else None) != json.loads(json.dumps(settings[k]))
             ]
             if mismatched:
                 raise AnalyzerError(
@@ -420,26 +431,39 @@ def sweep(
     drawn = _graph_record(factory, symbolic, configs, sizes)
     if out is not None and drawn is not None:
         atomic_write_text(out / GRAPH_FILE, json.dumps(drawn, indent=1) + "\n")
-    measured: dict[tuple, tuple[dict, list[dict]]] = {}
-    bar = tqdm(work, desc=f"sweep {name}", disable=None if progress else True, unit="run")
-    for config, numbers, c, order, same in bar:
-        bar.set_postfix_str(", ".join(f"{k}={v}" for k, v in numbers.items()) + f" {order}")
-        if same not in measured:
-            measured[same] = _measure(
-                plans[same],
-                symbolic,
-                numbers,
-                repeat,
-                min_seconds,
-                warmup,
-                threads,
-                roofline,
-                calibration,
-            )
-        row, steps = measured[same]
-        base = {"model": name, "cost": c, "order": order, "sweep": config["sweep"], **numbers}
-        rows.append({**base, **row})
-        step_rows.extend({**base, **s} for s in steps)
+    kept_rows, kept_steps = list(rows), list(step_rows)
+    numbers_of = {same: numbers for _, numbers, _, _, same in work}
+    distinct = list(numbers_of)
+    runs: dict[tuple, list[Execution]] = {same: [] for same in distinct}
+    finished: dict[tuple, tuple[dict, list[dict]]] = {}
+    schedule = [
+        (i, same) for i in range(passes) for same in (distinct if i % 2 == 0 else distinct[::-1])
+    ]
+    bar = tqdm(schedule, desc=f"sweep {name}", disable=None if progress else True, unit="run")
+    for i, same in bar:
+        shown = ", ".join(f"{k}={v}" for k, v in numbers_of[same].items())
+        bar.set_postfix_str(f"{shown} {same[1]}" + (f" (pass {i + 1})" if passes > 1 else ""))
+        runs[same].append(
+            _time(plans[same], repeat, min_seconds, warmup, threads, passes, first=i == 0)
+        )
+        if i < passes - 1:
+            continue
+        finished[same] = _record(
+            plans[same], symbolic, numbers_of[same], runs.pop(same), roofline, calibration
+        )
+        rows, step_rows = list(kept_rows), list(kept_steps)
+        for config, numbers, c, order, key in work:
+            if key in finished:
+                row, steps = finished[key]
+                base = {
+                    "model": name,
+                    "cost": c,
+                    "order": order,
+                    "sweep": config["sweep"],
+                    **numbers,
+                }
+                rows.append({**base, **row})
+                step_rows.extend({**base, **s} for s in steps)
         if out is not None:
             _save(out, rows, step_rows, settings, sizes)
     results = _frame(rows, sizes, RESULT_COLUMNS)
@@ -562,19 +586,30 @@ def _formula(symbolic, p, numbers: Mapping[str, int]) -> str:
     return str(formula)
 
 
-def _measure(p, symbolic, numbers, repeat, min_seconds, warmup, threads, roofline, calibration):
-    """Execute and time one plan; its row and its per-step records."""
-    formula = _formula(symbolic, p, numbers)
-    run = execute(
+def _time(p, repeat, min_seconds, warmup, threads, passes, first) -> Execution:
+    """One pass of timing one plan, with its share of ``repeat`` and of the time budgets
+    (the peak memory traced on the first pass only)."""
+    return execute(
         p,
-        repeat=repeat,
+        repeat=max(1, math.ceil(repeat / passes)),
         warmup=warmup,
-        min_seconds=min_seconds,
+        min_seconds=min_seconds / passes,
         threads=threads,
         max_spread=MAX_SPREAD,
-        max_seconds=max(4 * min_seconds, 2.0),
-        min_repeat=MIN_REPEAT,
+        max_seconds=max(4 * min_seconds, 2.0) / passes,
+        min_repeat=max(1, MIN_REPEAT // passes),
+        memory=first,
     )
+
+
+def _record(p, symbolic, numbers, runs: Sequence[Execution], roofline, calibration):
+    """One plan's row and per-step records from its passes: seconds (of the whole plan and
+    of each step) are the mean of the passes' medians."""
+    formula = _formula(symbolic, p, numbers)
+    times = np.array([t for r in runs for t in r.times])
+    seconds = float(np.mean([r.seconds for r in runs]))
+    step_seconds = np.mean([r.step_seconds for r in runs], axis=0)
+    q1, q3 = np.percentile(times, [25, 75])
     step_macs = np.array([int(m) for m in p.steps["macs"]], dtype=float)
     step_bytes = np.array([int(b) for b in p.steps["bytes"]], dtype=float)
     step_written = np.array([int(b) for b in p.steps["bytes_written"]], dtype=float)
@@ -587,7 +622,7 @@ def _measure(p, symbolic, numbers, repeat, min_seconds, warmup, threads, rooflin
             calibration, step_records, itemsize * int(p.factor_elements)
         )
         if model_row["model_seconds"] > 0:
-            model_row["model_ratio"] = run.seconds / model_row["model_seconds"]
+            model_row["model_ratio"] = seconds / model_row["model_seconds"]
     else:
         model_steps, model_row = [None] * len(step_records), dict.fromkeys(MODEL_COLUMNS, math.nan)
     row = {
@@ -597,15 +632,15 @@ def _measure(p, symbolic, numbers, repeat, min_seconds, warmup, threads, rooflin
         "bytes": int(p.bytes),
         "largest_intermediate": int(p.largest_intermediate),
         "peak_bytes_predicted": int(p.peak_bytes),
-        "peak_bytes_measured": run.peak_bytes,
-        "seconds": run.seconds,
-        "seconds_min": run.seconds_min,
-        "seconds_iqr": run.seconds_iqr,
-        "spread": run.seconds_iqr / run.seconds if run.seconds > 0 else float("nan"),
-        "repeats": run.repeats,
-        "gflops": run.gflops,
+        "peak_bytes_measured": runs[0].peak_bytes,
+        "seconds": seconds,
+        "seconds_min": float(times.min()),
+        "seconds_iqr": float(q3 - q1),
+        "spread": float(q3 - q1) / seconds if seconds > 0 else float("nan"),
+        "repeats": len(times),
+        "gflops": 2.0 * p.macs / seconds / 1e9 if seconds > 0 else float("nan"),
         "roofline_seconds": predicted,
-        "roofline_ratio": run.seconds / predicted if predicted > 0 else float("nan"),
+        "roofline_ratio": seconds / predicted if predicted > 0 else float("nan"),
         **model_row,
         "sequence": ", ".join(p.sequence),
     }
@@ -624,7 +659,7 @@ def _measure(p, symbolic, numbers, repeat, min_seconds, warmup, threads, rooflin
             **_model_step(m, t),
         }
         for s, t, r, m in zip(
-            p.steps.itertuples(), run.step_seconds, predicted_steps, model_steps, strict=True
+            p.steps.itertuples(), step_seconds, predicted_steps, model_steps, strict=True
         )
     ]
     return row, steps

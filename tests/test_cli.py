@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import shutil
 import subprocess
 import sys
@@ -232,6 +233,15 @@ def test_sweep_resume_with_the_same_settings_runs_nothing(swept, monkeypatch, ca
     assert main(argv) == 0
     assert "report:" in capsys.readouterr().out
     assert len(pd.read_csv(folder / "results.csv")) == 6
+
+
+def test_sweep_passes_option_reaches_the_sweep(no_calibration, tmp_path, capsys):
+    argv = ["sweep", "--H", "4", "--N", "3", "--out", str(tmp_path), "--repeat", "1"]
+    assert main([*argv, "--orders", "input-first", "--passes", "3"]) == 0
+    assert json.loads((tmp_path / "sweep.json").read_text())["passes"] == 3
+    assert pd.read_csv(tmp_path / "results.csv")["repeats"].tolist()[0] >= 3  # a run a pass
+    assert main([*argv, "--out", str(tmp_path / "bad"), "--passes", "0"]) == 2
+    assert "passes must be a positive integer" in capsys.readouterr().err
 
 
 def test_report_re_renders_a_folder(swept, capsys):

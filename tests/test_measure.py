@@ -8,6 +8,7 @@ Every sweep gets a fixed roofline (so nothing calibrates), one repetition and
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -34,7 +35,7 @@ from analyzer.planning import plan
 R = Roofline(1e9, 1e10)
 H_, N_ = sympy.symbols("H N")
 SYMBOLS = {"H": H_, "N": N_}  # keeps sympy from reading N as its own function
-FAST = {"repeat": 1, "min_seconds": 0, "progress": False, "roofline": R}
+FAST = {"repeat": 1, "min_seconds": 0, "progress": False, "roofline": R, "passes": 1}
 ORDER_NAMES = ("input-first", "output-first", "optimal")
 GRID = {"H": [4, 8], "N": [3]}
 
@@ -419,6 +420,7 @@ def test_without_resume_a_folder_is_started_over(monkeypatch, tmp_path):
         ({"grid": {"H": [4, 16], "N": [3]}}, "grid"),
         ({"model": "least-squares"}, "model"),
         ({"repeat": 3}, "repeat"),
+        ({"passes": 2}, "passes"),
     ],
 )
 def test_resume_with_other_settings_names_the_mismatch(monkeypatch, tmp_path, change, name):
@@ -574,3 +576,67 @@ def test_a_symbolic_graph_that_is_not_the_numeric_one_gives_no_formula():
     df = sweep(doubled, {"H": [2, 3], "N": [2]}, orders=("input-first",), **FAST)
     assert (df["formula"] == "").all()
     assert df["macs"].tolist() == [CLOSED["dense", "input-first"](2 * h, 2) for h in (2, 3)]
+
+
+# ---------------------------------------------------------------- passes
+class ShiftedExecute:
+    """Stand-in for ``execute`` that records each call's plan and adds ``shift[k]`` seconds to
+    the k-th call's median and to each of its steps (a machine drifting during a sweep)."""
+
+    def __init__(self, shift):
+        self.shift, self.calls, self.real = list(shift), [], measure.execute
+
+    def __call__(self, p, **kwargs):
+        run = self.real(p, **kwargs)
+        extra = self.shift[len(self.calls)]
+        self.calls.append((p.order, int(p.macs), kwargs))
+        return dataclasses.replace(
+            run,
+            seconds=run.seconds + extra,
+            step_seconds=run.step_seconds + extra / len(run.step_seconds),
+            times=tuple(t + extra for t in run.times),
+        )
+
+
+def test_two_passes_go_forward_then_backward_and_average_their_medians(monkeypatch):
+    """A drift that grows linearly with time (call k takes k seconds longer) cancels exactly in
+    the mean of a forward and a backward pass: every configuration gets the same extra time."""
+    grid = {"H": [4, 8, 16], "N": [3]}
+    one = sweep("one-layer", grid, orders=("output-first",), **{**FAST, "passes": 1})
+    fake = ShiftedExecute([float(k) for k in range(6)])
+    monkeypatch.setattr(measure, "execute", fake)
+    two = sweep("one-layer", grid, orders=("output-first",), **{**FAST, "passes": 2})
+    macs = one["macs"].tolist()
+    assert [m for _, m, _ in fake.calls] == macs + macs[::-1]
+    assert [kw["memory"] for *_, kw in fake.calls] == [True] * 3 + [False] * 3
+    # the drift adds (0 + 5) / 2 = (1 + 4) / 2 = (2 + 3) / 2 = 2.5 s to every configuration
+    assert all(2.5 < s < 3.0 for s in two["seconds"])
+    assert two["repeats"].tolist() == [2, 2, 2]
+    assert two["peak_bytes_measured"].notna().all()
+    steps = pd.DataFrame(two.attrs["steps"])
+    assert np.allclose(steps.groupby("H")["seconds"].sum().to_numpy(), two["seconds"])
+
+
+def test_each_pass_gets_its_share_of_the_budgets(monkeypatch):
+    fake = ShiftedExecute([0.0] * 4)
+    monkeypatch.setattr(measure, "execute", fake)
+    sweep("one-layer", {"H": [4], "N": [3]}, orders=("input-first",), repeat=5,
+          min_seconds=0.5, progress=False, roofline=R, passes=2)  # fmt: skip
+    shares = [(kw["repeat"], kw["min_seconds"], kw["max_seconds"]) for *_, kw in fake.calls]
+    assert shares == [(3, 0.25, 1.0)] * 2
+
+
+def test_a_folder_saved_before_passes_existed_resumes_as_one_pass(monkeypatch, tmp_path):
+    sweep("one-layer", GRID, out=tmp_path, **FAST)
+    saved = json.loads((tmp_path / "sweep.json").read_text())
+    del saved["passes"]
+    (tmp_path / "sweep.json").write_text(json.dumps(saved))
+    monkeypatch.setattr(measure, "execute", forbid_execute)
+    again = sweep("one-layer", GRID, out=tmp_path, resume=True, **FAST)
+    assert len(again) == 6
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2", None])
+def test_bad_passes_are_refused(bad):
+    with pytest.raises(AnalyzerError, match="passes must be a positive integer"):
+        sweep("one-layer", GRID, **{**FAST, "passes": bad})
