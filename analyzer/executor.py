@@ -300,8 +300,8 @@ def execute(
     ----------
     plan : Plan
     repeat : int
-        Timed repetitions (at least); more are run until ``min_seconds`` of total
-        time, up to ``max_repeat``.
+        Timed repetitions (at least, unless ``min_repeat`` stops earlier); more are run
+        until ``min_seconds`` of total time, up to ``max_repeat``.
     at : None, dict or array
         The point: None for the model's seeded default, a dict of parameter
         values, or a flat vector (parameters flattened and concatenated).
@@ -310,14 +310,19 @@ def execute(
     threads : int or None
         BLAS threads during the run (default 1, for reliable timings); None
         leaves BLAS as it is.
+    min_seconds : float
+        Keep repeating until the timed runs took this long in total (default 0).
+    max_repeat : int
+        The most timed runs (default 1000).
     max_spread : float or None
         When given, keep repeating while the interquartile range exceeds this
         fraction of the median (a noisy machine), until ``max_seconds`` of
         timed runs or ``max_repeat`` runs.
+    max_seconds : float
+        The time budget of ``max_spread``'s repetitions and of ``min_repeat`` (default 10).
     memory : bool
-        Measure the peak bytes allocated in one more, untimed run
-        (``Execution.peak_bytes``; see the module docstring). Default True. With
-        ``warmup`` of at least 1, that run is the first warm-up run.
+        Measure the peak bytes allocated in one more, untimed run after the timed ones
+        (``Execution.peak_bytes``; see the module docstring). Default True.
     min_repeat : int or None
         When given, stop after ``min_repeat`` timed runs once they took
         ``max_seconds``, even if fewer than ``repeat`` (and ``min_seconds``): long runs
@@ -421,9 +426,7 @@ def _execute(
     steps: list[list[float]] = []
     peak_bytes = None
     with blas_threads(threads):
-        if memory and warmup:  # the traced run warms up like any other
-            peak_bytes = _traced_run(program, blocks)
-        for _ in range(warmup - (memory and warmup > 0)):
+        for _ in range(warmup):
             _run_once(program, blocks)
 
         def more() -> bool:
@@ -443,7 +446,7 @@ def _execute(
             final, macs, adds, step_seconds = _run_once(program, blocks)
             totals.append(time.perf_counter() - start)
             steps.append(step_seconds)
-        if memory and not warmup:
+        if memory:
             peak_bytes = _traced_run(program, blocks)
     q1, median, q3 = np.percentile(totals, [25, 50, 75])
     return Execution(

@@ -17,9 +17,9 @@ import itertools
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from numbers import Real
+from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from .blas import available_memory
 from .errors import AnalyzerError
-from .executor import Execution, execute, memory_needed
+from .executor import execute, memory_needed
 from .files import GRAPH_FILE, atomic_write_text, write_csv
 from .graph import JacobianGraph
 from .machine import Calibration, Roofline, blas_threads, calibrate, machine_info
@@ -54,7 +54,8 @@ __all__ = [
 #: A configuration whose interquartile range exceeds this fraction of its median is
 #: repeated more (within a time budget) before its median is kept.
 MAX_SPREAD = 0.1
-#: Fewest timed runs of a plan whose runs already took ``max(4 min_seconds, 2 s)``.
+#: Fewest timed runs (in all passes) of a plan whose runs already took ``max(2 min_seconds,
+#: 2 s)``: each of ``passes`` passes stops after ``ceil(MIN_REPEAT / passes)`` such runs.
 MIN_REPEAT = 3
 
 RESULT_COLUMNS = [
@@ -304,16 +305,20 @@ def sweep(
     memory_limit : bytes a configuration may use; default half of the memory
         available. A configuration over it is refused with its size named.
     out : folder to save ``results.csv``, ``steps.csv`` and ``sweep.json`` to,
-        atomically, after every configuration, and ``graph.json`` (the swept graph's
-        variables and factors, see :func:`graph_record`) once (not blank; a folder holding a
-        ``results.csv`` that sweep did not make, without ``sweep.json``, is refused).
+        atomically, after the last pass of every configuration, and ``graph.json`` (the
+        swept graph's variables and factors, see :func:`graph_record`) once (not blank; a
+        folder holding a ``results.csv`` that sweep did not make, without ``sweep.json``,
+        is refused).
     resume : continue from the rows saved in ``out`` (same settings only).
-    passes : the configurations are timed in this many passes, forward then backward
-        through the grid (default 2), each with its share of ``repeat`` and
-        ``min_seconds``; a configuration's seconds are the mean of its passes' medians. A
-        machine that drifts slower or faster during a sweep (a neighbour on a shared host)
-        then shifts small and large sizes alike instead of bending the fitted slope: with
-        two passes a linear drift cancels exactly. 1 times each configuration once.
+    passes : the configurations are timed in this many passes, alternately forward and
+        backward through the grid (default 2), each with its share of ``repeat``,
+        ``min_seconds`` and :data:`MIN_REPEAT`; a configuration's seconds (and each step's)
+        are the mean of its passes' medians. A machine that drifts slower or faster during
+        a sweep (a neighbour on a shared host) then shifts small and large sizes alike
+        instead of bending the fitted slope: with an even number of passes a drift linear
+        in time cancels, up to each configuration's own untimed runs, when the passes take
+        equal time; an odd number above 1 leaves a share of it. 1 times each configuration
+        once. Interrupted, a sweep keeps the configurations whose last pass ended.
 
     Returns
     -------
@@ -322,10 +327,11 @@ def sweep(
     order in the size symbols; empty when the factory takes numbers only), estimated
     ``bytes`` moved, the peak memory predicted by the model of
     :mod:`analyzer.planning.memory` and measured (tracemalloc, one untimed run) as
-    ``peak_bytes_predicted`` and ``peak_bytes_measured``, measured seconds (median, min,
-    IQR, repeats), achieved GFLOP/s (2·macs/s), the
-    roofline's predicted seconds and the ratio measured / predicted. ``attrs``
-    holds ``steps`` (one record per product step), ``machine`` and ``roofline``.
+    ``peak_bytes_predicted`` and ``peak_bytes_measured``, measured seconds (the mean over
+    passes of each pass's median; the min, IQR and count of all timed runs), achieved
+    GFLOP/s (2·macs/s), the roofline's predicted seconds and the ratio measured /
+    predicted. ``attrs`` holds ``steps`` (one record per product step), ``machine`` and
+    ``roofline``.
     """
     name, factory, sizes = resolve_model(model)
     costs = [cost] if isinstance(cost, str) else list(cost)
@@ -348,8 +354,9 @@ def sweep(
         "min_seconds": min_seconds,
         "passes": passes,
     }
-    if isinstance(passes, bool) or not isinstance(passes, int) or passes < 1:
+    if isinstance(passes, bool) or not isinstance(passes, Integral) or passes < 1:
         raise AnalyzerError(f"passes must be a positive integer, got {passes!r}")
+    passes = settings["passes"] = int(passes)
     if not isinstance(repeat, int) or repeat < 1:
         raise AnalyzerError(f"repeat must be a positive integer, got {repeat!r}")
     if threads is not None and (not isinstance(threads, int) or threads < 1):
@@ -381,9 +388,14 @@ def sweep(
                 if saved.get(k, 1 if k == "passes" else None) != json.loads(json.dumps(settings[k]))
             ]
             if mismatched:
+                shown = "; ".join(
+                    f"{k}: saved {_short(saved.get(k, 1 if k == 'passes' else None))}, "
+                    f"now {_short(settings[k])}"
+                    for k in mismatched
+                )
                 raise AnalyzerError(
                     f"cannot resume from {out}: it was made with different settings "
-                    f"({', '.join(mismatched)})"
+                    f"({shown}); give the same settings, or sweep again without resume"
                 )
             rows = saved_results.to_dict("records")
             kept = set(_saved_keys(rows, sizes, out / "results.csv"))
@@ -434,7 +446,7 @@ def sweep(
     kept_rows, kept_steps = list(rows), list(step_rows)
     numbers_of = {same: numbers for _, numbers, _, _, same in work}
     distinct = list(numbers_of)
-    runs: dict[tuple, list[Execution]] = {same: [] for same in distinct}
+    runs: dict[tuple, list[_Pass]] = {same: [] for same in distinct}
     finished: dict[tuple, tuple[dict, list[dict]]] = {}
     schedule = [
         (i, same) for i in range(passes) for same in (distinct if i % 2 == 0 else distinct[::-1])
@@ -444,7 +456,7 @@ def sweep(
         shown = ", ".join(f"{k}={v}" for k, v in numbers_of[same].items())
         bar.set_postfix_str(f"{shown} {same[1]}" + (f" (pass {i + 1})" if passes > 1 else ""))
         runs[same].append(
-            _time(plans[same], repeat, min_seconds, warmup, threads, passes, first=i == 0)
+            _time(plans[same], repeat, min_seconds, warmup, threads, passes, last=i == passes - 1)
         )
         if i < passes - 1:
             continue
@@ -476,6 +488,12 @@ def sweep(
     if drawn is not None:
         results.attrs["graph"] = drawn
     return results
+
+
+def _short(value: Any, width: int = 60) -> str:
+    """A setting as text, cut to ``width`` characters."""
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _frame(rows: list[dict], sizes: Sequence[str], columns: list[str]) -> pd.DataFrame:
@@ -586,23 +604,35 @@ def _formula(symbolic, p, numbers: Mapping[str, int]) -> str:
     return str(formula)
 
 
-def _time(p, repeat, min_seconds, warmup, threads, passes, first) -> Execution:
-    """One pass of timing one plan, with its share of ``repeat`` and of the time budgets
-    (the peak memory traced on the first pass only)."""
-    return execute(
+class _Pass(NamedTuple):
+    """What one pass of timing a plan keeps (not its Jacobian: a sweep holds every
+    configuration's passes until its last one)."""
+
+    seconds: float
+    step_seconds: np.ndarray
+    times: tuple[float, ...]
+    peak_bytes: int | None
+
+
+def _time(p, repeat, min_seconds, warmup, threads, passes, last) -> _Pass:
+    """One pass of timing one plan, with its share of ``repeat``, of :data:`MIN_REPEAT` and
+    of the time budgets; the peak memory is traced on the last pass only, after the plan's
+    kernels have all run once (a kernel's first call may import a module)."""
+    run = execute(
         p,
         repeat=max(1, math.ceil(repeat / passes)),
         warmup=warmup,
         min_seconds=min_seconds / passes,
         threads=threads,
         max_spread=MAX_SPREAD,
-        max_seconds=max(4 * min_seconds, 2.0) / passes,
-        min_repeat=max(1, MIN_REPEAT // passes),
-        memory=first,
+        max_seconds=max(2 * min_seconds, 2.0) / passes,
+        min_repeat=max(1, math.ceil(MIN_REPEAT / passes)),
+        memory=last,
     )
+    return _Pass(run.seconds, run.step_seconds, run.times, run.peak_bytes)
 
 
-def _record(p, symbolic, numbers, runs: Sequence[Execution], roofline, calibration):
+def _record(p, symbolic, numbers, runs: Sequence[_Pass], roofline, calibration):
     """One plan's row and per-step records from its passes: seconds (of the whole plan and
     of each step) are the mean of the passes' medians."""
     formula = _formula(symbolic, p, numbers)
@@ -632,7 +662,7 @@ def _record(p, symbolic, numbers, runs: Sequence[Execution], roofline, calibrati
         "bytes": int(p.bytes),
         "largest_intermediate": int(p.largest_intermediate),
         "peak_bytes_predicted": int(p.peak_bytes),
-        "peak_bytes_measured": runs[0].peak_bytes,
+        "peak_bytes_measured": runs[-1].peak_bytes,
         "seconds": seconds,
         "seconds_min": float(times.min()),
         "seconds_iqr": float(q3 - q1),

@@ -123,10 +123,14 @@ def finish(
     that overhead, may go lower).
     """
     sizes = results.attrs.get("settings", {}).get("sizes", list(xs))
+    # pandas deep-copies ``attrs`` into every frame it derives (each column read): the steps
+    # and the calibration kept there made fitting and reporting several times slower
+    plain = results.copy(deep=False)
+    plain.attrs = {k: v for k, v in results.attrs.items() if k == "graph"}
     fits = []
     for x in xs:
         for y in ("seconds", "macs"):
-            fits.append(fit_exponents(results, x=x, y=y, min_seconds=min_seconds, sizes=sizes))
+            fits.append(fit_exponents(plain, x=x, y=y, min_seconds=min_seconds, sizes=sizes))
     fit_table = pd.concat(fits, ignore_index=True) if fits else None
     machine = {**results.attrs.get("machine", machine_info())}
     machine["roofline"] = results.attrs.get("roofline")
@@ -145,7 +149,7 @@ def finish(
         **extra,
         **meta,
     }
-    report = write_report(folder, results, fit_table, steps, machine, full_meta)
+    report = write_report(folder, plain, fit_table, steps, machine, full_meta)
     if fit_table is None:
         fit_table = pd.DataFrame(columns=["verdict"])
     return Outcome(Path(folder), results, fit_table, Path(report))
@@ -399,7 +403,7 @@ def _time_orders(graph, label: str, cost: str, repeat: int) -> list[dict[str, An
     rows = []
     for order in ("input-first", "output-first", "optimal"):
         p = plan(graph, order, cost)
-        run = execute(p, repeat=repeat, min_seconds=0.05)
+        run = execute(p, repeat=repeat, min_seconds=0.05, memory=False)
         rows.append(
             {
                 "case": label,

@@ -126,7 +126,9 @@ def overhead(repeat: int, size: int) -> None:
             by_hand()  # warm-up
             runs, hand = [], []
             for _ in range(repeat):  # interleaved, so both see the same machine state
-                run = analyzer.execute(p, repeat=5, warmup=1, min_seconds=0.2, threads=1)
+                run = analyzer.execute(
+                    p, repeat=5, warmup=1, min_seconds=0.2, threads=1, memory=False
+                )
                 runs.append(run.seconds)
                 hand.append(statistics.median(best_of(by_hand, 1) for _ in range(run.repeats)))
             a, b = statistics.median(runs), statistics.median(hand)

@@ -59,7 +59,7 @@ def timed_rows(name: str, graph: analyzer.JacobianGraph, repeat: int) -> list[di
     rows = []
     for order in ORDERS:
         p = analyzer.plan(graph, order, "matrix-free")
-        run = analyzer.execute(p, repeat=repeat, min_seconds=0.05)
+        run = analyzer.execute(p, repeat=repeat, min_seconds=0.05, memory=False)
         rows.append(
             {
                 "case": name,

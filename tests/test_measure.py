@@ -9,7 +9,9 @@ Every sweep gets a fixed roofline (so nothing calibrates), one repetition and
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -580,21 +582,23 @@ def test_a_symbolic_graph_that_is_not_the_numeric_one_gives_no_formula():
 
 # ---------------------------------------------------------------- passes
 class ShiftedExecute:
-    """Stand-in for ``execute`` that records each call's plan and adds ``shift[k]`` seconds to
-    the k-th call's median and to each of its steps (a machine drifting during a sweep)."""
+    """Stand-in for ``execute`` that records each call's plan and gives the k-th call a median
+    of ``base + shift[k]`` seconds, spread evenly over its steps (a machine drifting during a
+    sweep, on top of a fixed time per run)."""
 
-    def __init__(self, shift):
-        self.shift, self.calls, self.real = list(shift), [], measure.execute
+    def __init__(self, shift, base=1e-3):
+        self.shift, self.base, self.calls, self.real = list(shift), base, [], measure.execute
 
     def __call__(self, p, **kwargs):
         run = self.real(p, **kwargs)
-        extra = self.shift[len(self.calls)]
+        seconds = self.base + self.shift[len(self.calls)]
         self.calls.append((p.order, int(p.macs), kwargs))
+        steps = len(run.step_seconds)
         return dataclasses.replace(
             run,
-            seconds=run.seconds + extra,
-            step_seconds=run.step_seconds + extra / len(run.step_seconds),
-            times=tuple(t + extra for t in run.times),
+            seconds=seconds,
+            step_seconds=np.full(steps, seconds / steps),
+            times=(seconds,) * run.repeats,
         )
 
 
@@ -608,13 +612,30 @@ def test_two_passes_go_forward_then_backward_and_average_their_medians(monkeypat
     two = sweep("one-layer", grid, orders=("output-first",), **{**FAST, "passes": 2})
     macs = one["macs"].tolist()
     assert [m for _, m, _ in fake.calls] == macs + macs[::-1]
-    assert [kw["memory"] for *_, kw in fake.calls] == [True] * 3 + [False] * 3
-    # the drift adds (0 + 5) / 2 = (1 + 4) / 2 = (2 + 3) / 2 = 2.5 s to every configuration
-    assert all(2.5 < s < 3.0 for s in two["seconds"])
-    assert two["repeats"].tolist() == [2, 2, 2]
+    # the peak is traced once, on the last pass, when every kernel has already run
+    assert [kw["memory"] for *_, kw in fake.calls] == [False] * 3 + [True] * 3
     assert two["peak_bytes_measured"].notna().all()
+    # the drift adds (0 + 5) / 2 = (1 + 4) / 2 = (2 + 3) / 2 = 2.5 s to every configuration
+    assert np.allclose(two["seconds"], 1e-3 + 2.5)
+    assert two["repeats"].tolist() == [2, 2, 2]
     steps = pd.DataFrame(two.attrs["steps"])
     assert np.allclose(steps.groupby("H")["seconds"].sum().to_numpy(), two["seconds"])
+
+
+def test_a_sweep_keeps_no_jacobian_between_passes(monkeypatch):
+    """What a pass keeps is its timings: the Jacobians of earlier configurations are freed."""
+    refs, alive, real = [], [], measure.execute
+
+    def spy(p, **kwargs):
+        gc.collect()
+        alive.append(sum(r() is not None for r in refs))
+        run = real(p, **kwargs)
+        refs.append(weakref.ref(run.jacobian))
+        return run
+
+    monkeypatch.setattr(measure, "execute", spy)
+    sweep("affine", {"p": [8, 16, 32], "n": [8]}, orders=("input-first",), **FAST | {"passes": 2})
+    assert len(alive) == 6 and max(alive) <= 1
 
 
 def test_each_pass_gets_its_share_of_the_budgets(monkeypatch):
@@ -622,8 +643,12 @@ def test_each_pass_gets_its_share_of_the_budgets(monkeypatch):
     monkeypatch.setattr(measure, "execute", fake)
     sweep("one-layer", {"H": [4], "N": [3]}, orders=("input-first",), repeat=5,
           min_seconds=0.5, progress=False, roofline=R, passes=2)  # fmt: skip
-    shares = [(kw["repeat"], kw["min_seconds"], kw["max_seconds"]) for *_, kw in fake.calls]
-    assert shares == [(3, 0.25, 1.0)] * 2
+    shares = [
+        (kw["repeat"], kw["min_seconds"], kw["max_seconds"], kw["min_repeat"])
+        for *_, kw in fake.calls
+    ]
+    # 5 runs, 0.5 s, max(4 * 0.5, 2) s and MIN_REPEAT = 3 runs shared by two passes
+    assert shares == [(3, 0.25, 1.0, 2)] * 2
 
 
 def test_a_folder_saved_before_passes_existed_resumes_as_one_pass(monkeypatch, tmp_path):
@@ -640,3 +665,16 @@ def test_a_folder_saved_before_passes_existed_resumes_as_one_pass(monkeypatch, t
 def test_bad_passes_are_refused(bad):
     with pytest.raises(AnalyzerError, match="passes must be a positive integer"):
         sweep("one-layer", GRID, **{**FAST, "passes": bad})
+
+
+def test_resume_mismatch_says_what_was_saved_and_what_is_asked(monkeypatch, tmp_path):
+    sweep("one-layer", GRID, out=tmp_path, **FAST)
+    monkeypatch.setattr(measure, "execute", forbid_execute)
+    with pytest.raises(AnalyzerError, match=r"\(passes: saved 1, now 2\); give the same settings"):
+        sweep("one-layer", GRID, out=tmp_path, resume=True, **{**FAST, "passes": 2})
+
+
+def test_passes_may_be_a_numpy_integer():
+    df = sweep("one-layer", {"H": [4], "N": [3]}, orders=("input-first",),
+               **{**FAST, "passes": np.int64(2)})  # fmt: skip
+    assert df.attrs["settings"]["passes"] == 2 and type(df.attrs["settings"]["passes"]) is int

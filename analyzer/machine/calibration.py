@@ -287,17 +287,18 @@ def _net(seconds: float, overhead: float) -> float:
     return max(seconds - overhead, seconds / 5, 1e-12)
 
 
-Job = tuple[Callable[[], object], Callable[[], object] | None]
+_Job = tuple[Callable[[], object], Callable[[], object] | None]
 
 
-def _interleaved(jobs: Sequence[Job], budget: float, rounds: int) -> list[float]:
+def _interleaved(jobs: Sequence[_Job], budget: float, rounds: int) -> list[float]:
     """Median seconds of each ``(fn, before)`` job, measured in ``rounds`` interleaved passes.
 
     Each pass times every job in turn for ``budget / rounds`` seconds (at least one call,
     ``before`` untimed before each); a job's result is the median over the passes of its
     per-pass medians, after one warm-up call of each. A slow spell of the machine (a
-    neighbour on the host, a frequency change) then lands on every size of a curve alike,
-    instead of bending the curve where it happened to fall.
+    neighbour on the host, a frequency change) shorter than a pass then falls in one pass
+    and is outvoted (three passes) or halved (two), instead of bending a curve at the
+    points it happened to fall on; a slow minute lands on every point of a pass alike.
     """
     for fn, _ in jobs:
         fn()
@@ -308,14 +309,14 @@ def _interleaved(jobs: Sequence[Job], budget: float, rounds: int) -> list[float]
     return [statistics.median(times) for times in passes]
 
 
-def _read_job(buffer: np.ndarray, size: int) -> tuple[int, Job]:
+def _read_job(buffer: np.ndarray, size: int) -> tuple[int, _Job]:
     """A row vector times a matrix of about ``size`` bytes of ``buffer``: (bytes, job)."""
     a = _matrix(buffer, size)
     v = np.ones((1, a.shape[0]))
     return a.nbytes, (lambda: v @ a, None)
 
 
-def _write_job(reused: np.ndarray | None, size: int) -> Job:
+def _write_job(reused: np.ndarray | None, size: int) -> _Job:
     """Filling ``size`` bytes: a new array (``reused`` None) or a view of ``reused``.
 
     Before each new array the C allocator gives its free memory back (``malloc_trim``), so
@@ -329,7 +330,7 @@ def _write_job(reused: np.ndarray | None, size: int) -> Job:
     return (lambda: view.fill(1.0), None)
 
 
-def _gemm_job(d: int, k: int) -> tuple[int, Job]:
+def _gemm_job(d: int, k: int) -> tuple[int, _Job]:
     """``(d×k)·(k×k)`` into a reused result: (macs, job)."""
     a, b, out = np.ones((d, k)), np.ones((k, k)), np.empty((d, k))
     return d * k * k, (lambda: np.matmul(a, b, out=out), None)
@@ -490,7 +491,7 @@ def _step_overheads(threads: int | None, repeats: int) -> dict[str, float]:
     for cost in ("dense", "structured"):
         for order in ("input-first", "output-first"):
             p = plan(one_layer(3, 2), order, cost)
-            run = execute(p, repeat=repeats, warmup=2, threads=threads)
+            run = execute(p, repeat=repeats, warmup=2, threads=threads, memory=False)
             for structures, seconds in zip(p.steps["structures"], run.step_seconds, strict=True):
                 found.setdefault(str(structures), []).append(float(seconds))
     overhead = {k: statistics.median(v) for k, v in found.items()}
@@ -522,16 +523,25 @@ def _measure(mode: str, threads: int | None, top: int | None, budget: float | No
         again_jobs = [_write_job(reused, size) for size in sizes]
         shapes = [(d, _THIN_K) for d in _THIN_D if d != gemm_n] + [(gemm_n, gemm_n)]
         products = [_gemm_job(d, k) for d, k in shapes]
-        jobs = [job for _, job in reads + products] + fresh_jobs + again_jobs
-        seconds = iter(_interleaved(jobs, budget, settings["rounds"]))
-        read = [(b, b / _net(next(seconds), call)) for b, _ in reads]
+        groups = {
+            "read": [job for _, job in reads],
+            "gemm": [job for _, job in products],
+            "fresh": fresh_jobs,
+            "again": again_jobs,
+        }
+        everything = [job for jobs in groups.values() for job in jobs]
+        timed = _interleaved(everything, budget, settings["rounds"])
+        seconds, start = {}, 0
+        for name, jobs in groups.items():
+            seconds[name], start = timed[start : start + len(jobs)], start + len(jobs)
+        read = [(b, b / _net(t, call)) for (b, _), t in zip(reads, seconds["read"], strict=True)]
         gemm = [
-            (d, m / _net(next(seconds), call))
-            for (d, _), (m, _) in zip(shapes, products, strict=True)
+            (d, m / _net(t, call))
+            for (d, _), (m, _), t in zip(shapes, products, seconds["gemm"], strict=True)
         ]
-        fresh = [(z, z / _net(next(seconds), fill_call)) for z in sizes]
-        again = [(z, z / _net(next(seconds), fill_call)) for z in sizes]
-        del reads, products, fresh_jobs, again_jobs, jobs
+        fresh = [(z, z / _net(t, fill_call)) for z, t in zip(sizes, seconds["fresh"], strict=True)]
+        again = [(z, z / _net(t, fill_call)) for z, t in zip(sizes, seconds["again"], strict=True)]
+        del reads, products, fresh_jobs, again_jobs, groups, everything
         levels = fit_bandwidth([z for z, _ in read], [r for _, r in _smooth(read)], caches)
         streams = _streams(_stream_top(levels, max(sizes)))
         reread = _monotone(_reread(buffer, streams, settings["cold_repeats"], call), read)

@@ -89,7 +89,7 @@ __all__ = [
 
 #: Bumped whenever what :func:`~analyzer.machine.calibrate` measures changes: cached
 #: calibrations of another version are measured again.
-CALIBRATION_VERSION = 6
+CALIBRATION_VERSION = 7
 #: Smallest dimension from which a dense product counts as *square* (below: *thin*).
 SQUARE_FROM = 64
 #: Bytes of the step before that the cold curves are measured against (their excess is 0

@@ -193,8 +193,9 @@ def build(
         doc.markdown(f"**Fit rule.** {meta['fit_rule']}")
     doc.heading(2, "Results")
     doc.markdown(
-        "Seconds are medians over repeats; GFLOP/s counts flops = 2·macs; roofline_ratio is "
-        "measured / roofline-predicted seconds."
+        "Seconds are medians over repeats (in a sweep timed in several passes, forward and "
+        "backward through the sizes, the mean of the passes' medians); GFLOP/s counts "
+        "flops = 2·macs; roofline_ratio is measured / roofline-predicted seconds."
     )
     doc.table(results_table(results, sizes, several))
     doc.heading(2, "Machine")
