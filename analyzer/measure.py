@@ -337,6 +337,17 @@ def sweep(
     if not orders:
         raise AnalyzerError("give at least one order")
     configs = normalize_grid(grid, sizes)
+    if (
+        isinstance(min_seconds, bool)
+        or not isinstance(min_seconds, Real)
+        or not 0 <= min_seconds < math.inf
+    ):
+        raise AnalyzerError(
+            f"min_seconds must be a non-negative finite number, got {min_seconds!r}"
+        )
+    min_seconds = float(min_seconds)
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise AnalyzerError(f"warmup must be a non-negative integer, got {warmup!r}")
     settings = {
         "model": name,
         "sizes": list(sizes),
@@ -350,7 +361,7 @@ def sweep(
     }
     if isinstance(passes, bool) or not isinstance(passes, int) or passes < 1:
         raise AnalyzerError(f"passes must be a positive integer, got {passes!r}")
-    if not isinstance(repeat, int) or repeat < 1:
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
         raise AnalyzerError(f"repeat must be a positive integer, got {repeat!r}")
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise AnalyzerError(f"threads must be a positive integer or None, got {threads!r}")
