@@ -608,7 +608,7 @@ def _time(p, repeat, min_seconds, warmup, threads, passes, first) -> Execution:
         threads=threads,
         max_spread=MAX_SPREAD,
         max_seconds=max(4 * min_seconds, 2.0) / passes,
-        min_repeat=max(1, MIN_REPEAT // passes),
+        min_repeat=math.ceil(MIN_REPEAT / passes),  # MIN_REPEAT runs over all passes
         memory=first,
     )
 
