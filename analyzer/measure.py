@@ -443,14 +443,32 @@ def sweep(
     if out is not None and drawn is not None:
         atomic_write_text(out / GRAPH_FILE, json.dumps(drawn, indent=1) + "\n")
     kept_rows, kept_steps = list(rows), list(step_rows)
+    # rows and steps in the grid's order, as without an interruption (the backward pass
+    # finishes the grid's end first)
+    position: dict[tuple, int] = {}
+    for config in configs:
+        for c, order in itertools.product(costs, orders):
+            position.setdefault(
+                _config_key({**config, "cost": c, "order": order}, sizes), len(position)
+            )
+
+    def in_grid_order(records: list[dict]) -> list[dict]:
+        return sorted(records, key=lambda r: position.get(_config_key(r, sizes), len(position)))
+
     numbers_of = {same: numbers for _, numbers, _, _, same in work}
     distinct = list(numbers_of)
     runs: dict[tuple, list[Execution]] = {same: [] for same in distinct}
     finished: dict[tuple, tuple[dict, list[dict]]] = {}
-    schedule = [
+    schedule = (  # lazy: a huge ``passes`` starts at once
         (i, same) for i in range(passes) for same in (distinct if i % 2 == 0 else distinct[::-1])
-    ]
-    bar = tqdm(schedule, desc=f"sweep {name}", disable=None if progress else True, unit="run")
+    )
+    bar = tqdm(
+        schedule,
+        total=passes * len(distinct),
+        desc=f"sweep {name}",
+        disable=None if progress else True,
+        unit="run",
+    )
     for i, same in bar:
         shown = ", ".join(f"{k}={v}" for k, v in numbers_of[same].items())
         bar.set_postfix_str(f"{shown} {same[1]}" + (f" (pass {i + 1})" if passes > 1 else ""))
@@ -475,6 +493,7 @@ def sweep(
                 }
                 rows.append({**base, **row})
                 step_rows.extend({**base, **s} for s in steps)
+        rows, step_rows = in_grid_order(rows), in_grid_order(step_rows)
         if out is not None:
             _save(out, rows, step_rows, settings, sizes)
     results = _frame(rows, sizes, RESULT_COLUMNS)
