@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import analyzer.executor as executor
+import analyzer.machine.calibration as calibration
 import analyzer.measure as measure
 from analyzer.errors import AnalyzerError, PlanError
 from analyzer.executor import execute
@@ -202,3 +203,41 @@ def test_duplicated_configuration_is_timed_once_and_kept_twice(monkeypatch):
     df = sweep("one-layer", [{"H": 4, "N": 3}, {"H": 4, "N": 3}], **ONE, passes=2)
     assert counter.timed == [4, 4]  # one plan, two passes
     assert len(df) == 2 and df["seconds"].nunique() == 1
+
+
+# ---------------------------------------------------------------- interleaved calibration
+def test_calibrate_refuses_top_and_gemm_n_that_only_together_overfill_memory(monkeypatch):
+    # the interleaved passes keep the read/write buffers (2 top) and the square product
+    # (3 gemm_n² doubles) alive at once: each under half the memory, together over it
+    top, gemm_n = 2**17, 64
+    alone = max(2 * top, 24 * gemm_n**2)
+    memory = 2 * (2 * top + 24 * gemm_n**2) - 2  # half of it: over each, under their sum
+    assert alone <= memory // 2
+    monkeypatch.setattr(calibration, "available_memory", lambda: memory)
+    monkeypatch.setattr(calibration, "_measure", forbid_execute)
+    with pytest.raises(AnalyzerError, match=r"top=131072 and gemm_n=64 together"):
+        calibration.calibrate(cache=False, top=top, gemm_n=gemm_n, budget=1e-4, quick=True)
+
+
+@pytest.mark.parametrize("quick", [True, False])
+@pytest.mark.parametrize(("top", "gemm_n"), [(1, 1), (2**15 + 1, 2), (3, 384)])
+def test_calibrate_with_tiny_tops_and_budgets_gives_positive_rates(top, gemm_n, quick):
+    cal = calibration.calibrate(cache=False, top=top, gemm_n=gemm_n, budget=1e-6, quick=quick)
+    for size in (2**10, 2**14, 2**15, 2**20):
+        assert cal.read_bandwidth(size) > 0 and np.isfinite(cal.read_bandwidth(size))
+    for d in (1, gemm_n, 1000):
+        assert cal.gemm_rate(d) > 0 and np.isfinite(cal.gemm_rate(d))
+
+
+@pytest.mark.parametrize("rounds", [1, 2, 3])
+def test_interleaved_times_every_job_in_every_round_in_turn(rounds):
+    calls: list[str] = []
+    jobs = [
+        (lambda: calls.append("a"), lambda: calls.append("before a")),
+        (lambda: calls.append("b"), None),
+    ]
+    seconds = calibration._interleaved(jobs, 0.0, rounds)
+    assert len(seconds) == 2 and all(s >= 0 for s in seconds)
+    assert calls[:2] == ["a", "b"]  # one warm-up call each
+    # then, each round, at least one call of a (its ``before`` first), then of b
+    assert calls[2:] == ["before a", "a", "b"] * rounds
