@@ -313,7 +313,8 @@ def sweep(
         ``min_seconds``; a configuration's seconds are the mean of its passes' medians. A
         machine that drifts slower or faster during a sweep (a neighbour on a shared host)
         then shifts small and large sizes alike instead of bending the fitted slope: with
-        two passes a linear drift cancels exactly. 1 times each configuration once.
+        two passes a linear drift cancels exactly. 1 times each configuration once; at
+        most 10**6.
 
     Returns
     -------
@@ -359,8 +360,8 @@ def sweep(
         "min_seconds": min_seconds,
         "passes": passes,
     }
-    if isinstance(passes, bool) or not isinstance(passes, int) or passes < 1:
-        raise AnalyzerError(f"passes must be a positive integer, got {passes!r}")
+    if isinstance(passes, bool) or not isinstance(passes, int) or not 1 <= passes <= 10**6:
+        raise AnalyzerError(f"passes must be a positive integer (at most 10**6), got {passes!r}")
     if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
         raise AnalyzerError(f"repeat must be a positive integer, got {repeat!r}")
     if threads is not None and (not isinstance(threads, int) or threads < 1):

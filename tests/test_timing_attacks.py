@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time as real_time
+import tracemalloc
 
 import numpy as np
 import pandas as pd
@@ -91,11 +92,24 @@ def test_numpy_float_min_seconds_is_a_number():
 
 
 def test_huge_passes_does_not_build_its_schedule_first(monkeypatch):
-    counter = Interrupting(fail_on=4)
+    counter = Interrupting(fail_on=2)
     monkeypatch.setattr(measure, "execute", counter)
-    with pytest.raises(KeyboardInterrupt):
-        sweep("one-layer", {"H": [4], "N": [3]}, **ONE, passes=10**15)
-    assert counter.calls == 4
+    tracemalloc.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            sweep("one-layer", {"H": list(range(4, 14)), "N": [3]}, **ONE, passes=10**6)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert counter.calls == 2
+    assert peak < 50 * 2**20  # not a list of 10**7 (pass, configuration) pairs
+
+
+@pytest.mark.parametrize("bad", [10**6 + 1, 10**400])
+def test_passes_beyond_a_million_are_refused_by_name(monkeypatch, bad):
+    monkeypatch.setattr(measure, "execute", forbid_execute)
+    with pytest.raises(AnalyzerError, match=r"passes must be a positive integer \(at most"):
+        sweep("one-layer", {"H": [4], "N": [3]}, **ONE, passes=bad)
 
 
 @pytest.mark.parametrize("passes", [2, 3, 5])
