@@ -56,6 +56,7 @@ __all__ = [
 MAX_SPREAD = 0.1
 #: Fewest timed runs of a plan whose runs already took ``max(4 min_seconds, 2 s)``.
 MIN_REPEAT = 3
+_MAX_REPEAT = inspect.signature(execute).parameters["max_repeat"].default
 
 RESULT_COLUMNS = [
     "model",
@@ -364,6 +365,11 @@ def sweep(
         raise AnalyzerError(f"passes must be a positive integer (at most 10**6), got {passes!r}")
     if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
         raise AnalyzerError(f"repeat must be a positive integer, got {repeat!r}")
+    if math.ceil(repeat / passes) > _MAX_REPEAT:  # execute's cap, a pass
+        raise AnalyzerError(
+            f"repeat must be at most {_MAX_REPEAT} a pass ({_MAX_REPEAT * passes} with "
+            f"passes={passes}), got {repeat}"
+        )
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise AnalyzerError(f"threads must be a positive integer or None, got {threads!r}")
     rows: list[dict] = []

@@ -112,6 +112,13 @@ def test_passes_beyond_a_million_are_refused_by_name(monkeypatch, bad):
         sweep("one-layer", {"H": [4], "N": [3]}, **ONE, passes=bad)
 
 
+@pytest.mark.parametrize(("repeat", "passes"), [(1001, 1), (2001, 2), (5000, 3), (10**30, 1)])
+def test_repeat_over_the_cap_is_refused_naming_the_value_given(monkeypatch, repeat, passes):
+    monkeypatch.setattr(measure, "execute", forbid_execute)
+    with pytest.raises(AnalyzerError, match=rf"repeat must be at most .*got {repeat}$"):
+        sweep("one-layer", {"H": [4], "N": [3]}, **{**ONE, "repeat": repeat}, passes=passes)
+
+
 @pytest.mark.parametrize("passes", [2, 3, 5])
 def test_passes_larger_than_repeat_time_each_pass_once(passes):
     df = sweep("one-layer", {"H": [4], "N": [3]}, **ONE, passes=passes)
