@@ -262,3 +262,21 @@ def test_interleaved_times_every_job_in_every_round_in_turn(rounds):
     assert calls[:2] == ["a", "b"]  # one warm-up call each
     # then, each round, at least one call of a (its ``before`` first), then of b
     assert calls[2:] == ["before a", "a", "b"] * rounds
+
+
+def test_a_resumed_sweep_interrupted_again_resumes_again(monkeypatch, tmp_path):
+    monkeypatch.setattr(measure, "execute", Interrupting(fail_on=5))  # H=6 done
+    with pytest.raises(KeyboardInterrupt):
+        _sweep(tmp_path)
+    again = Interrupting(fail_on=4)  # H=4, 5 then 5 done, 4 interrupted
+    monkeypatch.setattr(measure, "execute", again)
+    with pytest.raises(KeyboardInterrupt):
+        _sweep(tmp_path, resume=True)
+    assert again.timed == [4, 5, 5]
+    assert pd.read_csv(tmp_path / "results.csv")["H"].tolist() == [5, 6]
+    last = Interrupting()
+    monkeypatch.setattr(measure, "execute", last)
+    df = _sweep(tmp_path, resume=True)
+    assert last.timed == [4, 4]
+    assert df["H"].tolist() == [4, 5, 6]
+    assert temp_files(tmp_path) == []
