@@ -57,6 +57,7 @@ MAX_SPREAD = 0.1
 #: Fewest timed runs (in all passes) of a plan whose runs already took ``max(2 min_seconds,
 #: 2 s)``: each of ``passes`` passes stops after ``ceil(MIN_REPEAT / passes)`` such runs.
 MIN_REPEAT = 3
+_MAX_REPEAT = inspect.signature(execute).parameters["max_repeat"].default
 
 RESULT_COLUMNS = [
     "model",
@@ -318,7 +319,7 @@ def sweep(
         instead of bending the fitted slope: with an even number of passes a drift linear
         in time cancels, up to each configuration's own untimed runs, when the passes take
         equal time; an odd number above 1 leaves a share of it. 1 times each configuration
-        once. Interrupted, a sweep keeps the configurations whose last pass ended.
+        once (at most 10**6). Interrupted, a sweep keeps the configurations whose last pass ended.
 
     Returns
     -------
@@ -343,6 +344,17 @@ def sweep(
     if not orders:
         raise AnalyzerError("give at least one order")
     configs = normalize_grid(grid, sizes)
+    if (
+        isinstance(min_seconds, bool)
+        or not isinstance(min_seconds, Real)
+        or not 0 <= min_seconds < math.inf
+    ):
+        raise AnalyzerError(
+            f"min_seconds must be a non-negative finite number, got {min_seconds!r}"
+        )
+    min_seconds = float(min_seconds)
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise AnalyzerError(f"warmup must be a non-negative integer, got {warmup!r}")
     settings = {
         "model": name,
         "sizes": list(sizes),
@@ -354,11 +366,16 @@ def sweep(
         "min_seconds": min_seconds,
         "passes": passes,
     }
-    if isinstance(passes, bool) or not isinstance(passes, Integral) or passes < 1:
-        raise AnalyzerError(f"passes must be a positive integer, got {passes!r}")
+    if isinstance(passes, bool) or not isinstance(passes, Integral) or not 1 <= passes <= 10**6:
+        raise AnalyzerError(f"passes must be a positive integer (at most 10**6), got {passes!r}")
     passes = settings["passes"] = int(passes)
-    if not isinstance(repeat, int) or repeat < 1:
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
         raise AnalyzerError(f"repeat must be a positive integer, got {repeat!r}")
+    if math.ceil(repeat / passes) > _MAX_REPEAT:  # execute's cap, a pass
+        raise AnalyzerError(
+            f"repeat must be at most {_MAX_REPEAT} a pass ({_MAX_REPEAT * passes} with "
+            f"passes={passes}), got {repeat}"
+        )
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise AnalyzerError(f"threads must be a positive integer or None, got {threads!r}")
     rows: list[dict] = []
@@ -444,14 +461,32 @@ def sweep(
     if out is not None and drawn is not None:
         atomic_write_text(out / GRAPH_FILE, json.dumps(drawn, indent=1) + "\n")
     kept_rows, kept_steps = list(rows), list(step_rows)
+    # rows and steps in the grid's order, as without an interruption (the backward pass
+    # finishes the grid's end first)
+    position: dict[tuple, int] = {}
+    for config in configs:
+        for c, order in itertools.product(costs, orders):
+            position.setdefault(
+                _config_key({**config, "cost": c, "order": order}, sizes), len(position)
+            )
+
+    def in_grid_order(records: list[dict]) -> list[dict]:
+        return sorted(records, key=lambda r: position.get(_config_key(r, sizes), len(position)))
+
     numbers_of = {same: numbers for _, numbers, _, _, same in work}
     distinct = list(numbers_of)
     runs: dict[tuple, list[_Pass]] = {same: [] for same in distinct}
     finished: dict[tuple, tuple[dict, list[dict]]] = {}
-    schedule = [
+    schedule = (  # lazy: a huge ``passes`` starts at once
         (i, same) for i in range(passes) for same in (distinct if i % 2 == 0 else distinct[::-1])
-    ]
-    bar = tqdm(schedule, desc=f"sweep {name}", disable=None if progress else True, unit="run")
+    )
+    bar = tqdm(
+        schedule,
+        total=passes * len(distinct),
+        desc=f"sweep {name}",
+        disable=None if progress else True,
+        unit="run",
+    )
     for i, same in bar:
         shown = ", ".join(f"{k}={v}" for k, v in numbers_of[same].items())
         bar.set_postfix_str(f"{shown} {same[1]}" + (f" (pass {i + 1})" if passes > 1 else ""))
@@ -476,6 +511,7 @@ def sweep(
                 }
                 rows.append({**base, **row})
                 step_rows.extend({**base, **s} for s in steps)
+        rows, step_rows = in_grid_order(rows), in_grid_order(step_rows)
         if out is not None:
             _save(out, rows, step_rows, settings, sizes)
     results = _frame(rows, sizes, RESULT_COLUMNS)

@@ -647,7 +647,8 @@ def calibrate(
         seconds spent per point, square GEMM size: smaller ones calibrate faster, less
         faithfully (the tests use tiny ones). A ``top`` below 32 KiB measures up to 32 KiB;
         a ``top`` or ``gemm_n`` whose buffers would take more than half the available memory
-        is refused (an AnalyzerError), as is a ``budget`` that is not a positive finite number.
+        (alone or together: they are measured at once) is refused (an AnalyzerError), as is
+        a ``budget`` that is not a positive finite number.
     on_cache : callable, optional
         Called as ``on_cache(path, None)`` when the result was read from or written to the
         cache file ``path``, and ``on_cache(path, reason)`` when writing it failed
@@ -684,6 +685,13 @@ def calibrate(
                 f"calibrate: {name}={value} needs {needs / 2**30:.3g} GiB, more than half of "
                 f"the {memory / 2**30:.3g} GiB of memory available"
             )
+    if top is not None and gemm_n is not None and 2 * top + 24 * gemm_n**2 > memory // 2:
+        # measured in interleaved passes, the buffers and the square product live at once
+        raise AnalyzerError(
+            f"calibrate: top={top} and gemm_n={gemm_n} together need "
+            f"{(2 * top + 24 * gemm_n**2) / 2**30:.3g} GiB (they are measured at once), more "
+            f"than half of the {memory / 2**30:.3g} GiB of memory available"
+        )
     custom = top is not None or budget is not None or gemm_n is not None
     use_cache = cache and not custom
     if use_cache and not refresh:
