@@ -475,6 +475,19 @@ def test_plot_calibration_draws_what_is_left_of_a_damaged_calibration(damage, re
     assert line.get_xydata().tolist() == [[1e6, 0.0], [1e8, 60.0]]  # µs
 
 
+def test_plot_calibration_draws_kernel_curves_and_skips_damaged_ones():
+    from analyzer.report.machine import plot_calibration
+
+    kernels = {"dense·row-block": [[1e4, 1e9], [1e7, 2e8]], "diagonal·dense": 2e9,
+               "bad": "fast", "worse": [[1e4, -1.0]], "empty": []}  # fmt: skip
+    axes = plot_calibration({**CAL.to_dict(), "kernel_rates": kernels})[1]
+    assert len(axes) == 4
+    drawn = {line.get_label(): line.get_xydata().tolist() for line in axes[3].get_lines()}
+    assert drawn == {"dense·row-block": [[1e4, 1.0], [1e7, 0.2]]}
+    # rates given as plain numbers only (older calibrations): three panels
+    assert len(plot_calibration({**CAL.to_dict(), "kernel_rates": {"x": 1e9}})[1]) == 3
+
+
 def test_plot_calibration_without_a_valid_read_curve_is_its_own_error():
     from analyzer.report.machine import plot_calibration
 

@@ -813,3 +813,46 @@ def test_curves_are_measured_in_interleaved_passes(monkeypatch):
 def test_interleaved_passes_time_real_calls():
     spent = calibration_module._interleaved([(lambda: sum(range(2000)), None)] * 2, 1e-3, 2)
     assert len(spent) == 2 and all(s > 0 for s in spent)
+
+
+def test_a_kernel_curve_prices_the_whole_step_by_hand():
+    """A kernel calibrated as a curve: overhead + macs / rate(macs), rate interpolated in
+    log-log between its points (1e9 at 1e4 macs, 1e8 at 1e8 macs: 10**8.5 at 1e6)."""
+    curve = [[1e4, 1e9], [1e8, 1e8]]
+    cal = Calibration.from_dict({**FLAT.to_dict(), "kernel_rates": {"dense·row-block": curve}})
+    s = step("dense·row-block", "(1×100)·(100×1000000)", 10**6, 8 * 10**6 + 800, 8 * 10**6)
+    p = predict_step(cal, s)
+    rate = 10 ** (9 - 0.5)  # halfway in log macs between 1e4 and 1e8
+    assert p.compute == pytest.approx(1e6 / rate)
+    assert p.read == p.write == 0.0
+    assert p.seconds == pytest.approx(FLAT.step_overhead["default"] + 1e6 / rate)
+    assert p.bound == "kernel"
+    # flat beyond its ends, and another pair still at the elementwise rate
+    big = step("dense·row-block", "(1×100)·(100×1e9)", 10**10, 16 * 10**10, 8 * 10**10)
+    assert predict_step(cal, big).compute == pytest.approx(1e10 / 1e8)
+    other = step("diagonal·dense", "(1×1)·(1×1000)", 1000, 8 + 8000 + 8000, 8000)
+    assert predict_step(cal, other).compute == pytest.approx(1000 / FLAT.elementwise)
+    # the curve and a plain rate side by side survive the JSON round trip
+    both = Calibration.from_dict(
+        {**FLAT.to_dict(), "kernel_rates": {"dense·row-block": curve, "diagonal·dense": 2e9}}
+    )
+    assert Calibration.from_dict(json.loads(json.dumps(both.to_dict()))) == both
+    assert "dense·row-block 1 G (10 k macs) .. 0.1 G (100 M macs)" in both.summary()
+
+
+@pytest.mark.parametrize(
+    "curve", [[[1e4, -1.0]], [[1e4]], [], [[1e4, 1e9], [1e4, 2e9]], [["a", 1e9]], {"x": 1}]
+)
+def test_bad_kernel_curves_are_refused(curve):
+    with pytest.raises(AnalyzerError, match="kernel_rates"):
+        Calibration.from_dict({**FLAT.to_dict(), "kernel_rates": {"dense·row-block": curve}})
+
+
+def test_kernel_curves_are_measured_on_the_executors_kernels():
+    """One point per size and kernel; the macs are those of the structured product itself
+    (a row-block result of 256 rows: one mac per result element, or per stored one)."""
+    curves = calibration_module._kernel_rates([2**10, 2**12], 1e-4, 0.0, 2)
+    assert sorted(curves) == sorted(calibration_module._kernel_pairs(2**10))
+    for name, points in curves.items():
+        assert [m for m, _ in points] == [2**10, 2**12], name
+        assert all(r > 0 and math.isfinite(r) for _, r in points)

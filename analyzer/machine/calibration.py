@@ -18,7 +18,8 @@ write and product curves in interleaved passes over all their points, :func:`_in
 * the *cold* curves: the extra time of a tiny executor step right after a step that streamed
   4 MiB .. 256 MiB (the same streams), within a repetition and at the start of the next
   (synthetic chains run by :func:`analyzer.execute`, see :func:`_cold`);
-* the rate of each structured kernel (diagonal and row-block products, on 64 Ki elements);
+* the rate of each structured kernel (diagonal and row-block products) as a curve over its
+  size, from 16 Ki to 16 Mi result elements, a fresh result each call as in the executor;
 * an elementwise numpy kernel's rate (in L1), the per-call overhead of a numpy kernel, and
   the executor's overhead per step (plans of tiny sizes run by :func:`analyzer.execute`).
 
@@ -86,6 +87,7 @@ _SMALLEST = 2**14
 _THIN_K = 384
 _THIN_D = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 _REREAD_SIZES = (2**14, 2**16, 2**18, 2**20, 2**22, 2**24)
+_KERNEL_SIZES = {"full": (2**14, 2**17, 2**20, 2**22, 2**24), "quick": (2**14, 2**18, 2**22)}
 _STREAM_TOP = 2**28  # longest stream before a reread or a cold step (both level off) ...
 _STREAM_CACHES = 4  # ... unless four times the fitted last-level cache is longer
 
@@ -336,6 +338,19 @@ def _gemm_job(d: int, k: int) -> tuple[int, _Job]:
     return d * k * k, (lambda: np.matmul(a, b, out=out), None)
 
 
+def _kernel_sizes(mode: str, top: int) -> list[int]:
+    """Result sizes (elements) of the structured kernels' curves: 16 Ki up to 16 Mi elements
+    (128 KiB to 128 MiB results, several times a last-level cache), none past ``top`` bytes.
+
+    >>> _kernel_sizes("full", 2**30), _kernel_sizes("quick", 2**30)
+    ([16384, 131072, 1048576, 4194304, 16777216], [16384, 262144, 4194304])
+    >>> _kernel_sizes("full", 2**22)
+    [16384, 131072]
+    """
+    sizes = _KERNEL_SIZES[mode]
+    return [e for e in sizes if 8 * e <= top] or [min(sizes[0], max(top // 8, 1))]
+
+
 def _streams(top: int) -> list[int]:
     """Stream sizes for the reread table and the cold curves: 4 MiB, 16 MiB, ... up to ``top``."""
     sizes, size = [], 2**22
@@ -455,15 +470,15 @@ def _cold(threads: int | None, streams: Sequence[int],
     return curves
 
 
-def _kernel_rates(budget: float, call: float, elements: int = 2**16) -> dict[str, float]:
-    """Macs per second of the structured kernels, each on operands of about ``elements``
-    elements (in cache; results reused by the allocator), by ``structures`` text."""
-    from ..structure import DENSE, DIAGONAL, ROW_BLOCK, Block, multiply_counted
+def _kernel_pairs(elements: int) -> dict[str, tuple[Any, Any]]:
+    """Operands of each structured kernel with results of about ``elements`` elements, by
+    ``structures`` text (row-blocks of 256 rows, as wide as it takes)."""
+    from ..structure import DENSE, DIAGONAL, ROW_BLOCK, Block
 
     rows = 256
     width = max(elements // rows, 1)
     n = rows * width
-    pairs = {
+    return {
         "diagonal·row-block": (Block(DIAGONAL, (rows, rows), np.ones(rows)),
                                Block(ROW_BLOCK, (rows, n), np.ones((rows, width)))),
         "dense·row-block": (Block(DENSE, (1, rows), np.ones((1, rows))),
@@ -473,12 +488,26 @@ def _kernel_rates(budget: float, call: float, elements: int = 2**16) -> dict[str
         "dense·diagonal": (Block(DENSE, (1, n), np.ones((1, n))),
                            Block(DIAGONAL, (n, n), np.ones(n))),
     }  # fmt: skip
-    rates = {}
-    for structures, (left, right) in pairs.items():
-        _, macs = multiply_counted(left, right)
-        seconds = _median(lambda: multiply_counted(left, right), budget, 5)  # noqa: B023
-        rates[structures] = macs / _net(seconds, call)
-    return rates
+
+
+def _kernel_rates(sizes: Sequence[int], budget: float, call: float,
+                  rounds: int) -> dict[str, list[tuple[float, float]]]:  # fmt: skip
+    """Each structured kernel's rate as a curve of ``(macs, macs per second)``, one point per
+    result size in ``sizes`` (elements), timed as the executor runs it: a fresh result each
+    call (pages mapped anew once it is large), operands in cache at the small sizes and in
+    memory at the large ones; measured in interleaved passes (:func:`_interleaved`)."""
+    from ..structure import multiply_counted
+
+    jobs, points = [], []
+    for elements in sizes:
+        for structures, (left, right) in _kernel_pairs(elements).items():
+            _, macs = multiply_counted(left, right)
+            jobs.append((lambda a=left, b=right: multiply_counted(a, b), None))
+            points.append((structures, float(macs)))
+    curves: dict[str, list[tuple[float, float]]] = {}
+    for (structures, macs), seconds in zip(points, _interleaved(jobs, budget, rounds), strict=True):
+        curves.setdefault(structures, []).append((macs, macs / _net(seconds, call)))
+    return curves
 
 
 def _step_overheads(threads: int | None, repeats: int) -> dict[str, float]:
@@ -549,7 +578,7 @@ def _measure(mode: str, threads: int | None, top: int | None, budget: float | No
         e1, e2, e3 = np.ones(2048), np.ones(2048), np.empty(2048)
         t = _median(lambda: np.multiply(e1, e2, out=e3), budget, 20)
         elementwise = 2048 / _net(t, call)
-        kernels = _kernel_rates(budget, call)
+        kernels = _kernel_rates(_kernel_sizes(mode, top), budget, call, settings["rounds"])
     overhead = _step_overheads(threads, settings["repeats"])
     cold_after, cold_start = _cold(threads, streams, settings["cold_repeats"])
     read = _smooth(read)

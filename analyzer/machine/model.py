@@ -13,7 +13,12 @@ the rates of a :class:`Calibration`, its predicted time is
   (``d >= 64``), interpolated between the calibrated ``d``; a product of a ``1×1`` factor and
   every product involving a structured kind (diagonal, row-block, ...) is *elementwise*, at
   the calibrated rate of its own kernel (``kernel_rates``: an ``np.einsum`` row-block product
-  runs an order of magnitude slower than a plain multiply) or the elementwise rate.
+  runs an order of magnitude slower than a plain multiply) or the elementwise rate. A kernel
+  calibrated as a *curve* (its whole time, a fresh result included, as a function of its
+  macs, from operands in cache to several times the last-level cache) prices the step alone:
+  ``t = t_overhead + macs / rate(macs)``, with no separate read and write terms (its bound is
+  ``"kernel"``): these streaming kernels stall on their page faults and loads rather than
+  overlap them, which the sum of their parts does not follow.
 * ``t_read = bytes read / B(b, r)``: the ``b`` bytes a step reads, at the bandwidth of reading
   ``b`` bytes last touched ``r`` bytes of traffic ago (the step's *reuse distance*: the bytes a
   repetition of the plan touches for a factor of the plan, the bytes of the steps since it was
@@ -319,6 +324,26 @@ def megabytes(nbytes: float) -> str:
     return f"{int(nbytes)} bytes"
 
 
+def _rate_text(rate: float | Curve) -> str:
+    """A kernel's rate in G macs/s: one number, or a curve's first and last points.
+
+    >>> _rate_text(2.5e9), _rate_text(((1e4, 9e8), (1e7, 2e8)))
+    ('2.5 G', '0.9 G (10 k macs) .. 0.2 G (10 M macs)')
+    """
+    if isinstance(rate, float):
+        return f"{rate / 1e9:.3g} G"
+    (x0, r0), (x1, r1) = rate[0], rate[-1]
+    return f"{r0 / 1e9:.3g} G ({_count(x0)} macs) .. {r1 / 1e9:.3g} G ({_count(x1)} macs)"
+
+
+def _count(n: float) -> str:
+    """A count in k, M or G (powers of 10)."""
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n:.3g}"
+
+
 def interpolate(points: Curve, x: float) -> float:
     """The value at ``x`` of a curve, linear in log-log between its points, flat beyond its ends.
 
@@ -382,8 +407,10 @@ class Calibration:
         :meth:`reread_bandwidth`); empty: reads are priced on ``read`` at the reuse distance.
     kernel_rates : dict, optional
         Multiply-adds per second of the structured kernels, by ``structures`` text (such as
-        ``"dense·row-block"``), operands in cache; a structured step whose pair is not here
-        runs at ``elementwise``.
+        ``"dense·row-block"``): a number (the in-cache rate, priced as any compute) or a
+        curve of ``(macs, macs per second)`` pairs (the whole step's rate, see
+        :meth:`kernel_rate`); a structured step whose pair is not here runs at
+        ``elementwise``.
     cold_after, cold_start : pairs ``(bytes, seconds)``, optional
         Extra seconds of a tiny executor step right after a step that touched that many
         bytes (the interpreter's data evicted), within a repetition and as the first step of
@@ -405,7 +432,7 @@ class Calibration:
     reread: Table = ()
     cold_after: Curve = ()
     cold_start: Curve = ()
-    kernel_rates: Mapping[str, float] = field(default_factory=dict)
+    kernel_rates: Mapping[str, float | Curve] = field(default_factory=dict)
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -431,12 +458,23 @@ class Calibration:
             )
         object.__setattr__(self, "step_overhead", {str(k): float(v) for k, v in overhead.items()})
         rates = self.kernel_rates if self.kernel_rates is not None else {}
-        if not isinstance(rates, Mapping) or not all(_finite(v) > 0 for v in rates.values()):
+        if not isinstance(rates, Mapping):
             raise AnalyzerError(
-                "Calibration: kernel_rates maps structures to positive finite macs/s, "
-                f"got {self.kernel_rates!r}"
+                "Calibration: kernel_rates maps structures to positive finite macs/s or to "
+                f"(macs, macs/s) curves, got {self.kernel_rates!r}"
             )
-        object.__setattr__(self, "kernel_rates", {str(k): float(v) for k, v in rates.items()})
+        kernels: dict[str, float | Curve] = {}
+        for key, value in rates.items():
+            if isinstance(value, str | bytes | Mapping) or not hasattr(value, "__iter__"):
+                if not _finite(value) > 0:
+                    raise AnalyzerError(
+                        "Calibration: kernel_rates maps structures to positive finite macs/s "
+                        f"or to (macs, macs/s) curves, got {self.kernel_rates!r}"
+                    )
+                kernels[str(key)] = float(value)
+            else:
+                kernels[str(key)] = _curve(value, f"kernel_rates[{key!r}]")
+        object.__setattr__(self, "kernel_rates", kernels)
         object.__setattr__(self, "levels", _levels(self.levels))
         first = self.first_touch_from
         if first is not None:
@@ -518,6 +556,28 @@ class Calibration:
         """Bytes per second of writing a result of ``nbytes``: fresh (allocated) or reused."""
         return interpolate(self.write_fresh if fresh else self.write_reused, nbytes)
 
+    def kernel_rate(self, structures: str, macs: float) -> tuple[float, bool]:
+        """Macs per second of a structured kernel doing ``macs``, and whether that rate is
+        a whole-step curve (reads and the fresh result included) rather than an in-cache rate;
+        ``(elementwise, False)`` for a pair without a calibrated kernel.
+
+        >>> cal = Calibration(read=((1e3, 1e10),), write_fresh=((1e3, 1e9),),
+        ...                   write_reused=((1e3, 1e10),), gemm=((1, 1e9),), elementwise=2e9,
+        ...                   numpy_call=1e-6, step_overhead={"default": 5e-6},
+        ...                   kernel_rates={"diagonal·dense": 1e9,
+        ...                                 "dense·row-block": ((1e4, 1e9), (1e7, 1e8))})
+        >>> cal.kernel_rate("diagonal·dense", 1e6), cal.kernel_rate("dense·row-block", 1e7)
+        ((1000000000.0, False), (100000000.0, True))
+        >>> cal.kernel_rate("row-block·diagonal", 1e6)
+        (2000000000.0, False)
+        """
+        value = self.kernel_rates.get(str(structures))
+        if value is None:
+            return self.elementwise, False
+        if isinstance(value, float):
+            return value, False
+        return interpolate(value, macs), True
+
     def gemm_rate(self, smallest: float) -> float:
         """Macs per second of a dense product whose smallest dimension is ``smallest``."""
         return interpolate(self.gemm, smallest)
@@ -581,7 +641,7 @@ class Calibration:
             f"read bandwidth: {levels}",
             f"GEMM (macs/s by smallest dimension): {gemm}; "
             f"elementwise {self.elementwise / 1e9:.3g} G"
-            + "".join(f", {k} {v / 1e9:.3g} G" for k, v in self.kernel_rates.items()),
+            + "".join(f", {k} {_rate_text(v)}" for k, v in self.kernel_rates.items()),
             f"writes: {fresh}; {again}",
             f"overhead: numpy call {self.numpy_call * 1e6:.3g} µs; executor step (µs) {steps}",
         ]
@@ -612,7 +672,10 @@ class Calibration:
                      "cold_start"):  # fmt: skip
             data[name] = [list(p) for p in data[name]]
         data["step_overhead"] = dict(self.step_overhead)
-        data["kernel_rates"] = dict(self.kernel_rates)
+        data["kernel_rates"] = {
+            k: v if isinstance(v, float) else [list(p) for p in v]
+            for k, v in self.kernel_rates.items()
+        }
         data["meta"] = dict(self.meta)
         return data
 
@@ -651,8 +714,10 @@ class StepPrediction:
     """A step's predicted seconds and what they are made of.
 
     ``seconds = overhead + max(compute, read) + write``; ``bound`` names the largest of
-    ``overhead``, ``compute``, ``read`` and ``write``; ``level`` is the level the working set
-    fits in (with its ``capacity``), ``fresh`` whether the result is written to new pages.
+    ``overhead``, ``compute``, ``read`` and ``write`` (``kernel`` instead of ``compute`` for a
+    kernel priced by its whole-step curve, whose ``read`` and ``write`` are then 0); ``level``
+    is the level the working set fits in (with its ``capacity``), ``fresh`` whether the
+    result is written to new pages.
     """
 
     seconds: float
@@ -808,8 +873,9 @@ def predict_step(
         moved if working_set is None else max(_amount(working_set, "working_set", True), read_bytes)
     )
     touched_before = _amount(touched_before, "touched_before", True)
+    whole = False
     if cls == "elementwise":
-        rate = calibration.kernel_rates.get(structures, calibration.elementwise)
+        rate, whole = calibration.kernel_rate(structures, macs)
     else:
         rate = calibration.gemm_rate(smallest)
     first_touch = (
@@ -820,8 +886,11 @@ def predict_step(
     compute = macs / rate
     read = read_bytes / calibration.reread_bandwidth(read_bytes, ws) if read_bytes else 0.0
     write = written / calibration.write_bandwidth(written, fresh=fresh) if written else 0.0
+    if whole:  # the kernel's curve holds its reads and its result's pages
+        read = write = 0.0
     overhead = calibration.overhead(structures) + calibration.cold_extra(touched_before, first)
-    parts = {"overhead": overhead, "compute": compute, "read": read, "write": write}
+    parts = {"overhead": overhead, "kernel" if whole else "compute": compute, "read": read,
+             "write": write}  # fmt: skip
     level, capacity = calibration.level(ws)
     return StepPrediction(
         seconds=overhead + max(compute, read) + write,

@@ -69,7 +69,9 @@ def plot_calibration(calibration: Mapping[str, Any]) -> tuple[Figure, np.ndarray
     """Three panels of a calibration (its ``to_dict()``): bandwidths against working-set
     bytes, with the fitted cache borders and the reread rows (reading after a stream of other
     memory); the GEMM rate against the smallest dimension; and the cold excess of a step
-    against the bytes the step before it touched (within a repetition and at its start).
+    against the bytes the step before it touched (within a repetition and at its start). A
+    fourth panel shows the structured kernels' rates against their macs when the
+    calibration has them as curves.
 
     Examples
     --------
@@ -84,8 +86,15 @@ def plot_calibration(calibration: Mapping[str, Any]) -> tuple[Figure, np.ndarray
     """
     if not isinstance(calibration, Mapping) or len(_pairs(calibration, "read")) == 0:
         raise AnalyzerError("plot_calibration: need a calibration dict with a 'read' curve")
-    fig = Figure(figsize=(14, 4))
-    left, middle, right = fig.subplots(1, 3)
+    kernels = calibration.get("kernel_rates")
+    curves = {
+        str(name): rows
+        for name, value in (kernels.items() if isinstance(kernels, Mapping) else ())
+        if not isinstance(value, int | float) and len(rows := _rows(value, 2))
+    }
+    fig = Figure(figsize=(18.5 if curves else 14, 4))
+    axes = fig.subplots(1, 4 if curves else 3)
+    left, middle, right = axes[:3]
     for name, label, color, style in _CURVES:
         pairs = _pairs(calibration, name)
         if len(pairs):
@@ -118,8 +127,12 @@ def plot_calibration(calibration: Mapping[str, Any]) -> tuple[Figure, np.ndarray
                        label=label)  # fmt: skip
     _axes(right, "Cold excess of a step", "bytes the step before touched", "µs")
     right.set_yscale("linear")
+    for i, (name, rows) in enumerate(sorted(curves.items())):
+        axes[3].plot(rows[:, 0], rows[:, 1] / 1e9, marker=".", color=f"C{i}", label=name)
+    if curves:
+        _axes(axes[3], "Structured kernels (fresh results)", "macs of the step", "G macs/s")
     fig.tight_layout()
-    return fig, np.array([left, middle, right])
+    return fig, np.asarray(axes)
 
 
 def _axes(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
