@@ -66,8 +66,9 @@ from .improve import improve
 from .pairs import PairBound
 from .problem import Problem, symbols_note
 from .reductions import as_path, free_copies, merges_may_form, parts, path_optimum
+from .residual import Residual
 from .search import Budget, SearchRecord, register_order
-from .stars import star_bound
+from .stars import star_packing
 from .subset import OutOfTime as SubsetOutOfTime
 from .subset import subset_optimum
 
@@ -146,11 +147,15 @@ def _search(
     if interrupted:
         tried["stopped"] = "interrupted"
         return None, Outcome(sequence, cost, min(lower, cost), lower >= cost, tried)
+    residual = None
     try:
         if lower < cost and not budget.expired():
             left = budget.left()
             share = None if left is None else Budget(max(left, 1e-9) * BOUND_SHARE)
-            stars = star_bound(bound, problem.nodes, share)  # on the fresh bound
+            values = dict(bound.value)
+            stars, items = star_packing(bound, problem.nodes, share)  # on the fresh bound
+            if items and stars > bound.total:
+                residual = Residual(values, items)
             lower = max(bound.match(problem.nodes, budget), stars)
     except KeyboardInterrupt:  # stop here: the heuristic order, not proven
         tried["stopped"] = "interrupted"
@@ -161,6 +166,7 @@ def _search(
     board = Board(state, pricer, part, objective)
     search = BranchAndBound(board, bound, Budget(None, objective), (cost, sequence))
     search.lower = lower
+    search.residual = residual
     return search, outcome
 
 
