@@ -241,13 +241,8 @@ class BranchAndBound:
         return result
 
     # ------------------------------------------------------------------ the search
-    def solve(self, step: float | None = None) -> Outcome:
-        """Search until the best order is proven or the budget runs out.
-
-        ``step`` (a fraction): passes with the threshold ``T`` that far above the
-        lower bound (IDA*), each finished one raising the bound past ``T``;
-        ``None``: passes with ``T`` the best order known (depth first).
-        """
+    def solve(self) -> Outcome:
+        """Search until the best order is proven or the budget runs out."""
         stopped = None
         try:
             while self.lower < self.upper:
@@ -255,8 +250,6 @@ class BranchAndBound:
                     raise _Stop("time limit")
                 self.tried["passes"] += 1
                 threshold = self.upper
-                if step is not None:
-                    threshold = min(self.upper, self.lower + max(1, int(self.lower * step)))
                 root = self._pass(threshold)
                 self.lower = max(self.lower, min(root, self.upper))
         except _Stop as reason:  # raised where the stack is consistent
