@@ -5,6 +5,11 @@ The search eliminates one vertex per level on a :class:`~analyzer.planning.board
 :func:`~analyzer.elimination.undo`), and prunes with the admissible bound of
 :mod:`analyzer.planning.bounds`:
 
+- **Bounds.** ``h`` at a state is the pair bound kept move by move, or the
+  larger of it and :attr:`BranchAndBound.residual` (the start's star packing
+  less its terms that name an eliminated vertex,
+  :mod:`~analyzer.planning.residual`) when one is set; a child's is the larger
+  of the two parents' totals less the child's share.
 - **Upper bound.** It starts from the cheapest heuristic order; a state whose
   cost so far plus the bound reaches it cannot lead to a cheaper order.
 - **Children** are tried cheapest first by ``g + price(v) + h - share(v)``:

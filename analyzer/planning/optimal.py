@@ -18,7 +18,9 @@ Steps (each exact; see :mod:`~analyzer.planning.reductions`,
    upper bound), with the pair bound of :mod:`~analyzer.planning.pairs` kept
    up to date at every state; its certificate starts at the larger of that
    and the star bound of :mod:`~analyzer.planning.stars` (at most
-   :data:`BOUND_SHARE` of the time left). When the search stops unproven
+   :data:`BOUND_SHARE` of the time left), whose packing the search also
+   carries down as the bound of :mod:`~analyzer.planning.residual` (it prunes
+   with the larger of the two). When the search stops unproven
    (after :data:`SEARCH_SHARE` of the part's time), iterated local search
    improves its best order for :data:`LOCAL_SHARE` of the time left, and the
    search goes on with the rest from that order, its memo kept (the lower
