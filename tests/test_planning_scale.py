@@ -560,18 +560,18 @@ def test_keyboard_interrupt_returns_the_best_order_so_far(monkeypatch):
 def test_a_small_memo_stays_exact(monkeypatch):
     from analyzer.planning import bnb
 
-    monkeypatch.setattr(bnb, "MEMO_LIMIT", 50)
+    monkeypatch.setattr(bnb, "MEMO_LIMIT", 8)  # (the search keeps fewer than 50 states here)
     original = bnb.BranchAndBound.__init__
 
     def small(self, *args, **kwargs):
-        kwargs["memo_limit"] = 50
+        kwargs["memo_limit"] = 8
         original(self, *args, **kwargs)
 
     monkeypatch.setattr(bnb.BranchAndBound, "__init__", small)
     g = layered_graph(11, 3)
     p = plan(g, "branch-and-bound", time_limit=None)
     assert p.macs == plan(g, "subset-dp").macs
-    assert p.search.tried["memo emptied"] > 0 and p.search.tried["memo"] <= 50
+    assert p.search.tried["memo emptied"] > 0 and p.search.tried["memo"] <= 8
 
 
 @pytest.mark.parametrize("bad", [0, -1.0, float("nan"), "10", True, [1]])

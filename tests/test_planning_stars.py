@@ -190,7 +190,7 @@ def test_an_interrupt_in_one_parts_bounds_skips_the_other_parts_bounds(monkeypat
         calls.append(1)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(optimal, "star_bound", interrupted)
+    monkeypatch.setattr(optimal, "star_packing", interrupted)
     p = plan(g, "optimal", time_limit=None)
     assert len(calls) == 1
     assert p.search.tried["stopped"] == "interrupted"

@@ -5,6 +5,11 @@ The search eliminates one vertex per level on a :class:`~analyzer.planning.board
 :func:`~analyzer.elimination.undo`), and prunes with the admissible bound of
 :mod:`analyzer.planning.bounds`:
 
+- **Bounds.** ``h`` at a state is the pair bound kept move by move, or the
+  larger of it and :attr:`BranchAndBound.residual` (the start's star packing
+  less its terms that name an eliminated vertex,
+  :mod:`~analyzer.planning.residual`) when one is set; a child's is the larger
+  of the two parents' totals less the child's share.
 - **Upper bound.** It starts from the cheapest heuristic order; a state whose
   cost so far plus the bound reaches it cannot lead to a cheaper order.
 - **Children** are tried cheapest first by ``g + price(v) + h - share(v)``:
@@ -59,6 +64,7 @@ from typing import Any
 
 from .board import Board
 from .bounds import LowerBound
+from .residual import Residual
 from .search import Budget
 
 __all__ = ["MEMO_LIMIT", "CHILDREN_KEPT", "Outcome", "BranchAndBound"]
@@ -111,8 +117,18 @@ class BranchAndBound:
         self.stack: list[list] = []
         self.path: list[Hashable] = []
         self.tried = {"nodes": 0, "expanded": 0, "pruned": 0, "passes": 0, "memo emptied": 0}
+        #: A :class:`~analyzer.planning.residual.Residual` on the board's vertices, or None.
+        self.residual: Residual | None = None
 
     # ------------------------------------------------------------------ one pass
+    def _unmake(self, saved: Any) -> None:
+        """Undo the bounds' records of one move (the pair bound's, and the residual's)."""
+        if self.residual is None:
+            self.bound.unmake(saved)
+        else:
+            self.bound.unmake(saved[0])
+            self.residual.unmake(saved[1])
+
     def _children(self, g: Any, h: Any, skip: int = 0) -> tuple[list[tuple], bool]:
         """Children ``skip`` to ``skip + CHILDREN_KEPT`` in order, and whether more follow.
 
@@ -123,10 +139,20 @@ class BranchAndBound:
         board, share, position = self.board, self.bound.share, self.board.position
         alive, price = board.alive, board.price
         kids = []
-        for v in board.order:
-            if v in alive:
-                c = price(v)
-                kids.append((g + c + h - share[v], position[v], c, v))
+        residual = self.residual
+        if residual is None:
+            for v in board.order:
+                if v in alive:
+                    c = price(v)
+                    kids.append((g + c + h - share[v], position[v], c, v))
+        else:
+            r, rest = residual.total, residual.share
+            for v in board.order:
+                if v in alive:
+                    c = price(v)
+                    other = h - share[v]
+                    mine = r - rest[v]
+                    kids.append((g + c + (other if other > mine else mine), position[v], c, v))
         kids.sort()
         return kids[skip : skip + CHILDREN_KEPT], skip + CHILDREN_KEPT < len(kids)
 
@@ -134,6 +160,7 @@ class BranchAndBound:
         """Explore every state with ``g + h <= threshold``; return the root's learned bound."""
         board, bound, memo, bit, path = self.board, self.bound, self.memo, self.bit, self.path
         tried, budget, n = self.tried, self.budget, self.n
+        residual = self.residual
         infinity = float("inf")
         kids, more = self._children(0, bound.total)
         # frame: mask, g, children kept, next child, learned bound, move, bound record,
@@ -171,15 +198,19 @@ class BranchAndBound:
                     continue
                 move = board.make(v)
                 saved = bound.make(move.step)
+                if residual is not None:
+                    saved = (saved, residual.make(v))
                 if len(path) + 1 == n:  # a complete order
                     if g2 < self.upper:
                         self.upper, self.best = g2, [*path, v]
                     if c < frame[4]:
                         frame[4] = c
-                    bound.unmake(saved)
+                    self._unmake(saved)
                     board.unmake(move)
                     continue
                 h = bound.total
+                if residual is not None and residual.total > h:
+                    h = residual.total
                 if f - g2 > h:  # the terms of the parent's bound that do not name v
                     h = f - g2
                 if learned is not None and learned > h:
@@ -188,7 +219,7 @@ class BranchAndBound:
                     tried["pruned"] += 1
                     if c + h < frame[4]:
                         frame[4] = c + h
-                    bound.unmake(saved)
+                    self._unmake(saved)
                     board.unmake(move)
                     continue
                 path.append(v)
@@ -207,7 +238,7 @@ class BranchAndBound:
                 parent = stack[-1]
                 if frame[7] + learned < parent[4]:
                     parent[4] = frame[7] + learned
-                bound.unmake(frame[6])
+                self._unmake(frame[6])
                 board.unmake(frame[5])
                 path.pop()
             else:
@@ -223,7 +254,8 @@ class BranchAndBound:
                 if self.budget.expired():
                     raise _Stop("time limit")
                 self.tried["passes"] += 1
-                root = self._pass(self.upper)
+                threshold = self.upper
+                root = self._pass(threshold)
                 self.lower = max(self.lower, min(root, self.upper))
         except _Stop as reason:  # raised where the stack is consistent
             stopped = str(reason)
@@ -231,7 +263,7 @@ class BranchAndBound:
             if open_bound is not None:
                 self.lower = max(self.lower, min(open_bound, self.upper))
             for frame in reversed(self.stack[1:]):  # leave the state as it was
-                self.bound.unmake(frame[6])
+                self._unmake(frame[6])
                 self.board.unmake(frame[5])
             self.stack, self.path[:] = [], []
         except KeyboardInterrupt:  # anywhere: keep the bound of the last finished pass

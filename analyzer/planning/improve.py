@@ -142,31 +142,37 @@ def _best_order(
     bits = {v: 1 << i for i, v in enumerate(segment)}
     full = (1 << len(segment)) - 1
 
-    def best(mask: int) -> tuple[Any, tuple]:
-        if mask == full:
-            return 0, ()
-        found = memo.get(mask)
-        if found is not None:
-            return found
-        result: tuple[Any, tuple] | None = None
-        for v in segment:
-            if mask & bits[v]:
-                continue
-            move = board.make(v)
-            try:
-                rest, tail = best(mask | bits[v])
-            finally:
-                board.unmake(move)
-            total = move.price + rest
-            if result is None or total < result[0]:
-                result = (total, (v, *tail))
-        memo[mask] = result  # type: ignore[assignment]
-        return result  # type: ignore[return-value]
-
     if budget.expired():
         raise _Stop
-    cost, order = best(0)
+    cost, order = _best(board, segment, bits, full, memo, 0)
     return cost, list(order)
+
+
+def _best(board, segment, bits: dict, full: int, memo: dict, mask: int) -> tuple[Any, tuple]:
+    """The cheapest order of what ``mask`` leaves of ``segment``, from the board's state.
+
+    A module-level function, not a closure: a recursive closure is a reference cycle,
+    which planning (with the cyclic collector paused) would never free.
+    """
+    if mask == full:
+        return 0, ()
+    found = memo.get(mask)
+    if found is not None:
+        return found
+    result: tuple[Any, tuple] | None = None
+    for v in segment:
+        if mask & bits[v]:
+            continue
+        move = board.make(v)
+        try:
+            rest, tail = _best(board, segment, bits, full, memo, mask | bits[v])
+        finally:
+            board.unmake(move)
+        total = move.price + rest
+        if result is None or total < result[0]:
+            result = (total, (v, *tail))
+    memo[mask] = result  # type: ignore[assignment]
+    return result  # type: ignore[return-value]
 
 
 def _descend(

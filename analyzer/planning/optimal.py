@@ -18,7 +18,9 @@ Steps (each exact; see :mod:`~analyzer.planning.reductions`,
    upper bound), with the pair bound of :mod:`~analyzer.planning.pairs` kept
    up to date at every state; its certificate starts at the larger of that
    and the star bound of :mod:`~analyzer.planning.stars` (at most
-   :data:`BOUND_SHARE` of the time left). When the search stops unproven
+   :data:`BOUND_SHARE` of the time left), whose packing the search also
+   carries down as the bound of :mod:`~analyzer.planning.residual` (it prunes
+   with the larger of the two). When the search stops unproven
    (after :data:`SEARCH_SHARE` of the part's time), iterated local search
    improves its best order for :data:`LOCAL_SHARE` of the time left, and the
    search goes on with the rest from that order, its memo kept (the lower
@@ -66,8 +68,9 @@ from .improve import improve
 from .pairs import PairBound
 from .problem import Problem, symbols_note
 from .reductions import as_path, free_copies, merges_may_form, parts, path_optimum
+from .residual import Residual
 from .search import Budget, SearchRecord, register_order
-from .stars import star_bound
+from .stars import star_packing
 from .subset import OutOfTime as SubsetOutOfTime
 from .subset import subset_optimum
 
@@ -146,11 +149,15 @@ def _search(
     if interrupted:
         tried["stopped"] = "interrupted"
         return None, Outcome(sequence, cost, min(lower, cost), lower >= cost, tried)
+    residual = None
     try:
         if lower < cost and not budget.expired():
             left = budget.left()
             share = None if left is None else Budget(max(left, 1e-9) * BOUND_SHARE)
-            stars = star_bound(bound, problem.nodes, share)  # on the fresh bound
+            values = dict(bound.value)
+            stars, items = star_packing(bound, problem.nodes, share)  # on the fresh bound
+            if items and stars > bound.total:
+                residual = Residual(values, items)
             lower = max(bound.match(problem.nodes, budget), stars)
     except KeyboardInterrupt:  # stop here: the heuristic order, not proven
         tried["stopped"] = "interrupted"
@@ -161,6 +168,7 @@ def _search(
     board = Board(state, pricer, part, objective)
     search = BranchAndBound(board, bound, Budget(None, objective), (cost, sequence))
     search.lower = lower
+    search.residual = residual
     return search, outcome
 
 

@@ -85,7 +85,14 @@ from .bounds import LowerBound
 from .cuts import EXACT_CUT_VERTICES, split_network
 from .pairs import pack_greedily
 
-__all__ = ["star_bound", "STAR_LEAVES", "STAR_NEIGHBOURS", "GROUP_SIDE", "MAX_CANDIDATES"]
+__all__ = [
+    "star_bound",
+    "star_packing",
+    "STAR_LEAVES",
+    "STAR_NEIGHBOURS",
+    "GROUP_SIDE",
+    "MAX_CANDIDATES",
+]
 
 #: Most leaves of one star (its gain is a minimum over ``2^leaves`` cases).
 STAR_LEAVES = 4
@@ -296,13 +303,27 @@ def star_bound(bound: LowerBound, nodes: Sequence[Hashable], budget: Any = None)
     found so far are packed (any set of candidates gives a valid bound); the
     linear program is not stopped by it.
     """
+    return star_packing(bound, nodes, budget)[0]
+
+
+def star_packing(
+    bound: LowerBound, nodes: Sequence[Hashable], budget: Any = None
+) -> tuple[Any, list[tuple[Any, frozenset]]]:
+    """:func:`star_bound`'s value and the packing behind it, as ``(weight, members)`` items.
+
+    The items are the packed stars and groups and the penalties kept, each
+    with the vertices whose sides it names and its weight (rounded down);
+    ``sum(bound.value.values())`` plus the items' weights is at most the value
+    (the search's :class:`~analyzer.planning.residual.Residual` reads them).
+    Empty when the packing adds nothing over ``bound.total``.
+    """
     state, dense = bound.state, bound.dense
     nodes = [x for x in nodes if x in state.pred]
     if len(nodes) > EXACT_CUT_VERTICES or sum(bound.sizes[x] for x in nodes) >= 2**30:
-        return bound.total
+        return bound.total, []
     centres = [x for x in nodes if x in dense and x in bound.value]
     if not centres:
-        return bound.total
+        return bound.total, []
     network = _Network(state, bound.sizes, nodes, bound.eliminable)
     candidates = []
     for centre in centres:
@@ -313,7 +334,28 @@ def star_bound(bound: LowerBound, nodes: Sequence[Hashable], budget: Any = None)
                 break
             candidates += _stars(bound, network, centre, side, budget)
         candidates += _groups(bound, network, centre, budget)
-    return max(_greedy(bound, candidates, budget), _fractional(bound, candidates))
+    greedy, greedy_items = _greedy_packing(bound, candidates, budget)
+    fractional, fractional_items = _fractional_packing(bound, candidates)
+    if fractional > greedy:
+        return fractional, fractional_items
+    return greedy, greedy_items
+
+
+def _members(sides: Any) -> frozenset:
+    return frozenset(x for _, x in sides)
+
+
+def _greedy_packing(bound: LowerBound, candidates: list, budget: Any = None) -> tuple[Any, list]:
+    """:func:`_greedy`'s value and its items (the packed candidates, the penalties kept)."""
+    packed, added = pack_greedily(bound.penalty, candidates, lambda c: c[1], lambda c: c[0], budget)
+    used = {side for _, sides in packed for side in sides}
+    items = [(gain, _members(sides)) for gain, sides in packed]
+    items += [
+        (p, frozenset(key))
+        for key, p in bound.penalty.items()
+        if ("out", key[0]) not in used and ("in", key[1]) not in used
+    ]
+    return bound.total + added, items
 
 
 def _greedy(bound: LowerBound, candidates: list, budget: Any = None) -> Any:
@@ -321,12 +363,21 @@ def _greedy(bound: LowerBound, candidates: list, budget: Any = None) -> Any:
 
     When ``budget`` runs out it stops with the stars packed so far (a packing too).
     """
-    _, added = pack_greedily(bound.penalty, candidates, lambda c: c[1], lambda c: c[0], budget)
-    return bound.total + added
+    return _greedy_packing(bound, candidates, budget)[0]
 
 
 def _fractional(bound: LowerBound, candidates: list) -> Any:
-    """The best fractional packing's bound (a linear program; module docstring).
+    """The best fractional packing's bound (a linear program; module docstring)."""
+    return _fractional_packing(bound, candidates)[0]
+
+
+def _plain(bound: LowerBound) -> tuple[Any, list]:
+    """The single bound with its penalties, as items."""
+    return bound.total, [(p, frozenset(key)) for key, p in bound.penalty.items()]
+
+
+def _fractional_packing(bound: LowerBound, candidates: list) -> tuple[Any, list]:
+    """The best fractional packing's bound (a linear program; module docstring), and its items.
 
     Weights ``λ_s`` on the stars and ``π_σ`` on each side's penalties, with
     ``Σ_{s∋σ} λ_s + π_σ ≤ 1`` on every side ``σ``; a factor's penalty counts
@@ -335,7 +386,7 @@ def _fractional(bound: LowerBound, candidates: list) -> Any:
     """
     penalty = bound.penalty
     if not candidates:
-        return bound.total
+        return _plain(bound)
     from scipy.optimize import linprog
     from scipy.sparse import coo_array
 
@@ -369,7 +420,7 @@ def _fractional(bound: LowerBound, candidates: list) -> Any:
     weights += [-float(penalty[k]) for k in keys]
     found = linprog(weights, A_ub=matrix, b_ub=limits, bounds=(0, 1), method="highs")
     if found.status != 0:
-        return bound.total
+        return _plain(bound)
     x = [min(max(float(a), 0.0), 1.0) for a in found.x]
     lam, pi = x[:stars], x[stars : stars + n_sides]
     usage = [pi[i] for i in range(n_sides)]
@@ -378,7 +429,16 @@ def _fractional(bound: LowerBound, candidates: list) -> Any:
             usage[sides[side]] += lam[j]
     scale = max(1.0, *usage)
     value = sum(g * a / scale for (g, _), a in zip(candidates, lam, strict=True))
+    items = [
+        (int(g * a / scale * (1 - 1e-12)), _members(members))
+        for (g, members), a in zip(candidates, lam, strict=True)
+    ]
     for u, v in keys:
-        value += penalty[u, v] * min(pi[sides["out", u]], pi[sides["in", v]]) / scale
+        weight = penalty[u, v] * min(pi[sides["out", u]], pi[sides["in", v]]) / scale
+        value += weight
+        items.append((int(weight * (1 - 1e-12)), frozenset((u, v))))
     value = int(value * (1 - 1e-12))  # floats: round down, a hair below
-    return max(bound.total, bound.total - sum(penalty.values()) + value)  # (no stars: total)
+    found_value = bound.total - sum(penalty.values()) + value
+    if found_value <= bound.total:  # (no stars: the total)
+        return _plain(bound)
+    return found_value, [item for item in items if item[0] > 0]
