@@ -94,7 +94,7 @@ __all__ = [
 
 #: Bumped whenever what :func:`~analyzer.machine.calibrate` measures changes: cached
 #: calibrations of another version are measured again.
-CALIBRATION_VERSION = 7
+CALIBRATION_VERSION = 8  # 8: structured kernels measured as curves
 #: Smallest dimension from which a dense product counts as *square* (below: *thin*).
 SQUARE_FROM = 64
 #: Bytes of the step before that the cold curves are measured against (their excess is 0
