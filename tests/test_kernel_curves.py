@@ -165,3 +165,20 @@ def test_a_step_of_no_macs_on_a_kernel_curve_costs_its_overhead():
     p = predict_step(cal, step)
     assert p.seconds == p.overhead == BASE["step_overhead"]["default"]
     assert p.compute == p.read == p.write == 0.0
+
+
+# ----------------------------------------------------------------------------- explain
+def test_a_kernel_bound_step_leaving_the_cache_is_named_not_the_overhead():
+    """A structured step priced whole by its kernel's curve (bound ``kernel``) whose working
+    set leaves the last-level cache: the bend is the curve's fall from cache to memory, not the
+    overhead fading (which bends the other way)."""
+    from analyzer.machine.explain import explain
+
+    rows = pd.DataFrame({"N": [4096, 8192, 16384], "working_set": [3e7, 6e7, 1.2e8],
+        "model_level": ["L3", "L3", "memory"], "model_capacity": [6.5e7, 6.5e7, math.inf],
+        "model_bound": ["kernel"] * 3, "model_fresh": [True] * 3,
+        "model_step": ["J(out,u)·J(u,W)"] * 3, "model_seconds": [1e-3, 4e-3, 1.4e-2],
+        "model_overhead": [1e-4, 1e-4, 1e-4], "model_last_level": ["L3"] * 3})  # fmt: skip
+    note = explain(rows, "N")
+    assert "leaves the last-level cache (L3" in note and "between N=8192 and N=16384" in note
+    assert "overhead" not in note
