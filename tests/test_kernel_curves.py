@@ -182,3 +182,20 @@ def test_a_kernel_bound_step_leaving_the_cache_is_named_not_the_overhead():
     note = explain(rows, "N")
     assert "leaves the last-level cache (L3" in note and "between N=8192 and N=16384" in note
     assert "overhead" not in note
+
+
+def test_calibration_table_holds_the_kernel_curves():
+    """Every point of every kernel curve is a row (macs, macs/s); a plain rate is no curve."""
+    from analyzer.machine import calibration_table
+
+    table = calibration_table(Calibration(**BASE, kernel_rates={**CURVES, "dense·diagonal": 3e9}))
+    for structures, points in CURVES.items():
+        rows = table[table["curve"] == f"kernel {structures}"]
+        assert list(zip(rows["x"], rows["rate"], strict=True)) == list(points)
+        assert set(rows["unit"]) == {"macs"} and set(rows["rate_unit"]) == {"macs/s"}
+    assert not table["curve"].str.contains("dense·diagonal").any()
+
+
+def test_a_one_point_curve_reads_once_in_the_summary():
+    summary = Calibration(**BASE, kernel_rates=CURVES).summary()
+    assert "diagonal·dense 2 G (10 k macs)" in summary and "2 G (10 k macs) .." not in summary

@@ -779,14 +779,16 @@ def _mtime(path: Path) -> float:
 
 
 def calibration_table(calibration: Calibration) -> pd.DataFrame:
-    """The calibrated curves as one long table: ``curve, x, unit, rate, rate_unit``.
+    """The calibrated curves as one long table: ``curve, x, unit, rate, rate_unit``; a
+    structured kernel calibrated as a curve is the curve ``kernel <structures>`` over macs.
 
     >>> from analyzer.machine.model import Calibration
     >>> cal = Calibration(read=((1e3, 1e10),), write_fresh=((1e3, 1e9),),
     ...                   write_reused=((1e3, 1e10),), gemm=((1, 1e9),), elementwise=1e9,
-    ...                   numpy_call=1e-6, step_overhead={"default": 1e-5})
+    ...                   numpy_call=1e-6, step_overhead={"default": 1e-5},
+    ...                   kernel_rates={"dense·diagonal": ((1e4, 1e9),), "diagonal·dense": 2e9})
     >>> calibration_table(cal)["curve"].tolist()
-    ['read', 'write_fresh', 'write_reused', 'gemm']
+    ['read', 'write_fresh', 'write_reused', 'gemm', 'kernel dense·diagonal']
     """
     rows: list[dict[str, Any]] = []
     for curve, unit, rate_unit in (
@@ -799,4 +801,8 @@ def calibration_table(calibration: Calibration) -> pd.DataFrame:
             rows.append(
                 {"curve": curve, "x": x, "unit": unit, "rate": rate, "rate_unit": rate_unit}
             )
+    for structures, points in calibration.kernel_rates.items():
+        for x, rate in () if isinstance(points, float) else points:  # a plain rate: no curve
+            rows.append({"curve": f"kernel {structures}", "x": x, "unit": "macs", "rate": rate,
+                         "rate_unit": "macs/s"})  # fmt: skip
     return pd.DataFrame(rows, columns=["curve", "x", "unit", "rate", "rate_unit"])
