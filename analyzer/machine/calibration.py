@@ -19,7 +19,9 @@ write and product curves in interleaved passes over all their points, :func:`_in
   4 MiB .. 256 MiB (the same streams), within a repetition and at the start of the next
   (synthetic chains run by :func:`analyzer.execute`, see :func:`_cold`);
 * the rate of each structured kernel (diagonal and row-block products) as a curve over its
-  size, from 16 Ki to 16 Mi result elements, a fresh result each call as in the executor;
+  size, from 16 Ki to 16 Mi result elements (4 Mi quick; fewer where the read and write
+  buffers are smaller than its operands, see :func:`_kernel_sizes`), a fresh result each
+  call as in the executor;
 * an elementwise numpy kernel's rate (in L1), the per-call overhead of a numpy kernel, and
   the executor's overhead per step (plans of tiny sizes run by :func:`analyzer.execute`).
 
