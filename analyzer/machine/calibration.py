@@ -19,7 +19,9 @@ write and product curves in interleaved passes over all their points, :func:`_in
   4 MiB .. 256 MiB (the same streams), within a repetition and at the start of the next
   (synthetic chains run by :func:`analyzer.execute`, see :func:`_cold`);
 * the rate of each structured kernel (diagonal and row-block products) as a curve over its
-  size, from 16 Ki to 16 Mi result elements, a fresh result each call as in the executor;
+  size, from 16 Ki to 16 Mi result elements (4 Mi quick; fewer where the read and write
+  buffers are smaller than its operands, see :func:`_kernel_sizes`), a fresh result each
+  call as in the executor;
 * an elementwise numpy kernel's rate (in L1), the per-call overhead of a numpy kernel, and
   the executor's overhead per step (plans of tiny sizes run by :func:`analyzer.execute`).
 
@@ -340,15 +342,21 @@ def _gemm_job(d: int, k: int) -> tuple[int, _Job]:
 
 def _kernel_sizes(mode: str, top: int) -> list[int]:
     """Result sizes (elements) of the structured kernels' curves: 16 Ki up to 16 Mi elements
-    (128 KiB to 128 MiB results, several times a last-level cache), none past ``top`` bytes.
+    (128 KiB to 128 MiB results, several times a last-level cache), the smaller ones while
+    their operands (16 bytes per element, see :func:`_kernel_pairs`) and the largest result
+    take no more than the ``2 * top`` bytes of the read and write buffers.
 
     >>> _kernel_sizes("full", 2**30), _kernel_sizes("quick", 2**30)
     ([16384, 131072, 1048576, 4194304, 16777216], [16384, 262144, 4194304])
     >>> _kernel_sizes("full", 2**22)
     [16384, 131072]
     """
-    sizes = _KERNEL_SIZES[mode]
-    return [e for e in sizes if 8 * e <= top] or [min(sizes[0], max(top // 8, 1))]
+    sizes, kept = _KERNEL_SIZES[mode], []
+    for e in sizes:  # all sizes' operands live at once (interleaved passes), and one result
+        if 16 * (sum(kept) + e) + 8 * e > 2 * top:  # no more than the read and write buffers
+            break
+        kept.append(e)
+    return kept or [min(sizes[0], max(top // 24, 1))]
 
 
 def _streams(top: int) -> list[int]:
@@ -478,15 +486,18 @@ def _kernel_pairs(elements: int) -> dict[str, tuple[Any, Any]]:
     rows = 256
     width = max(elements // rows, 1)
     n = rows * width
+    # the large operands share one buffer of n ones (each kernel reads it whole, once per
+    # call), the diagonal of ``dense·diagonal`` has its own: 16 bytes per element, not 40
+    ones, diagonal = np.ones(n), np.ones(n)
     return {
         "diagonal·row-block": (Block(DIAGONAL, (rows, rows), np.ones(rows)),
-                               Block(ROW_BLOCK, (rows, n), np.ones((rows, width)))),
+                               Block(ROW_BLOCK, (rows, n), ones.reshape(rows, width))),
         "dense·row-block": (Block(DENSE, (1, rows), np.ones((1, rows))),
-                            Block(ROW_BLOCK, (rows, n), np.ones((rows, width)))),
+                            Block(ROW_BLOCK, (rows, n), ones.reshape(rows, width))),
         "diagonal·dense": (Block(DIAGONAL, (1, 1), np.ones(1)),
-                           Block(DENSE, (1, n), np.ones((1, n)))),
-        "dense·diagonal": (Block(DENSE, (1, n), np.ones((1, n))),
-                           Block(DIAGONAL, (n, n), np.ones(n))),
+                           Block(DENSE, (1, n), ones.reshape(1, n))),
+        "dense·diagonal": (Block(DENSE, (1, n), ones.reshape(1, n)),
+                           Block(DIAGONAL, (n, n), diagonal)),
     }  # fmt: skip
 
 
@@ -501,7 +512,7 @@ def _kernel_rates(sizes: Sequence[int], budget: float, call: float,
     jobs, points = [], []
     for elements in sizes:
         for structures, (left, right) in _kernel_pairs(elements).items():
-            _, macs = multiply_counted(left, right)
+            macs = multiply_counted(left, right)[1]  # not its result: one alive at a time
             jobs.append((lambda a=left, b=right: multiply_counted(a, b), None))
             points.append((structures, float(macs)))
     curves: dict[str, list[tuple[float, float]]] = {}
@@ -570,7 +581,8 @@ def _measure(mode: str, threads: int | None, top: int | None, budget: float | No
         ]
         fresh = [(z, z / _net(t, fill_call)) for z, t in zip(sizes, seconds["fresh"], strict=True)]
         again = [(z, z / _net(t, fill_call)) for z, t in zip(sizes, seconds["again"], strict=True)]
-        del reads, products, fresh_jobs, again_jobs, groups, everything
+        # ``jobs`` too: the loop above leaves it holding views of ``reused``
+        del reads, products, fresh_jobs, again_jobs, groups, everything, jobs
         levels = fit_bandwidth([z for z, _ in read], [r for _, r in _smooth(read)], caches)
         streams = _streams(_stream_top(levels, max(sizes)))
         reread = _monotone(_reread(buffer, streams, settings["cold_repeats"], call), read)
@@ -640,6 +652,11 @@ def _load(path: Path) -> Calibration | None:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("version") != CALIBRATION_VERSION or not _CACHED_KEYS <= data.keys():
             return None
+        kernels = data["kernel_rates"]
+        if not isinstance(kernels, dict) or any(
+            isinstance(v, int | float) for v in kernels.values()
+        ):
+            return None  # plain kernel rates: measured before the kernels were curves
         return Calibration.from_dict(data)
     except (OSError, ValueError, ArithmeticError, AttributeError, RecursionError, AnalyzerError):
         return None  # missing or corrupt (deeply nested JSON included): calibrate again
@@ -764,14 +781,16 @@ def _mtime(path: Path) -> float:
 
 
 def calibration_table(calibration: Calibration) -> pd.DataFrame:
-    """The calibrated curves as one long table: ``curve, x, unit, rate, rate_unit``.
+    """The calibrated curves as one long table: ``curve, x, unit, rate, rate_unit``; a
+    structured kernel calibrated as a curve is the curve ``kernel <structures>`` over macs.
 
     >>> from analyzer.machine.model import Calibration
     >>> cal = Calibration(read=((1e3, 1e10),), write_fresh=((1e3, 1e9),),
     ...                   write_reused=((1e3, 1e10),), gemm=((1, 1e9),), elementwise=1e9,
-    ...                   numpy_call=1e-6, step_overhead={"default": 1e-5})
+    ...                   numpy_call=1e-6, step_overhead={"default": 1e-5},
+    ...                   kernel_rates={"dense·diagonal": ((1e4, 1e9),), "diagonal·dense": 2e9})
     >>> calibration_table(cal)["curve"].tolist()
-    ['read', 'write_fresh', 'write_reused', 'gemm']
+    ['read', 'write_fresh', 'write_reused', 'gemm', 'kernel dense·diagonal']
     """
     rows: list[dict[str, Any]] = []
     for curve, unit, rate_unit in (
@@ -784,4 +803,8 @@ def calibration_table(calibration: Calibration) -> pd.DataFrame:
             rows.append(
                 {"curve": curve, "x": x, "unit": unit, "rate": rate, "rate_unit": rate_unit}
             )
+    for structures, points in calibration.kernel_rates.items():
+        for x, rate in () if isinstance(points, float) else points:  # a plain rate: no curve
+            rows.append({"curve": f"kernel {structures}", "x": x, "unit": "macs", "rate": rate,
+                         "rate_unit": "macs/s"})  # fmt: skip
     return pd.DataFrame(rows, columns=["curve", "x", "unit", "rate", "rate_unit"])

@@ -182,11 +182,11 @@ def explain(rows: pd.DataFrame, x: str) -> str:
 
     ``rows`` hold :data:`MODEL_COLUMNS` (as a sweep records them) and ``x``. The note names,
     between the two neighbouring sizes where it happens: the working set leaving a cache level
-    (when reads matter there), the slowest step's result starting to be written to fresh
-    pages, or the slowest step changing what bounds it (a level is called the last-level
-    cache only when it is the row's ``model_last_level``, the calibration's last cache);
-    when none happens, how the share of per-step overhead changes from the smallest to the
-    largest size. Empty when the rows lack
+    (when the step is read-bound, or kernel-bound: its curve runs from cache to memory), the
+    slowest step's result starting to be written to fresh pages, or the slowest step changing
+    what bounds it (a level is called the last-level cache only when it is the row's
+    ``model_last_level``, the calibration's last cache); when none happens, how the share of
+    per-step overhead changes from the smallest to the largest size. Empty when the rows lack
     the columns.
 
     Examples
@@ -213,7 +213,8 @@ def explain(rows: pd.DataFrame, x: str) -> str:
         if (
             levels[0] != levels[1]
             and all(isinstance(v, str) and v for v in levels)  # "": a plan without steps
-            and "read" in (a["model_bound"], b["model_bound"])
+            # reads at the working set's level, or a kernel's curve (cache to memory)
+            and {"read", "kernel"} & {a["model_bound"], b["model_bound"]}
         ):
             # the last-level cache is the calibration's, recorded per row: a working set may
             # jump from a smaller cache straight to memory

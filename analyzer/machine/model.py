@@ -94,7 +94,7 @@ __all__ = [
 
 #: Bumped whenever what :func:`~analyzer.machine.calibrate` measures changes: cached
 #: calibrations of another version are measured again.
-CALIBRATION_VERSION = 7
+CALIBRATION_VERSION = 8  # 8: structured kernels measured as curves
 #: Smallest dimension from which a dense product counts as *square* (below: *thin*).
 SQUARE_FROM = 64
 #: Bytes of the step before that the cold curves are measured against (their excess is 0
@@ -327,11 +327,13 @@ def megabytes(nbytes: float) -> str:
 def _rate_text(rate: float | Curve) -> str:
     """A kernel's rate in G macs/s: one number, or a curve's first and last points.
 
-    >>> _rate_text(2.5e9), _rate_text(((1e4, 9e8), (1e7, 2e8)))
-    ('2.5 G', '0.9 G (10 k macs) .. 0.2 G (10 M macs)')
+    >>> _rate_text(2.5e9), _rate_text(((1e4, 9e8), (1e7, 2e8))), _rate_text(((1e4, 9e8),))
+    ('2.5 G', '0.9 G (10 k macs) .. 0.2 G (10 M macs)', '0.9 G (10 k macs)')
     """
     if isinstance(rate, float):
         return f"{rate / 1e9:.3g} G"
+    if len(rate) == 1:
+        return f"{rate[0][1] / 1e9:.3g} G ({_count(rate[0][0])} macs)"
     (x0, r0), (x1, r1) = rate[0], rate[-1]
     return f"{r0 / 1e9:.3g} G ({_count(x0)} macs) .. {r1 / 1e9:.3g} G ({_count(x1)} macs)"
 
