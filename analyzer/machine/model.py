@@ -15,7 +15,7 @@ the rates of a :class:`Calibration`, its predicted time is
   the calibrated rate of its own kernel (``kernel_rates``: an ``np.einsum`` row-block product
   runs an order of magnitude slower than a plain multiply) or the elementwise rate. A kernel
   calibrated as a *curve* (its whole time, a fresh result included, as a function of its
-  macs, from operands in cache to several times the last-level cache) prices the step alone:
+  macs, from operands in cache to results of 16 Mi elements, 128 MiB) prices the step alone:
   ``t = t_overhead + macs / rate(macs)``, with no separate read and write terms (its bound is
   ``"kernel"``): these streaming kernels stall on their page faults and loads rather than
   overlap them, which the sum of their parts does not follow.
