@@ -777,3 +777,37 @@ def test_dense_board_prices_equal_the_dense_formula_and_undo_exactly(seed, n):
     assert sum(m.price for m in moves) == Board.of(problem).run(order)
     fast.rewind(moves)
     assert ({v: set(d) for v, d in fast.pred.items()}, fast.into, fast.out) == before
+
+
+def _prices_stay_exact(board: Board, pricer, depth: int) -> int:
+    """Depth-first over orders with make/unmake; every cached price equals a fresh one."""
+    checked = 0
+    for v in list(board.alive):
+        assert board.price(v) == pricer.elimination(board.state, v, board.objective), v
+        checked += 1
+    if depth == 0:
+        return checked
+    for v in list(board.alive)[:3]:
+        move = board.make(v)
+        checked += _prices_stay_exact(board, pricer, depth - 1)
+        board.unmake(move)
+    return checked
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_board_prices_stay_exact_where_a_merge_forms_an_operators_matrix(seed):
+    """Under matrix-free a price reads p→s factors v does not own (a merge onto an operator
+    first forms its matrix): the board re-prices them when a move changes them."""
+    g = random_graph(7, seed, high=6)
+    problem = Problem.of(g, "matrix-free")
+    board = Board.of(problem)
+    assert _prices_stay_exact(board, problem.pricer(), 3) > 0
+
+
+def test_branch_and_bound_under_matrix_free_returns_without_a_time_limit():
+    """It looped for ever in the local search, fed stale prices (found by review)."""
+    for seed in range(12):
+        g = random_graph(8, seed, high=6)
+        found = plan(g, "branch-and-bound", "matrix-free", time_limit=None)
+        assert found.proven_optimal
+        assert found.macs == plan(g, "subset-dp", "matrix-free").macs

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..elimination import State, Step, eliminate, undo
+from ..structure import Operator
 from .costs import Pricer
 from .problem import Problem
 
@@ -71,7 +72,10 @@ class Board:
         self.order = list(eliminable)
         self.position = {v: i for i, v in enumerate(self.order)}
         self.alive = set(self.order)
-        self.wide = objective != "macs" if wide is None else wide
+        if wide is None:  # a price reads p→s factors it does not own: bytes, or a merge
+            # onto an operator (which first forms its matrix, priced in macs)
+            wide = objective != "macs" or _has_operators(state)
+        self.wide = wide
         self._prices: dict[Hashable, Any] = {}
 
     @classmethod
@@ -137,3 +141,10 @@ class Board:
         """Undo ``moves`` (made in this order, the last one last)."""
         for move in reversed(moves):
             self.unmake(move)
+
+
+def _has_operators(state: State) -> bool:
+    """Whether a factor of ``state`` is an operator (products with one stay operators)."""
+    return any(
+        isinstance(kind, Operator) for heads in state.succ.values() for kind in heads.values()
+    )
