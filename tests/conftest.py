@@ -8,6 +8,7 @@ the tests that use it check the library against an independent computation.
 from __future__ import annotations
 
 import functools
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -340,3 +341,17 @@ def graphs() -> SimpleNamespace:
         kinds_chain=kinds_chain,
         core=CORE_MODELS,
     )
+
+
+#: Flat machine rates (GB/s, macs/s, seconds) for the machine-model tests: every hand
+#: computation is a division.
+FLAT_RATES = {
+    "read": ((1e3, 20e9), (1e10, 20e9)),
+    "write_fresh": ((1e3, 10e9),),
+    "write_reused": ((1e3, 40e9),),
+    "gemm": ((1, 4e9), (64, 32e9)),
+    "elementwise": 2e9,
+    "numpy_call": 1e-6,
+    "step_overhead": {"default": 5e-6},
+    "levels": (("L2", 2e6, 40e9), ("memory", math.inf, 20e9)),
+}

@@ -13,22 +13,14 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import FLAT_RATES
 
 from analyzer.machine import Calibration, calibrate, predict_step
 from analyzer.machine import calibration as calibration_module
 from analyzer.report import render, write_report
 
 GB = 1e9
-BASE = {
-    "read": ((1e3, 20 * GB), (1e10, 20 * GB)),
-    "write_fresh": ((1e3, 10 * GB),),
-    "write_reused": ((1e3, 40 * GB),),
-    "gemm": ((1, 4e9), (64, 32e9)),
-    "elementwise": 2e9,
-    "numpy_call": 1e-6,
-    "step_overhead": {"default": 5e-6},
-    "levels": (("L2", 2e6, 40 * GB), ("memory", math.inf, 20 * GB)),
-}
+BASE = dict(FLAT_RATES)
 CURVES = {"dense·row-block": ((1e4, 1e9), (1e8, 1e8)), "diagonal·dense": ((1e4, 2e9),)}
 
 

@@ -10,6 +10,7 @@ import os
 
 import pandas as pd
 import pytest
+from conftest import FLAT_RATES
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -20,14 +21,7 @@ from analyzer.machine.explain import explain, predict_plan
 
 GB = 1e9
 BASE = {
-    "read": ((1e3, 20 * GB), (1e10, 20 * GB)),
-    "write_fresh": ((1e3, 10 * GB),),
-    "write_reused": ((1e3, 40 * GB),),
-    "gemm": ((1, 4e9), (64, 32e9)),
-    "elementwise": 2e9,
-    "numpy_call": 1e-6,
-    "step_overhead": {"default": 5e-6},
-    "levels": (("L2", 2e6, 40 * GB), ("memory", math.inf, 20 * GB)),
+    **FLAT_RATES,
     "first_touch_from": 1e6,
     "reread": ((1e8, 1e5, 20 * GB), (1e8, 1e7, 5 * GB)),
     "cold_after": ((1e6, 0.0), (1e8, 6e-5)),

@@ -11,6 +11,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import FLAT_RATES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,15 +27,11 @@ from analyzer.planning import plan
 GB = 1e9
 # Flat curves make every hand computation a division.
 FLAT = Calibration(
-    read=((1e3, 20 * GB), (1e10, 20 * GB)),
-    write_fresh=((1e3, 10 * GB),),
-    write_reused=((1e3, 40 * GB),),
-    gemm=((1, 4e9), (64, 32e9)),
-    elementwise=2e9,
-    numpy_call=1e-6,
-    step_overhead={"default": 5e-6, "diagonal·dense": 3e-6},
-    levels=(("L2", 2e6, 40 * GB), ("memory", math.inf, 20 * GB)),
-    first_touch_from=1e6,
+    **{
+        **FLAT_RATES,
+        "step_overhead": {"default": 5e-6, "diagonal·dense": 3e-6},
+        "first_touch_from": 1e6,
+    }
 )
 
 
