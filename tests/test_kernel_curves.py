@@ -19,7 +19,6 @@ from analyzer.machine import Calibration, calibrate, predict_step
 from analyzer.machine import calibration as calibration_module
 from analyzer.report import render, write_report
 
-GB = 1e9
 BASE = dict(FLAT_RATES)
 CURVES = {"dense·row-block": ((1e4, 1e9), (1e8, 1e8)), "diagonal·dense": ((1e4, 2e9),)}
 
