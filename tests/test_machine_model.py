@@ -558,13 +558,19 @@ def test_reread_row_that_ends_below_a_read_prices_it_on_the_read_curve():
 
 
 def test_cold_chains_take_a_tiny_step_right_after_the_stream():
-    # the calibration's synthetic chains: the timed step is tiny and follows the stream
+    # the calibration's synthetic chains: the timed step is tiny and follows the stream (the
+    # first two touch that many bytes, the third writes that many to a fresh result)
     for stream in (COLD_FROM, 2**22):
-        for dims, order, index in calibration_module._cold_chains(stream):
+        chains = calibration_module._cold_chains(stream)
+        columns = ["bytes", "bytes", "bytes_written"]
+        for (dims, order, index), column in zip(chains, columns, strict=True):
             steps = plan(chain(dims), order).steps
             assert steps.iloc[index]["macs"] <= 512
             before = steps.iloc[index - 1]  # for index 0: the last step of the repetition
-            assert stream <= before["bytes"] <= 1.1 * stream
+            assert stream <= before[column] <= 1.1 * stream
+        (dims, order, index) = chains[2]
+        writer = plan(chain(dims), order).steps.iloc[index - 1]
+        assert writer["bytes_written"] == stream and writer["bytes"] <= 2 * stream + 16
 
 
 @pytest.mark.parametrize("llc", [3e7, 6e7, 1.5e8, 3e8, 1.2e9])
@@ -853,3 +859,29 @@ def test_kernel_curves_are_measured_on_the_executors_kernels():
     for name, points in curves.items():
         assert [m for m, _ in points] == [2**10, 2**12], name
         assert all(r > 0 and math.isfinite(r) for _, r in points)
+
+
+def test_a_step_after_a_fresh_write_pays_the_larger_cold_excess_by_hand():
+    """cold_write prices the step after one that wrote to fresh pages; the step pays the
+    larger of that and the read curve (here 0 to 80 µs over 64 KiB..1e8 bytes written)."""
+    write_curve = ((1e8, 8e-5),)
+    cal = Calibration.from_dict({**FLAT.to_dict(), "cold_write": write_curve,
+                                 "cold_after": ((1e8, 2e-5),)})  # fmt: skip
+    tiny = step("dense·dense", "(1×1)·(1×1)", 1, 24, 8)
+    share = math.log(1e7 / COLD_FROM) / math.log(1e8 / COLD_FROM)  # linear in log bytes
+    after_write = predict_step(cal, tiny, touched_before=2e7, written_before=1e7)
+    after_read = predict_step(cal, tiny, touched_before=2e7)
+    base = predict_step(FLAT, tiny).seconds
+    assert after_write.seconds - base == pytest.approx(8e-5 * share)
+    read_share = math.log(2e7 / COLD_FROM) / math.log(1e8 / COLD_FROM)
+    assert after_read.seconds - base == pytest.approx(2e-5 * read_share)
+    # predict_plan hands each step the bytes its predecessor wrote (cyclically)
+    big = step("dense·dense", "(1×1)·(1×1250000)", 1250000, 2 * 10**7 + 8, 10**7)
+    preds, _ = predict_plan(cal, [tiny, big], 0.0)
+    assert preds[0].overhead == pytest.approx(
+        FLAT.overhead("dense·dense") + cal.cold_extra(2e7 + 8, True, 1e7)
+    )
+    assert cal.cold_extra(2e7 + 8, True, 1e7) == pytest.approx(8e-5 * share)
+    with pytest.raises(AnalyzerError, match="written_before"):
+        predict_step(cal, tiny, written_before=-1)
+    assert Calibration.from_dict(json.loads(json.dumps(cal.to_dict()))) == cal

@@ -434,48 +434,60 @@ def _monotone(table: list[tuple[float, float, float]],
 
 
 def _cold_chains(stream_bytes: int) -> tuple[tuple[list[int], str, int], ...]:
-    """The two synthetic chains that measure the cold excess after ``stream_bytes`` of
+    """The three synthetic chains that measure the cold excess after ``stream_bytes`` of
     traffic, as ``(chain sizes, order, index of the tiny step)``: ``chain([64, K, 1, 1])``
     input-first streams a ``1×K`` times ``K×64`` product and then takes a ``1×1`` times
-    ``1×64`` one (*after*: within a repetition, step 1), and ``chain([N, 512, 1, 1])``
+    ``1×64`` one (*after*: within a repetition, step 1); ``chain([N, 512, 1, 1])``
     output-first ends each repetition with a ``1×512`` times ``512×N`` stream and starts the
-    next with a ``1×1`` times ``1×512`` product (*start*: step 0).
+    next with a ``1×1`` times ``1×512`` product (*start*: step 0); ``chain([W, 1, 1, 1])``
+    output-first ends each repetition with a ``1×1`` times ``1×W`` product, a result of
+    ``stream_bytes`` written to fresh pages, and starts the next with a ``1×1`` times
+    ``1×1`` one (*write*: step 0).
 
-    >>> _cold_chains(2**22)
-    (([64, 8192, 1, 1], 'input-first', 1), ([1024, 512, 1, 1], 'output-first', 0))
+    >>> _cold_chains(2**22)  # doctest: +NORMALIZE_WHITESPACE
+    (([64, 8192, 1, 1], 'input-first', 1), ([1024, 512, 1, 1], 'output-first', 0),
+     ([524288, 1, 1, 1], 'output-first', 0))
     """
     return (
         ([64, max(stream_bytes // 512, 1), 1, 1], "input-first", 1),
         ([max(stream_bytes // 4096, 1), 512, 1, 1], "output-first", 0),
+        ([max(stream_bytes // 8, 1), 1, 1, 1], "output-first", 0),
     )
 
 
-def _cold(threads: int | None, streams: Sequence[int],
-          repeats: int) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:  # fmt: skip
-    """The cold excess of a tiny executor step after a step that touched each of ``streams``
-    bytes: ``(after, start)`` curves of ``(bytes touched, extra seconds)``.
+def _cold(threads: int | None, streams: Sequence[int], repeats: int) -> tuple[
+    list[tuple[float, float]], list[tuple[float, float]], list[tuple[float, float]]
+]:  # fmt: skip
+    """The cold excess of a tiny executor step after a step that touched, or wrote, each of
+    ``streams`` bytes: ``(after, start, write)`` curves of ``(bytes, extra seconds)``, the
+    bytes being those the step before touched (after, start) or wrote (write).
 
-    Two synthetic chains per size (:func:`_cold_chains`), run by :func:`analyzer.execute` (so
-    the executor's own bookkeeping is in them). The excess is over the same tiny step after
-    a stream of :data:`~analyzer.machine.model.COLD_FROM` bytes, where the model puts 0.
+    Three synthetic chains per size (:func:`_cold_chains`), run by :func:`analyzer.execute`
+    (so the executor's own bookkeeping is in them). The excess is over the same tiny step
+    after :data:`~analyzer.machine.model.COLD_FROM` bytes, where the model puts 0.
     """
     from ..executor import execute
     from ..models import chain
     from ..planning import plan
 
-    def tiny(dims: list[int], order: str, index: int) -> tuple[float, float]:
+    def tiny(dims: list[int], order: str, index: int, column: str) -> tuple[float, float]:
         p = plan(chain(dims), order)
         run = execute(p, repeat=repeats, warmup=1, threads=threads, memory=False)
-        before = p.steps.iloc[index - 1]["bytes"]
+        before = p.steps.iloc[index - 1][column]
         return float(before), float(run.step_seconds[index])
 
-    warm = [tiny(*spec)[1] for spec in _cold_chains(COLD_FROM)]
-    curves: tuple[list[tuple[float, float]], list[tuple[float, float]]] = ([], [])
+    columns = ("bytes", "bytes", "bytes_written")
+    warm = [
+        tiny(*spec, column)[1]
+        for spec, column in zip(_cold_chains(COLD_FROM), columns, strict=True)
+    ]
+    curves: tuple[list[tuple[float, float]], ...] = ([], [], [])
     for stream_bytes in streams:
-        for curve, reference, spec in zip(curves, warm, _cold_chains(stream_bytes), strict=True):
-            touched, seconds = tiny(*spec)
-            curve.append((touched, max(seconds - reference, 0.0)))
-    return curves
+        specs = _cold_chains(stream_bytes)
+        for curve, reference, spec, column in zip(curves, warm, specs, columns, strict=True):
+            nbytes, seconds = tiny(*spec, column)
+            curve.append((nbytes, max(seconds - reference, 0.0)))
+    return curves  # type: ignore[return-value]
 
 
 def _kernel_pairs(elements: int) -> dict[str, tuple[Any, Any]]:
@@ -592,7 +604,7 @@ def _measure(mode: str, threads: int | None, top: int | None, budget: float | No
         elementwise = 2048 / _net(t, call)
         kernels = _kernel_rates(_kernel_sizes(mode, top), budget, call, settings["rounds"])
     overhead = _step_overheads(threads, settings["repeats"])
-    cold_after, cold_start = _cold(threads, streams, settings["cold_repeats"])
+    cold_after, cold_start, cold_write = _cold(threads, streams, settings["cold_repeats"])
     read = _smooth(read)
     fresh, again = _smooth(fresh), _smooth(again)
     first_touch = None
@@ -613,6 +625,7 @@ def _measure(mode: str, threads: int | None, top: int | None, budget: float | No
         reread=tuple(reread),
         cold_after=tuple(cold_after),
         cold_start=tuple(cold_start),
+        cold_write=tuple(cold_write),
         kernel_rates=kernels,
         meta={
             "version": CALIBRATION_VERSION,

@@ -94,8 +94,9 @@ def predict_plan(
     (:func:`working_set`), since each repetition reads every factor again. Each
     step's overhead gains the cold excess of the traffic just before it
     (:meth:`~analyzer.machine.model.Calibration.cold_extra`): the bytes the step before it
-    touched (for the first step, the last step of the previous repetition's, on the
-    ``cold_start`` curve).
+    touched and those it wrote to fresh pages (the executor allocates every result); for
+    the first step, those of the previous repetition's last step, on the ``cold_start``
+    curve.
 
     The row's level, bound and freshness are those of its slowest predicted step
     (``model_step``); ``model_overhead`` ... ``model_write`` are sums over the steps.
@@ -114,6 +115,7 @@ def predict_plan(
     last = calibration.last_level
     produced: dict[str, int] = {}
     step_bytes = [float(s["bytes"]) for s in steps]
+    written = [float(s["bytes_written"]) for s in steps]  # results are fresh arrays
     count = len(steps)
     predictions = []
     for i, step in enumerate(steps):
@@ -137,6 +139,7 @@ def predict_plan(
                 working_set=step_ws,
                 touched_before=step_bytes[previous],
                 first=i == 0,
+                written_before=written[previous],
             )
         )
         if names is not None:

@@ -94,7 +94,7 @@ __all__ = [
 
 #: Bumped whenever what :func:`~analyzer.machine.calibrate` measures changes: cached
 #: calibrations of another version are measured again.
-CALIBRATION_VERSION = 8  # 8: structured kernels measured as curves
+CALIBRATION_VERSION = 9  # 8: structured kernels measured as curves; 9: cold_write
 #: Smallest dimension from which a dense product counts as *square* (below: *thin*).
 SQUARE_FROM = 64
 #: Bytes of the step before that the cold curves are measured against (their excess is 0
@@ -346,6 +346,16 @@ def _count(n: float) -> str:
     return f"{n:.3g}"
 
 
+def _cold_at(curve: Curve, nbytes: float) -> float:
+    """A cold curve at ``nbytes``: 0 at and below :data:`COLD_FROM`, then linear in log bytes
+    from there to the curve's first point and between its points; 0 for no curve."""
+    if not curve or not nbytes > COLD_FROM:
+        return 0.0
+    if curve[0][0] > COLD_FROM:
+        curve = ((float(COLD_FROM), 0.0), *curve)
+    return max(interpolate_linear(curve, nbytes), 0.0)
+
+
 def interpolate(points: Curve, x: float) -> float:
     """The value at ``x`` of a curve, linear in log-log between its points, flat beyond its ends.
 
@@ -413,6 +423,11 @@ class Calibration:
         curve of ``(macs, macs per second)`` pairs (the whole step's rate, see
         :meth:`kernel_rate`); a structured step whose pair is not here runs at
         ``elementwise``.
+    cold_write : pairs ``(bytes, seconds)``, optional
+        Extra seconds of a tiny executor step right after a step that wrote that many bytes
+        to fresh pages (page faults and dirty lines evict more than reads do), over the same
+        step after :data:`COLD_FROM` bytes; a step pays the larger of this and ``cold_after``
+        / ``cold_start`` (see :meth:`cold_extra`); empty: none.
     cold_after, cold_start : pairs ``(bytes, seconds)``, optional
         Extra seconds of a tiny executor step right after a step that touched that many
         bytes (the interpreter's data evicted), within a repetition and as the first step of
@@ -434,6 +449,7 @@ class Calibration:
     reread: Table = ()
     cold_after: Curve = ()
     cold_start: Curve = ()
+    cold_write: Curve = ()
     kernel_rates: Mapping[str, float | Curve] = field(default_factory=dict)
     meta: Mapping[str, Any] = field(default_factory=dict)
 
@@ -441,8 +457,9 @@ class Calibration:
         for name in ("read", "write_fresh", "write_reused", "gemm"):
             object.__setattr__(self, name, _curve(getattr(self, name), name))
         # optional tables: None or empty for none (an array's truth value is ambiguous)
-        for name, check in (("reread", _table), ("cold_after", _extra_curve),
-                            ("cold_start", _extra_curve)):  # fmt: skip
+        optional = (("reread", _table), ("cold_after", _extra_curve),
+                    ("cold_start", _extra_curve), ("cold_write", _extra_curve))  # fmt: skip
+        for name, check in optional:
             value = getattr(self, name)
             object.__setattr__(self, name, check(() if value is None else value, name))
         for name in ("elementwise", "numpy_call"):
@@ -533,26 +550,29 @@ class Calibration:
             return self.read_bandwidth(distance)
         return interpolate(tuple(points), distance)
 
-    def cold_extra(self, touched_before: float = 0.0, first: bool = False) -> float:
-        """Extra seconds of a step right after a step that touched ``touched_before`` bytes:
-        ``cold_start`` there for the first step of a repetition, else ``cold_after``, linear in
-        log bytes between the points, flat beyond the last; 0 at and below :data:`COLD_FROM`
-        bytes (the traffic the curves are measured against) and rising linearly in log bytes
-        from there to the curve's first point; 0 for no curve.
+    def cold_extra(
+        self, touched_before: float = 0.0, first: bool = False, written_before: float = 0.0
+    ) -> float:
+        """Extra seconds of a step right after a step that touched ``touched_before`` bytes,
+        ``written_before`` of them written to fresh pages: the larger of ``cold_start`` (for
+        the first step of a repetition, else ``cold_after``) at ``touched_before`` and
+        ``cold_write`` at ``written_before``. Each curve is linear in log bytes between its
+        points and flat beyond the last; 0 at and below :data:`COLD_FROM` bytes (the traffic
+        the curves are measured against), rising linearly in log bytes from there to the
+        curve's first point; 0 for no curve.
 
         >>> cal = Calibration(read=((1e3, 4e10),), write_fresh=((1e3, 1e10),),
         ...     write_reused=((1e3, 1e10),), gemm=((1, 1e9),), elementwise=1e9,
         ...     numpy_call=1e-6, step_overhead={"default": 1e-5},
-        ...     cold_after=((1e6, 0.0), (1e8, 6e-5)), cold_start=((1e6, 0.0), (1e8, 2e-5)))
+        ...     cold_after=((1e6, 0.0), (1e8, 6e-5)), cold_start=((1e6, 0.0), (1e8, 2e-5)),
+        ...     cold_write=((1e6, 0.0), (1e8, 8e-5)))
         >>> round(cal.cold_extra(1e7) * 1e6, 6), round(cal.cold_extra(1e7, first=True) * 1e6, 6)
         (30.0, 10.0)
+        >>> round(cal.cold_extra(2e7, written_before=1e7) * 1e6, 6)  # 40 µs after the write
+        40.0
         """
-        curve = self.cold_start if first else self.cold_after
-        if not curve or not touched_before > COLD_FROM:
-            return 0.0
-        if curve[0][0] > COLD_FROM:
-            curve = ((float(COLD_FROM), 0.0), *curve)
-        return max(interpolate_linear(curve, touched_before), 0.0)
+        read = self.cold_start if first else self.cold_after
+        return max(_cold_at(read, touched_before), _cold_at(self.cold_write, written_before))
 
     def write_bandwidth(self, nbytes: float, fresh: bool = True) -> float:
         """Bytes per second of writing a result of ``nbytes``: fresh (allocated) or reused."""
@@ -658,6 +678,7 @@ class Calibration:
             for name, curve in (
                 ("within a repetition", self.cold_after),
                 ("at its start", self.cold_start),
+                ("after a fresh write", self.cold_write),
             )  # fmt: skip
             if curve
         ]
@@ -671,7 +692,7 @@ class Calibration:
         data = asdict(self)
         data["levels"] = [[n, None if math.isinf(c) else c, r] for n, c, r in self.levels]
         for name in ("read", "write_fresh", "write_reused", "gemm", "reread", "cold_after",
-                     "cold_start"):  # fmt: skip
+                     "cold_start", "cold_write"):  # fmt: skip
             data[name] = [list(p) for p in data[name]]
         data["step_overhead"] = dict(self.step_overhead)
         data["kernel_rates"] = {
@@ -704,6 +725,7 @@ class Calibration:
                 reread=data.get("reread") or (),
                 cold_after=data.get("cold_after") or (),
                 cold_start=data.get("cold_start") or (),
+                cold_write=data.get("cold_write") or (),
                 kernel_rates=data.get("kernel_rates") or {},
                 meta=data.get("meta") or {},
             )
@@ -808,6 +830,7 @@ def predict_step(
     fresh: bool = True,
     touched_before: float = 0.0,
     first: bool = False,
+    written_before: float = 0.0,
 ) -> StepPrediction:
     """Predicted seconds of one product step (a row of ``Plan.steps``, a dict or namedtuple
     with ``structures``, ``shapes``, ``macs``, ``bytes`` and ``bytes_written``).
@@ -831,6 +854,8 @@ def predict_step(
     first : bool
         Whether the step is the first of a repetition (the previous step is the last one of
         the repetition before).
+    written_before : float
+        Bytes the step before wrote to fresh pages (priced by ``cold_write``).
 
     Raises
     ------
@@ -890,7 +915,10 @@ def predict_step(
     write = written / calibration.write_bandwidth(written, fresh=fresh) if written else 0.0
     if whole:  # the kernel's curve holds its reads and its result's pages
         read = write = 0.0
-    overhead = calibration.overhead(structures) + calibration.cold_extra(touched_before, first)
+    written_before = _amount(written_before, "written_before", True)
+    overhead = calibration.overhead(structures) + calibration.cold_extra(
+        touched_before, first, written_before
+    )
     parts = {"overhead": overhead, "kernel" if whole else "compute": compute, "read": read,
              "write": write}  # fmt: skip
     level, capacity = calibration.level(ws)

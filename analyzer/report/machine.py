@@ -120,7 +120,8 @@ def plot_calibration(calibration: Mapping[str, Any]) -> tuple[Figure, np.ndarray
         middle.plot(gemm[:, 0], gemm[:, 1] / 1e9, marker="o", color="C2", label="dense product")
     _axes(middle, "Product rate by shape", "smallest dimension of the product", "G macs/s")
     for name, label, style in (("cold_after", "within a repetition", "-"),
-                               ("cold_start", "first step of a repetition", "--")):  # fmt: skip
+                               ("cold_start", "first step of a repetition", "--"),
+                               ("cold_write", "after a fresh write", ":")):  # fmt: skip
         pairs = _rows(calibration.get(name), 2, zero_last=True)
         if len(pairs):
             right.plot(pairs[:, 0], pairs[:, 1] * 1e6, ls=style, color="C4", marker=".",
