@@ -42,7 +42,10 @@ the rates of a :class:`Calibration`, its predicted time is
   a step that touched ``T`` bytes over the same step after ``COLD_FROM`` (64 KiB; no excess
   at or below it), within a repetition and at the start of the next one (the
   executor's bookkeeping between repetitions warms part of it again, so a first step pays
-  less); see :func:`analyzer.machine.explain.predict_plan`.
+  less); ``cold_write(W)``, the excess after a step that wrote ``W`` bytes to fresh pages
+  (measured after a ``1×1`` times ``1×W/8`` product, which also reads ``W`` bytes), and a
+  step pays the larger of the two (:meth:`Calibration.cold_extra`); see
+  :func:`analyzer.machine.explain.predict_plan`.
 
 Compute overlaps the loads (the roofline's ``max``); stores, page faults and the per-call
 overhead do not overlap and are added, as the ECM model adds the data-transfer terms it
