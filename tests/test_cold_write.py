@@ -78,3 +78,12 @@ def test_first_step_pays_cold_write_of_the_last_step():
     # the larger of the read and write curves
     both = _cal(cold_write=[[1e8, 1e-4]], cold_after=[[1e8, 3e-4]])
     assert both.cold_extra(1e8, written_before=1e8) == pytest.approx(3e-4)
+
+
+@pytest.mark.parametrize("value", [math.nan, -1e9, True, "5", None, -math.inf])
+@pytest.mark.parametrize("name", ["touched_before", "written_before"])
+def test_cold_extra_junk_bytes_is_analyzer_error(name, value):
+    # was silently 0 for NaN, negative and True, a TypeError for a text or None
+    cal = _cal(cold_write=[[1e8, 1e-4]], cold_after=[[1e8, 1e-4]])
+    with pytest.raises(AnalyzerError, match=name):
+        cal.cold_extra(**{name: value})

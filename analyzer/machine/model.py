@@ -125,6 +125,14 @@ def _finite(value: Any) -> float:
     return number if math.isfinite(number) else math.nan
 
 
+def _real_or_nan(value: Any) -> float:
+    """``value`` as a float (``inf`` included), NaN for anything but a real number."""
+    try:
+        return _real(value)
+    except ValueError:
+        return math.nan
+
+
 def _records(points: Any, arity: int) -> list[tuple[Any, ...]]:
     """The items of ``points`` as tuples of ``arity`` (a text or a mapping is no list of
     points), else a ValueError or a TypeError."""
@@ -574,6 +582,9 @@ class Calibration:
         >>> round(cal.cold_extra(2e7, written_before=1e7) * 1e6, 6)  # 40 µs after the write
         40.0
         """
+        for name, value in (("touched_before", touched_before), ("written_before", written_before)):
+            if not _real_or_nan(value) >= 0:
+                raise AnalyzerError(f"cold_extra: {name} must be a number >= 0, got {value!r}")
         read = self.cold_start if first else self.cold_after
         return max(_cold_at(read, touched_before), _cold_at(self.cold_write, written_before))
 
