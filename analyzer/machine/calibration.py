@@ -16,8 +16,9 @@ write and product curves in interleaved passes over all their points, :func:`_in
   of a plan that streams more gets; longer streams evict no more on the machines measured,
   and the model keeps the last row beyond);
 * the *cold* curves: the extra time of a tiny executor step right after a step that streamed
-  4 MiB .. 256 MiB (the same streams), within a repetition and at the start of the next
-  (synthetic chains run by :func:`analyzer.execute`, see :func:`_cold`);
+  4 MiB .. 256 MiB (the same streams), within a repetition and at the start of the next,
+  and right after a step that wrote as many bytes to fresh pages (synthetic chains run by
+  :func:`analyzer.execute`, see :func:`_cold`);
 * the rate of each structured kernel (diagonal and row-block products) as a curve over its
   size, from 16 Ki to 16 Mi result elements (4 Mi quick; fewer where the read and write
   buffers are smaller than its operands, see :func:`_kernel_sizes`), a fresh result each

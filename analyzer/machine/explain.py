@@ -59,7 +59,32 @@ def working_set(factor_bytes: float, steps: Sequence[Mapping[str, Any]]) -> floa
     >>> working_set(800, [{"bytes_written": 80}, {"bytes_written": 8}])
     888.0
     """
-    return float(factor_bytes) + sum(float(s["bytes_written"]) for s in steps)
+    return float(factor_bytes) + sum(_counts(steps, "bytes_written", "working_set"))
+
+
+def _counts(steps: Sequence[Mapping[str, Any]], key: str, caller: str) -> list[float]:
+    """Each step's ``key`` as a float: a finite number >= 0 (not a bool, not a text), else an
+    AnalyzerError naming the step, the field and the value.
+
+    >>> _counts([{"bytes": 24}, {"bytes": 8.0}], "bytes", "predict_plan")
+    [24.0, 8.0]
+    """
+    out = []
+    for i, step in enumerate(steps):
+        value = step.get(key) if isinstance(step, Mapping) else None
+        if isinstance(value, bool) or not (
+            isinstance(value, numbers.Real) and 0 <= value < math.inf
+        ):
+            found = (
+                "is missing"
+                if not isinstance(step, Mapping) or key not in step
+                else (f"is {value!r}")
+            )
+            raise AnalyzerError(
+                f"{caller}: step {i} needs '{key}', a finite number >= 0 of bytes; it {found}"
+            )
+        out.append(float(value))
+    return out
 
 
 _PRODUCT = re.compile(r"^J\(([^,()]+),([^,()]+)\)·J\(([^,()]+),([^,()]+)\)")
@@ -111,11 +136,11 @@ def predict_plan(
         )
     if not all(isinstance(s, Mapping) for s in steps):
         raise AnalyzerError("predict_plan: steps must be mappings (a plan's steps as records)")
-    ws = working_set(factor_bytes, steps)
+    step_bytes = _counts(steps, "bytes", "predict_plan")
+    written = _counts(steps, "bytes_written", "predict_plan")  # results are fresh arrays
+    ws = float(factor_bytes) + sum(written)  # working_set(factor_bytes, steps)
     last = calibration.last_level
     produced: dict[str, int] = {}
-    step_bytes = [float(s["bytes"]) for s in steps]
-    written = [float(s["bytes_written"]) for s in steps]  # results are fresh arrays
     count = len(steps)
     predictions = []
     for i, step in enumerate(steps):

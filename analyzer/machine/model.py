@@ -42,7 +42,10 @@ the rates of a :class:`Calibration`, its predicted time is
   a step that touched ``T`` bytes over the same step after ``COLD_FROM`` (64 KiB; no excess
   at or below it), within a repetition and at the start of the next one (the
   executor's bookkeeping between repetitions warms part of it again, so a first step pays
-  less); see :func:`analyzer.machine.explain.predict_plan`.
+  less); ``cold_write(W)``, the excess after a step that wrote ``W`` bytes to fresh pages
+  (measured after a ``1×1`` times ``1×W/8`` product, which also reads ``W`` bytes), and a
+  step pays the larger of the two (:meth:`Calibration.cold_extra`); see
+  :func:`analyzer.machine.explain.predict_plan`.
 
 Compute overlaps the loads (the roofline's ``max``); stores, page faults and the per-call
 overhead do not overlap and are added, as the ECM model adds the data-transfer terms it
@@ -120,6 +123,14 @@ def _finite(value: Any) -> float:
     except ValueError:
         return math.nan
     return number if math.isfinite(number) else math.nan
+
+
+def _real_or_nan(value: Any) -> float:
+    """``value`` as a float (``inf`` included), NaN for anything but a real number."""
+    try:
+        return _real(value)
+    except ValueError:
+        return math.nan
 
 
 def _records(points: Any, arity: int) -> list[tuple[Any, ...]]:
@@ -571,6 +582,9 @@ class Calibration:
         >>> round(cal.cold_extra(2e7, written_before=1e7) * 1e6, 6)  # 40 µs after the write
         40.0
         """
+        for name, value in (("touched_before", touched_before), ("written_before", written_before)):
+            if not _real_or_nan(value) >= 0:
+                raise AnalyzerError(f"cold_extra: {name} must be a number >= 0, got {value!r}")
         read = self.cold_start if first else self.cold_after
         return max(_cold_at(read, touched_before), _cold_at(self.cold_write, written_before))
 
