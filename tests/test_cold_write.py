@@ -87,3 +87,17 @@ def test_cold_extra_junk_bytes_is_analyzer_error(name, value):
     cal = _cal(cold_write=[[1e8, 1e-4]], cold_after=[[1e8, 1e-4]])
     with pytest.raises(AnalyzerError, match=name):
         cal.cold_extra(**{name: value})
+
+
+def test_quick_calibration_stops_the_write_curve_at_its_top():
+    """The three cold curves come from real executor runs; the write curve skips streams
+    over ``write_top`` (what ``--quick`` does past 64 MiB), the read curves do not."""
+    from analyzer.machine import calibration as calibration_module
+
+    streams = [2**18, 2**19]
+    after, start, write = calibration_module._cold(1, streams, 1, write_top=2**18)
+    assert [b for b, _ in write] == [2**18]  # bytes the step before wrote, stream 2**19 skipped
+    assert len(after) == len(start) == 2
+    assert all(s >= 0 for _, s in after + start + write)
+    assert calibration_module._SETTINGS["quick"]["cold_write_top"] == 2**26
+    assert calibration_module._SETTINGS["full"]["cold_write_top"] == float("inf")

@@ -17,8 +17,8 @@ write and product curves in interleaved passes over all their points, :func:`_in
   and the model keeps the last row beyond);
 * the *cold* curves: the extra time of a tiny executor step right after a step that streamed
   4 MiB .. 256 MiB (the same streams), within a repetition and at the start of the next,
-  and right after a step that wrote as many bytes to fresh pages (synthetic chains run by
-  :func:`analyzer.execute`, see :func:`_cold`);
+  and right after a step that wrote as many bytes to fresh pages (up to 64 MiB with
+  ``--quick``; synthetic chains run by :func:`analyzer.execute`, see :func:`_cold`);
 * the rate of each structured kernel (diagonal and row-block products) as a curve over its
   size, from 16 Ki to 16 Mi result elements (4 Mi quick; fewer where the read and write
   buffers are smaller than its operands, see :func:`_kernel_sizes`), a fresh result each
@@ -74,6 +74,7 @@ _SETTINGS = {
         "gemm_n": 1024,
         "repeats": 20,
         "cold_repeats": 7,
+        "cold_write_top": math.inf,
         "rounds": 3,
     },
     "quick": {
@@ -83,6 +84,7 @@ _SETTINGS = {
         "gemm_n": 512,
         "repeats": 8,
         "cold_repeats": 3,
+        "cold_write_top": 2**26,
         "rounds": 2,
     },
 }
@@ -456,12 +458,14 @@ def _cold_chains(stream_bytes: int) -> tuple[tuple[list[int], str, int], ...]:
     )
 
 
-def _cold(threads: int | None, streams: Sequence[int], repeats: int) -> tuple[
+def _cold(threads: int | None, streams: Sequence[int], repeats: int,
+          write_top: float = math.inf) -> tuple[
     list[tuple[float, float]], list[tuple[float, float]], list[tuple[float, float]]
 ]:  # fmt: skip
     """The cold excess of a tiny executor step after a step that touched, or wrote, each of
     ``streams`` bytes: ``(after, start, write)`` curves of ``(bytes, extra seconds)``, the
-    bytes being those the step before touched (after, start) or wrote (write).
+    bytes being those the step before touched (after, start) or wrote (write; only streams
+    up to ``write_top``, as ``--quick`` keeps within its time: the curve is flat beyond).
 
     Three synthetic chains per size (:func:`_cold_chains`), run by :func:`analyzer.execute`
     (so the executor's own bookkeeping is in them). The excess is over the same tiny step
@@ -486,6 +490,8 @@ def _cold(threads: int | None, streams: Sequence[int], repeats: int) -> tuple[
     for stream_bytes in streams:
         specs = _cold_chains(stream_bytes)
         for curve, reference, spec, column in zip(curves, warm, specs, columns, strict=True):
+            if column == "bytes_written" and stream_bytes > write_top:
+                continue
             nbytes, seconds = tiny(*spec, column)
             curve.append((nbytes, max(seconds - reference, 0.0)))
     return curves  # type: ignore[return-value]
@@ -605,7 +611,9 @@ def _measure(mode: str, threads: int | None, top: int | None, budget: float | No
         elementwise = 2048 / _net(t, call)
         kernels = _kernel_rates(_kernel_sizes(mode, top), budget, call, settings["rounds"])
     overhead = _step_overheads(threads, settings["repeats"])
-    cold_after, cold_start, cold_write = _cold(threads, streams, settings["cold_repeats"])
+    cold_after, cold_start, cold_write = _cold(
+        threads, streams, settings["cold_repeats"], settings["cold_write_top"]
+    )
     read = _smooth(read)
     fresh, again = _smooth(fresh), _smooth(again)
     first_touch = None
