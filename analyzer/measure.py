@@ -58,6 +58,8 @@ MAX_SPREAD = 0.1
 #: 2 s)``: each of ``passes`` passes stops after ``ceil(MIN_REPEAT / passes)`` such runs.
 MIN_REPEAT = 3
 _MAX_REPEAT = inspect.signature(execute).parameters["max_repeat"].default
+#: What a setting saved before it existed meant (a sweep.json without ``passes``: one pass).
+_BEFORE = {"passes": 1}
 
 RESULT_COLUMNS = [
     "model",
@@ -402,12 +404,11 @@ def sweep(
                     "min_seconds",
                     "passes",
                 )
-                if saved.get(k, 1 if k == "passes" else None) != json.loads(json.dumps(settings[k]))
+                if saved.get(k, _BEFORE.get(k)) != json.loads(json.dumps(settings[k]))
             ]
             if mismatched:
                 shown = "; ".join(
-                    f"{k}: saved {_short(saved.get(k, 1 if k == 'passes' else None))}, "
-                    f"now {_short(settings[k])}"
+                    f"{k}: saved {_short(saved.get(k, _BEFORE.get(k)))}, now {_short(settings[k])}"
                     for k in mismatched
                 )
                 raise AnalyzerError(

@@ -138,7 +138,7 @@ def predict_plan(
         raise AnalyzerError("predict_plan: steps must be mappings (a plan's steps as records)")
     step_bytes = _counts(steps, "bytes", "predict_plan")
     written = _counts(steps, "bytes_written", "predict_plan")  # results are fresh arrays
-    ws = float(factor_bytes) + sum(written)  # working_set(factor_bytes, steps)
+    ws = working_set(factor_bytes, steps)
     last = calibration.last_level
     produced: dict[str, int] = {}
     count = len(steps)
