@@ -194,7 +194,14 @@ def save_figure(fig: Any, path_without_suffix: PathLike) -> list[Path]:
         base = base[:-4]
     png, svg = Path(base + ".png"), Path(base + ".svg")
     atomic_write(png, lambda fh: fig.savefig(fh, format="png", dpi=120))
-    atomic_write(svg, lambda fh: _save_svg(fig, fh))
+    engine = fig.get_layout_engine()
+    if engine is not None:  # the layout the PNG's draw made holds for the SVG: not made twice
+        fig.set_layout_engine("none")
+    try:
+        atomic_write(svg, lambda fh: _save_svg(fig, fh))
+    finally:
+        if engine is not None:
+            fig.set_layout_engine(engine)
     return [png, svg]
 
 

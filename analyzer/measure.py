@@ -54,12 +54,25 @@ __all__ = [
 #: A configuration whose interquartile range exceeds this fraction of its median is
 #: repeated more (within a time budget) before its median is kept.
 MAX_SPREAD = 0.1
-#: Fewest timed runs (in all passes) of a plan whose runs already took ``max(2 min_seconds,
-#: 2 s)``: each of ``passes`` passes stops after ``ceil(MIN_REPEAT / passes)`` such runs.
+#: Fewest timed runs (in all passes) of a plan whose runs already took the sweep's
+#: ``max_seconds``: each of ``passes`` passes stops after ``ceil(MIN_REPEAT / passes)`` such runs.
 MIN_REPEAT = 3
 _MAX_REPEAT = inspect.signature(execute).parameters["max_repeat"].default
-#: What a setting saved before it existed meant (a sweep.json without ``passes``: one pass).
-_BEFORE = {"passes": 1}
+
+
+def _saved_setting(saved: dict, key: str) -> Any:
+    """A setting of a saved sweep.json; for one saved before the setting existed, what the
+    sweep that saved it did (one pass; a repeat budget of ``max(2 min_seconds, 2 s)``)."""
+    if key in saved:
+        return saved[key]
+    if key == "passes":
+        return 1
+    if key == "max_seconds":
+        low = saved.get("min_seconds")
+        if isinstance(low, int | float) and not isinstance(low, bool):
+            return max(2 * float(low), 2.0)
+    return None
+
 
 RESULT_COLUMNS = [
     "model",
@@ -279,6 +292,7 @@ def sweep(
     resume: bool = False,
     progress: bool = True,
     passes: int = 2,
+    max_seconds: float | None = None,
 ) -> pd.DataFrame:
     """Plan, execute and time each order at each configuration of sizes.
 
@@ -322,6 +336,10 @@ def sweep(
         in time cancels, up to each configuration's own untimed runs, when the passes take
         equal time; an odd number above 1 leaves a share of it. 1 times each configuration
         once (at most 10**6). Interrupted, a sweep keeps the configurations whose last pass ended.
+    max_seconds : the time, over all passes, that an order at a configuration may spend on
+        timed runs beyond ``repeat`` while their spread exceeds :data:`MAX_SPREAD`, and after
+        which :data:`MIN_REPEAT` runs suffice; default ``max(2 * min_seconds, 2.0)``. A
+        quick look can give less (``analyzer run --quick`` gives 0.5).
 
     Returns
     -------
@@ -355,6 +373,17 @@ def sweep(
             f"min_seconds must be a non-negative finite number, got {min_seconds!r}"
         )
     min_seconds = float(min_seconds)
+    if max_seconds is None:
+        max_seconds = max(2 * min_seconds, 2.0)
+    if (
+        isinstance(max_seconds, bool)
+        or not isinstance(max_seconds, Real)
+        or not 0 < max_seconds < math.inf
+    ):
+        raise AnalyzerError(
+            f"max_seconds must be a positive finite number or None, got {max_seconds!r}"
+        )
+    max_seconds = float(max_seconds)
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
         raise AnalyzerError(f"warmup must be a non-negative integer, got {warmup!r}")
     settings = {
@@ -367,6 +396,7 @@ def sweep(
         "threads": threads,
         "min_seconds": min_seconds,
         "passes": passes,
+        "max_seconds": max_seconds,
     }
     if isinstance(passes, bool) or not isinstance(passes, Integral) or not 1 <= passes <= 10**6:
         raise AnalyzerError(f"passes must be a positive integer (at most 10**6), got {passes!r}")
@@ -403,12 +433,13 @@ def sweep(
                     "threads",
                     "min_seconds",
                     "passes",
+                    "max_seconds",
                 )
-                if saved.get(k, _BEFORE.get(k)) != json.loads(json.dumps(settings[k]))
+                if _saved_setting(saved, k) != json.loads(json.dumps(settings[k]))
             ]
             if mismatched:
                 shown = "; ".join(
-                    f"{k}: saved {_short(saved.get(k, _BEFORE.get(k)))}, now {_short(settings[k])}"
+                    f"{k}: saved {_short(_saved_setting(saved, k))}, now {_short(settings[k])}"
                     for k in mismatched
                 )
                 raise AnalyzerError(
@@ -488,11 +519,26 @@ def sweep(
         disable=None if progress else True,
         unit="run",
     )
+    # the orders of a configuration run one after the other: its parameters are drawn once
+    parameters: tuple[tuple, Any] = ((), None)
     for i, same in bar:
         shown = ", ".join(f"{k}={v}" for k, v in numbers_of[same].items())
         bar.set_postfix_str(f"{shown} {same[1]}" + (f" (pass {i + 1})" if passes > 1 else ""))
+        if parameters[0] != same[2:]:
+            parameters = ((), None)  # the last configuration's go before the next are drawn
+            parameters = (same[2:], _default_point(plans[same]))
         runs[same].append(
-            _time(plans[same], repeat, min_seconds, warmup, threads, passes, last=i == passes - 1)
+            _time(
+                plans[same],
+                parameters[1],
+                repeat,
+                min_seconds,
+                max_seconds,
+                warmup,
+                threads,
+                passes,
+                last=i == passes - 1,
+            )
         )
         if i < passes - 1:
             continue
@@ -651,18 +697,28 @@ class _Pass(NamedTuple):
     peak_bytes: int | None
 
 
-def _time(p, repeat, min_seconds, warmup, threads, passes, last) -> _Pass:
+def _default_point(p) -> dict[str, np.ndarray] | None:
+    """The plan's graph's default parameter values; None (execute draws them, or says why
+    it cannot) when they cannot be drawn here."""
+    try:
+        return p.problem.graph.default_point()
+    except (AnalyzerError, MemoryError):
+        return None
+
+
+def _time(p, at, repeat, min_seconds, max_seconds, warmup, threads, passes, last) -> _Pass:
     """One pass of timing one plan, with its share of ``repeat``, of :data:`MIN_REPEAT` and
     of the time budgets; the peak memory is traced on the last pass only, after the plan's
     kernels have all run once (a kernel's first call may import a module)."""
     run = execute(
         p,
+        at=at,
         repeat=max(1, math.ceil(repeat / passes)),
         warmup=warmup,
         min_seconds=min_seconds / passes,
         threads=threads,
         max_spread=MAX_SPREAD,
-        max_seconds=max(2 * min_seconds, 2.0) / passes,
+        max_seconds=max_seconds / passes,
         min_repeat=max(1, math.ceil(MIN_REPEAT / passes)),
         memory=last,
     )

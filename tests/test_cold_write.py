@@ -101,3 +101,23 @@ def test_quick_calibration_stops_the_write_curve_at_its_top():
     assert all(s >= 0 for _, s in after + start + write)
     assert calibration_module._SETTINGS["quick"]["cold_write_top"] == 2**26
     assert calibration_module._SETTINGS["full"]["cold_write_top"] == float("inf")
+
+
+@pytest.mark.parametrize("stream", [2**16, 2**22])
+def test_the_cold_chains_are_the_chain_model_with_fixed_factors(stream):
+    """The calibration times the chains of analyzer.models.chain, built with factors made once
+    instead of drawn (twice) at random: the same plans, step by step, and an exact product."""
+    import numpy as np
+
+    from analyzer import execute, plan
+    from analyzer.machine.calibration import _cold_chains, _fixed_chain
+    from analyzer.models import chain
+
+    for dims, order, _ in _cold_chains(stream):
+        ours, model = plan(_fixed_chain(dims), order), plan(chain(dims), order)
+        assert ours.sequence == model.sequence and ours.macs == model.macs
+        columns = ["shapes", "structures", "macs", "bytes", "bytes_written"]
+        assert ours.steps[columns].equals(model.steps[columns])
+        # each factor has every entry 1/columns: so has their product, 1/dims[0]
+        jacobian = execute(ours, repeat=1, memory=False).jacobian
+        assert jacobian.shape == (dims[-1], dims[0]) and np.allclose(jacobian, 1 / dims[0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 
 import pandas as pd
@@ -258,3 +259,40 @@ def test_replaced_file_keeps_its_permissions(tmp_path):
     target.chmod(0o640)
     atomic_write_text(target, "new")
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
+
+
+def test_save_figure_lays_out_once_and_gives_the_figure_back_as_it_was(tmp_path, monkeypatch):
+    """The SVG reuses the layout the PNG's draw made (a constrained layout is the slowest part
+    of a save); the figure keeps its layout engine, and saving again gives the same SVG."""
+    from matplotlib.figure import Figure
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    def figure():
+        fig = Figure(figsize=(4, 3), layout="constrained")
+        ax = fig.subplots()
+        ax.plot([1, 10, 100], [1, 100, 10_000], label="squares")
+        ax.set(xscale="log", yscale="log", title="a long title to lay out", ylabel="seconds")
+        ax.legend()
+        return fig
+
+    layouts, real = [], ConstrainedLayoutEngine.execute
+
+    def counted(self, fig):
+        layouts.append(fig)
+        return real(self, fig)
+
+    monkeypatch.setattr(ConstrainedLayoutEngine, "execute", counted)
+    fig = figure()
+    first = [p.read_bytes() for p in save_figure(fig, tmp_path / "a")]
+    assert len(layouts) == 1
+    assert isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine)
+    again = [p.read_bytes() for p in save_figure(fig, tmp_path / "b")]
+    assert again[1] == first[1]
+    # the same as an SVG laid out on its own, to within a point
+    alone = tmp_path / "alone.svg"
+    figure().savefig(alone, format="svg", metadata={"Date": None})
+    numbers = re.compile(rb"-?\d+\.\d+")
+    ours = [float(x) for x in numbers.findall(first[1])]
+    theirs = [float(x) for x in numbers.findall(alone.read_bytes())]
+    assert len(ours) == len(theirs)
+    assert max(abs(a - b) for a, b in zip(ours, theirs, strict=True)) < 1.0

@@ -678,3 +678,65 @@ def test_passes_may_be_a_numpy_integer():
     df = sweep("one-layer", {"H": [4], "N": [3]}, orders=("input-first",),
                **{**FAST, "passes": np.int64(2)})  # fmt: skip
     assert df.attrs["settings"]["passes"] == 2 and type(df.attrs["settings"]["passes"]) is int
+
+
+# ------------------------------------------------- repeat budget; parameters drawn once
+def test_max_seconds_is_shared_by_the_passes(monkeypatch):
+    fake = ShiftedExecute([0.0] * 2)
+    monkeypatch.setattr(measure, "execute", fake)
+    df = sweep("one-layer", {"H": [4], "N": [3]}, orders=("input-first",), repeat=5,
+               min_seconds=0.5, progress=False, roofline=R, passes=2, max_seconds=0.5)  # fmt: skip
+    assert [kw["max_seconds"] for *_, kw in fake.calls] == [0.25, 0.25]
+    assert df.attrs["settings"]["max_seconds"] == 0.5
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("inf"), float("nan"), True, "1", [1]])
+def test_bad_max_seconds_are_refused(bad):
+    with pytest.raises(AnalyzerError, match="max_seconds must be a positive finite number"):
+        sweep("one-layer", GRID, **{**FAST, "max_seconds": bad})
+
+
+def test_a_folder_saved_before_max_seconds_existed_resumes_with_the_budget_it_had(
+    monkeypatch, tmp_path
+):
+    sweep("one-layer", GRID, out=tmp_path, **FAST)
+    saved = json.loads((tmp_path / "sweep.json").read_text())
+    assert saved["max_seconds"] == 2.0  # max(2 * min_seconds, 2 s) with min_seconds = 0
+    del saved["max_seconds"]
+    (tmp_path / "sweep.json").write_text(json.dumps(saved))
+    monkeypatch.setattr(measure, "execute", forbid_execute)
+    assert len(sweep("one-layer", GRID, out=tmp_path, resume=True, **FAST)) == 6
+    with pytest.raises(AnalyzerError, match=r"max_seconds: saved 2\.0, now 0\.5"):
+        sweep("one-layer", GRID, out=tmp_path, resume=True, **{**FAST, "max_seconds": 0.5})
+
+
+def test_a_configuration_s_parameters_are_drawn_once_a_pass_and_left_as_drawn(monkeypatch):
+    """Its orders run one after the other on the same values (drawing a large configuration's
+    parameters took a third of a quick sweep), and no execution changes them."""
+    from analyzer.graph import JacobianGraph
+
+    draws, seen, real_point, real_execute = [], [], JacobianGraph.default_point, measure.execute
+
+    def counted(self):
+        draws.append(1)
+        return real_point(self)
+
+    def spy(p, **kwargs):
+        at = kwargs["at"]
+        before = {k: np.array(v, copy=True) for k, v in at.items()}
+        run = real_execute(p, **kwargs)
+        assert all(np.array_equal(before[k], at[k]) for k in at)
+        assert np.array_equal(run.jacobian, real_execute(p, repeat=1, memory=False).jacobian)
+        seen.append(id(at))
+        return run
+
+    monkeypatch.setattr(JacobianGraph, "default_point", counted)
+    monkeypatch.setattr(measure, "execute", spy)
+    grid = {"H": [4, 8], "N": [3]}
+    sweep("one-layer", grid, **{**FAST, "passes": 2})
+    assert len(seen) == 12  # 2 configurations x 3 orders x 2 passes
+    # one draw each time the configuration changes: H=4, H=8, then (backward) H=8 again
+    # without a draw, then H=4; the spy's own reference runs draw 12 more
+    assert len(draws) == 3 + 12
+    assert [len(set(seen[k : k + 3])) for k in (0, 3, 6, 9)] == [1, 1, 1, 1]
+    assert seen[3] == seen[6]

@@ -458,6 +458,21 @@ def _cold_chains(stream_bytes: int) -> tuple[tuple[list[int], str, int], ...]:
     )
 
 
+def _fixed_chain(dims: Sequence[int]) -> Any:
+    """``analyzer.models.chain(dims)`` with fixed factors made once (every entry
+    ``1/columns``): the cold curves time steps, not numbers, and drawing a chain's normal
+    factors (once to evaluate it, once more for its blocks) took most of their time."""
+    from .. import primitives as prim
+    from ..graph import JacobianGraph
+
+    g = JacobianGraph(name="chain")
+    prim.parameter(g, "v0", dims[0], value=np.ones(dims[0]))
+    for i in range(1, len(dims)):
+        matrix = np.full((dims[i], dims[i - 1]), 1.0 / dims[i - 1])
+        prim.fixed_linear(g, f"v{i}", f"v{i - 1}", matrix, output=i == len(dims) - 1)
+    return g.validate()
+
+
 def _cold(threads: int | None, streams: Sequence[int], repeats: int,
           write_top: float = math.inf) -> tuple[
     list[tuple[float, float]], list[tuple[float, float]], list[tuple[float, float]]
@@ -472,11 +487,10 @@ def _cold(threads: int | None, streams: Sequence[int], repeats: int,
     after :data:`~analyzer.machine.model.COLD_FROM` bytes, where the model puts 0.
     """
     from ..executor import execute
-    from ..models import chain
     from ..planning import plan
 
     def tiny(dims: list[int], order: str, index: int, column: str) -> tuple[float, float]:
-        p = plan(chain(dims), order)
+        p = plan(_fixed_chain(dims), order)
         run = execute(p, repeat=repeats, warmup=1, threads=threads, memory=False)
         before = p.steps.iloc[index - 1][column]
         return float(before), float(run.step_seconds[index])
