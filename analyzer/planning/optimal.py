@@ -68,6 +68,7 @@ from .improve import improve
 from .pairs import PairBound
 from .problem import Problem, symbols_note
 from .reductions import as_path, free_copies, merges_may_form, parts, path_optimum
+from .relocate import relocate
 from .residual import Residual
 from .search import Budget, SearchRecord, register_order
 from .stars import star_packing
@@ -94,6 +95,9 @@ WIDE_LOCAL_SHARE = 0.9
 WIDE_SEARCH_SHARE = 0.05
 #: The gap (``upper / lower - 1``) past which the search is not expected to finish in time.
 WIDE_GAP = 0.02
+#: Share of each iterated local search's time that span moves (:mod:`~analyzer.planning.relocate`)
+#: get first; window descents with kicks get the rest.
+RELOCATE_SHARE = 0.7
 
 
 def _numbers(problem: Problem) -> None:
@@ -194,6 +198,18 @@ def _run(search: BranchAndBound, outcome: Outcome, budget: Budget, share: float 
         return Budget(max(share - start.elapsed(), 1e-9) * fraction, objective)
 
     def local(fraction: float, perturb: bool) -> None:
+        if perturb and RELOCATE_SHARE > 0:
+            sequence, cost, tried = relocate(
+                search.board, search.best, search.upper, left(fraction * RELOCATE_SHARE)
+            )
+            _count(counts, {"span " + key: value for key, value in tried.items()})
+            if cost < search.upper:
+                search.upper, search.best = cost, sequence
+            fraction = (
+                1.0
+                if fraction == 1.0
+                else fraction * (1 - RELOCATE_SHARE) / (1 - fraction * RELOCATE_SHARE)
+            )
         sequence, cost, tried = improve(
             search.board, search.best, search.upper, left(fraction), perturb=perturb
         )
