@@ -21,10 +21,11 @@ Steps (each exact; see :mod:`~analyzer.planning.reductions`,
    :data:`BOUND_SHARE` of the time left), whose packing the search also
    carries down as the bound of :mod:`~analyzer.planning.residual` (it prunes
    with the larger of the two). When the search stops unproven
-   (after :data:`SEARCH_SHARE` of the part's time), iterated local search
-   improves its best order for :data:`LOCAL_SHARE` of the time left, and the
-   search goes on with the rest from that order, its memo kept (the lower
-   bound is always the search's). When the gap is above :data:`WIDE_GAP` the
+   (after :data:`SEARCH_SHARE` of the part's time), local search improves
+   its best order for :data:`LOCAL_SHARE` of the time left (span moves of
+   :mod:`~analyzer.planning.relocate` for :data:`RELOCATE_SHARE` of it, then
+   iterated window descents), and the search goes on with the rest from that
+   order, its memo kept (the lower bound is always the search's). When the gap is above :data:`WIDE_GAP` the
    search will not finish and a better order is what narrows the gap: the
    first search gets :data:`WIDE_SEARCH_SHARE`, the local search
    :data:`WIDE_LOCAL_SHARE`.
@@ -182,8 +183,9 @@ def _run(search: BranchAndBound, outcome: Outcome, budget: Budget, share: float 
     The descent (at most :data:`DESCENT_SHARE` of ``share``) gives the search a
     lower first upper bound; the search gets :data:`SEARCH_SHARE` of what is
     left (:data:`WIDE_SEARCH_SHARE` when the gap is above :data:`WIDE_GAP`);
-    when it stops unproven, iterated local search takes :data:`LOCAL_SHARE`
-    of what is left (:data:`WIDE_LOCAL_SHARE` when the gap is still wide), and
+    when it stops unproven, local search (span moves, then iterated window
+    descents) takes :data:`LOCAL_SHARE` of what is left
+    (:data:`WIDE_LOCAL_SHARE` when the gap is still wide), and
     the search goes on with the rest (its memo kept) from the better order.
     The lower bound is the search's, valid for every order; without a time
     limit the search runs to the end.
