@@ -10,7 +10,10 @@ random ones: a seeded generator), keeps the relative order of the others, and
 finds the cheapest way to interleave the ``k`` freed vertices with them: a DP
 over ``(how many kept vertices went, which freed vertices went)``, at most
 ``(L - k + 1)·2^k`` states, each priced by make/unmake on a board. The new span
-replaces the old one when it is cheaper. Window descent
+replaces the old one when it is cheaper. After :data:`STALL` moves per vertex
+without a cheaper order, the best order is perturbed (a few vertices moved, as
+in :mod:`~analyzer.planning.improve`) and the moves go on from there, the best
+order kept (iterated local search). Window descent
 (:mod:`~analyzer.planning.improve`) reorders ``w`` consecutive vertices; this
 moves each of ``k`` vertices anywhere within ``L`` positions, jointly.
 
@@ -38,7 +41,7 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 from .board import Board
-from .improve import DenseBoard
+from .improve import DenseBoard, _kick
 from .search import Budget
 
 __all__ = ["relocate", "SPAN", "FREE"]
@@ -47,6 +50,8 @@ __all__ = ["relocate", "SPAN", "FREE"]
 SPAN = 30
 #: Vertices of a span freed to go anywhere in it (the DP has ``(SPAN - FREE + 1)·2^FREE`` states).
 FREE = 5
+#: Moves (times the number of vertices) without a cheaper order before the best one is kicked.
+STALL = 3
 _CHECK_EVERY = 1023  # DP states between two looks at the clock
 
 
@@ -135,7 +140,7 @@ def relocate(
     ``moves`` moves (needed when ``budget`` has no time limit). The board is
     left as it was. Returns the best order, its cost and counts of what was tried.
     """
-    tried: dict[str, Any] = {"moves": 0, "states": 0, "improved": 0}
+    tried: dict[str, Any] = {"moves": 0, "states": 0, "improved": 0, "kicks": 0}
     best, best_cost = list(sequence), cost
     n = len(best)
     span = min(span, n)
@@ -149,16 +154,21 @@ def relocate(
     state = board.state if isinstance(board, Board) else board
     near = {v: set(state.pred[v]) | set(state.succ[v]) for v in best}
     generator = random.Random(seed)
+    current, current_cost, stalled = list(best), best_cost, 0
     while moves is None or tried["moves"] < moves:
         if budget.expired():
             break
+        if stalled >= STALL * n:  # a local optimum for these moves: kick the best order
+            current, _ = _kick(best, 2, generator)
+            current_cost, stalled = board.run(current, restore=True), 0
+            tried["kicks"] += 1
         start = generator.randrange(n - span + 1)
-        segment = best[start : start + span]
+        segment = current[start : start + span]
         chosen = _choose(segment, free, near, generator)
         kept = [v for v in segment if v not in chosen]
         done = []
         try:
-            for v in best[:start]:
+            for v in current[:start]:
                 done.append(board.make(v))
             old = board.run(segment, restore=True)
             search = _Interleave(board, kept, chosen, budget)
@@ -171,8 +181,12 @@ def relocate(
         finally:
             board.rewind(done)
         tried["moves"] += 1
+        stalled += 1
         if found < old:
-            best[start : start + span] = order
-            best_cost = best_cost - old + found
-            tried["improved"] += 1
+            current[start : start + span] = order
+            current_cost = current_cost - old + found
+            stalled = 0
+            if current_cost < best_cost:
+                best, best_cost = list(current), current_cost
+                tried["improved"] += 1
     return best, best_cost, tried
