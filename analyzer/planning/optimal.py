@@ -25,10 +25,10 @@ Steps (each exact; see :mod:`~analyzer.planning.reductions`,
    its best order for :data:`LOCAL_SHARE` of the time left (span moves of
    :mod:`~analyzer.planning.relocate` for :data:`RELOCATE_SHARE` of it, then
    iterated window descents), and the search goes on with the rest from that
-   order, its memo kept (the lower bound is always the search's). When the gap is above :data:`WIDE_GAP` the
-   search will not finish and a better order is what narrows the gap: the
-   first search gets :data:`WIDE_SEARCH_SHARE`, the local search
-   :data:`WIDE_LOCAL_SHARE`.
+   order, its memo kept (the lower bound is always the search's). When the
+   gap is above :data:`WIDE_GAP` the search will not finish and a better
+   order is what narrows the gap: the first search gets
+   :data:`WIDE_SEARCH_SHARE`, the local search :data:`WIDE_LOCAL_SHARE`.
 
 The answer is always an order. ``search.proven`` says whether it is optimal;
 when not (time ran out, or the search was interrupted), ``search.lower_bound``
