@@ -91,7 +91,7 @@ def test_span_moves_find_the_optimum_of_a_small_mlp_and_stop_on_time():
     g = mlp([8, 2, 8, 2, 8])
     board = Board.of(Problem.of(g))
     start = list(board.order)
-    _, found, _ = relocate(board, start, board.run(start, restore=True), Budget(1.0))
+    _, found, _ = relocate(board, start, board.run(start, restore=True), Budget(None))
     assert found == dense_brute_force(g)
     problem = Problem.of(layered_graph(20, 3))
     board = Board.of(problem)
@@ -128,3 +128,25 @@ def test_span_moves_leave_no_reference_cycles():
     finally:
         if enabled:
             gc.enable()
+
+
+def test_an_interrupt_in_span_moves_returns_the_best_order_so_far(monkeypatch):
+    from analyzer import plan
+    from analyzer.planning import relocate as module
+
+    calls = {"n": 0}
+    real = module._Interleave.best
+
+    def interrupted(self, j, mask):
+        calls["n"] += 1
+        if calls["n"] > 500:
+            raise KeyboardInterrupt
+        return real(self, j, mask)
+
+    monkeypatch.setattr(module._Interleave, "best", interrupted)
+    g = layered_graph(40, 5, width=6, high=40)
+    p = plan(g, "optimal", time_limit=3.0)
+    assert calls["n"] > 500  # the span moves ran, and were interrupted
+    assert p.search.tried["stopped"] == "interrupted"
+    assert not p.proven_optimal and p.lower_bound <= p.macs
+    assert p.macs == Board.of(Problem.of(g)).run(p.sequence)  # a whole order, priced
