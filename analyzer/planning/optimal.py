@@ -21,13 +21,14 @@ Steps (each exact; see :mod:`~analyzer.planning.reductions`,
    :data:`BOUND_SHARE` of the time left), whose packing the search also
    carries down as the bound of :mod:`~analyzer.planning.residual` (it prunes
    with the larger of the two). When the search stops unproven
-   (after :data:`SEARCH_SHARE` of the part's time), iterated local search
-   improves its best order for :data:`LOCAL_SHARE` of the time left, and the
-   search goes on with the rest from that order, its memo kept (the lower
-   bound is always the search's). When the gap is above :data:`WIDE_GAP` the
-   search will not finish and a better order is what narrows the gap: the
-   first search gets :data:`WIDE_SEARCH_SHARE`, the local search
-   :data:`WIDE_LOCAL_SHARE`.
+   (after :data:`SEARCH_SHARE` of the part's time), local search improves
+   its best order for :data:`LOCAL_SHARE` of the time left (span moves of
+   :mod:`~analyzer.planning.relocate` for :data:`RELOCATE_SHARE` of it, then
+   iterated window descents), and the search goes on with the rest from that
+   order, its memo kept (the lower bound is always the search's). When the
+   gap is above :data:`WIDE_GAP` the search will not finish and a better
+   order is what narrows the gap: the first search gets
+   :data:`WIDE_SEARCH_SHARE`, the local search :data:`WIDE_LOCAL_SHARE`.
 
 The answer is always an order. ``search.proven`` says whether it is optimal;
 when not (time ran out, or the search was interrupted), ``search.lower_bound``
@@ -68,6 +69,7 @@ from .improve import improve
 from .pairs import PairBound
 from .problem import Problem, symbols_note
 from .reductions import as_path, free_copies, merges_may_form, parts, path_optimum
+from .relocate import relocate
 from .residual import Residual
 from .search import Budget, SearchRecord, register_order
 from .stars import star_packing
@@ -94,6 +96,9 @@ WIDE_LOCAL_SHARE = 0.9
 WIDE_SEARCH_SHARE = 0.05
 #: The gap (``upper / lower - 1``) past which the search is not expected to finish in time.
 WIDE_GAP = 0.02
+#: Share of each iterated local search's time that span moves (:mod:`~analyzer.planning.relocate`)
+#: get first; window descents with kicks get the rest.
+RELOCATE_SHARE = 0.7
 
 
 def _numbers(problem: Problem) -> None:
@@ -178,8 +183,9 @@ def _run(search: BranchAndBound, outcome: Outcome, budget: Budget, share: float 
     The descent (at most :data:`DESCENT_SHARE` of ``share``) gives the search a
     lower first upper bound; the search gets :data:`SEARCH_SHARE` of what is
     left (:data:`WIDE_SEARCH_SHARE` when the gap is above :data:`WIDE_GAP`);
-    when it stops unproven, iterated local search takes :data:`LOCAL_SHARE`
-    of what is left (:data:`WIDE_LOCAL_SHARE` when the gap is still wide), and
+    when it stops unproven, local search (span moves, then iterated window
+    descents) takes :data:`LOCAL_SHARE` of what is left
+    (:data:`WIDE_LOCAL_SHARE` when the gap is still wide), and
     the search goes on with the rest (its memo kept) from the better order.
     The lower bound is the search's, valid for every order; without a time
     limit the search runs to the end.
@@ -194,6 +200,18 @@ def _run(search: BranchAndBound, outcome: Outcome, budget: Budget, share: float 
         return Budget(max(share - start.elapsed(), 1e-9) * fraction, objective)
 
     def local(fraction: float, perturb: bool) -> None:
+        if perturb and RELOCATE_SHARE > 0:
+            sequence, cost, tried = relocate(
+                search.board, search.best, search.upper, left(fraction * RELOCATE_SHARE)
+            )
+            _count(counts, {"span " + key: value for key, value in tried.items()})
+            if cost < search.upper:
+                search.upper, search.best = cost, sequence
+            fraction = (
+                1.0
+                if fraction == 1.0
+                else fraction * (1 - RELOCATE_SHARE) / (1 - fraction * RELOCATE_SHARE)
+            )
         sequence, cost, tried = improve(
             search.board, search.best, search.upper, left(fraction), perturb=perturb
         )

@@ -1,0 +1,152 @@
+"""Span moves (``relocate``): priced permutations, never costlier, exact interleavings.
+
+Expected values come from brute force over orders and interleavings, and from
+the subset DP, never from the local search itself.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_planning_scale import _oracle, dense_brute_force, layered_graph, random_graph
+
+from analyzer.models import mlp
+from analyzer.planning import Budget, Problem
+from analyzer.planning.board import Board
+from analyzer.planning.relocate import _Interleave, relocate
+
+COSTS = ("dense", "structured")
+
+
+def _graph(n: int, seed: int):
+    return random_graph(n, seed) if seed % 2 else layered_graph(n, seed)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 10**6),
+    n=st.integers(1, 9),
+    cost=st.sampled_from(COSTS),
+    objective=st.sampled_from(["macs", "bytes"]),
+    span=st.integers(2, 9),
+    free=st.integers(2, 5),
+)
+def test_span_moves_return_a_priced_permutation_no_costlier(seed, n, cost, objective, span, free):
+    problem = Problem.of(_graph(n, seed), cost)
+    board = Board.of(problem, objective)
+    before = (board.state.copy().pred, board.state.copy().succ)
+    start = list(problem.intermediates)
+    random.Random(seed).shuffle(start)
+    start_cost = board.run(start, restore=True)
+    sequence, found, tried = relocate(
+        board, start, start_cost, Budget(None), span=span, free=free, seed=seed, moves=6
+    )
+    assert sorted(sequence) == sorted(start)
+    assert (board.state.pred, board.state.succ) == before  # the board is left as it was
+    assert found == Board.of(problem, objective).run(sequence)  # priced again from scratch
+    assert _oracle(problem, objective) <= found <= start_cost
+    assert tried["moves"] <= 6
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(2, 7), cost=st.sampled_from(COSTS))
+def test_one_move_over_every_vertex_is_the_optimum(seed, n, cost):
+    # span = free = n: the interleaving DP is the subset DP over the whole graph
+    g = _graph(n, seed)
+    problem = Problem.of(g, cost)
+    board = Board.of(problem)
+    start = list(problem.intermediates)[::-1]
+    _, found, _ = relocate(
+        board, start, board.run(start, restore=True), Budget(None), span=n, free=n, moves=1
+    )
+    assert found == _oracle(problem)
+    if cost == "dense":
+        assert found == dense_brute_force(g)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(3, 8), k=st.integers(1, 3))
+def test_the_interleaving_is_the_cheapest_of_every_interleaving(seed, n, k):
+    problem = Problem.of(_graph(n, seed))
+    board = Board.of(problem)
+    order = list(problem.intermediates)
+    rng = random.Random(seed)
+    rng.shuffle(order)
+    free = rng.sample(order, min(k, n))
+    kept = [v for v in order if v not in free]
+    best = None  # brute force: every order that keeps ``kept``'s relative order
+    for candidate in itertools.permutations(order):
+        if [v for v in candidate if v in kept] == kept:
+            price = board.run(candidate, restore=True)
+            best = price if best is None else min(best, price)
+    found, sequence = _Interleave(board, kept, free, Budget(None)).best(0, 0)
+    assert found == best == board.run(sequence, restore=True)
+    assert [v for v in sequence if v in kept] == kept
+
+
+def test_span_moves_find_the_optimum_of_a_small_mlp_and_stop_on_time():
+    g = mlp([8, 2, 8, 2, 8])
+    board = Board.of(Problem.of(g))
+    start = list(board.order)
+    _, found, _ = relocate(board, start, board.run(start, restore=True), Budget(None))
+    assert found == dense_brute_force(g)
+    problem = Problem.of(layered_graph(20, 3))
+    board = Board.of(problem)
+    start = list(problem.intermediates)
+    cost = board.run(start, restore=True)
+    sequence, found, tried = relocate(board, start, cost, Budget(1e-9))
+    assert (sequence, found, tried["moves"]) == (start, cost, 0)  # out of time: unchanged
+
+
+def test_span_moves_are_deterministic():
+    problem = Problem.of(layered_graph(16, 4))
+    board = Board.of(problem)
+    start = list(problem.intermediates)
+    cost = board.run(start, restore=True)
+    first = relocate(board, start, cost, Budget(None), moves=10, seed=3)
+    again = relocate(board, start, cost, Budget(None), moves=10, seed=3)
+    assert first == again
+
+
+def test_span_moves_leave_no_reference_cycles():
+    """Planning pauses the cyclic garbage collector: what a move makes must be freed by
+    reference counting alone (see the same test of the window descent)."""
+    import gc
+
+    board = Board.of(Problem.of(layered_graph(12, 1)))
+    order = list(board.order)
+    cost = board.run(order, restore=True)
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        relocate(board, order, cost, Budget(0.3))
+        assert gc.collect() == 0
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def test_an_interrupt_in_span_moves_returns_the_best_order_so_far(monkeypatch):
+    from analyzer import plan
+    from analyzer.planning import relocate as module
+
+    calls = {"n": 0}
+    real = module._Interleave.best
+
+    def interrupted(self, j, mask):
+        calls["n"] += 1
+        if calls["n"] > 500:
+            raise KeyboardInterrupt
+        return real(self, j, mask)
+
+    monkeypatch.setattr(module._Interleave, "best", interrupted)
+    g = layered_graph(40, 5, width=6, high=40)
+    p = plan(g, "optimal", time_limit=3.0)
+    assert calls["n"] > 500  # the span moves ran, and were interrupted
+    assert p.search.tried["stopped"] == "interrupted"
+    assert not p.proven_optimal and p.lower_bound <= p.macs
+    assert p.macs == Board.of(Problem.of(g)).run(p.sequence)  # a whole order, priced
