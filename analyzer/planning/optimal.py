@@ -21,7 +21,11 @@ Steps (each exact; see :mod:`~analyzer.planning.reductions`,
    :data:`BOUND_SHARE` of the time left), whose packing the search also
    carries down as the bound of :mod:`~analyzer.planning.residual` (it prunes
    with the larger of the two). When the search stops unproven
-   (after :data:`SEARCH_SHARE` of the part's time), local search improves
+   (after :data:`SEARCH_SHARE` of the part's time), under the dense model
+   and the ``macs`` objective the certificate rises to the Lagrangian bound of
+   :mod:`~analyzer.planning.lagrange` where that is higher (at most
+   :data:`LAGRANGE_SHARE` of the part's time left; ``tried["lagrangian"]``
+   counts the parts where it rose), then local search improves
    its best order for :data:`LOCAL_SHARE` of the time left (span moves of
    :mod:`~analyzer.planning.relocate` for :data:`RELOCATE_SHARE` of it, then
    iterated window descents), and the search goes on with the rest from that
@@ -33,8 +37,8 @@ Steps (each exact; see :mod:`~analyzer.planning.reductions`,
 The answer is always an order. ``search.proven`` says whether it is optimal;
 when not (time ran out, or the search was interrupted), ``search.lower_bound``
 is a cost no order can beat, the sum of the parts' bounds. A
-``KeyboardInterrupt`` during the search, the local search, the pair bound or
-the star bound returns the best order found so far, not proven
+``KeyboardInterrupt`` during the search, the local search, the pair bound,
+the star bound or the Lagrangian bound returns the best order found so far, not proven
 (``tried["stopped"] == "interrupted"``); the parts not started yet keep their
 heuristic order (without their pair and star bounds). One during the
 heuristic orders, a subset or path DP, or the first bound of a part
@@ -54,6 +58,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -66,6 +71,7 @@ from .chain import OutOfTime, chain_search
 from .costs import Pricer
 from .heuristics import _fill_score, _markowitz_score, greedy
 from .improve import improve
+from .lagrange import lagrangian_bound
 from .pairs import PairBound
 from .problem import Problem, symbols_note
 from .reductions import as_path, free_copies, merges_may_form, parts, path_optimum
@@ -83,6 +89,9 @@ __all__ = ["optimal", "branch_and_bound", "upper_bound", "SMALL_PART"]
 SMALL_PART = 12
 #: Most of the time left that the star bound at the start may take (it stops early, valid).
 BOUND_SHARE = 0.3
+#: Most of a part's time left after its first search that the Lagrangian bound
+#: (:mod:`~analyzer.planning.lagrange`; dense model, macs) may take.
+LAGRANGE_SHARE = 0.5
 #: Most of a part's time the first local descent may take (it usually takes far less).
 DESCENT_SHARE = 0.25
 #: Share of the time left after the descent that the search gets first.
@@ -174,6 +183,10 @@ def _search(
     search = BranchAndBound(board, bound, Budget(None, objective), (cost, sequence))
     search.lower = lower
     search.residual = residual
+    if objective == "macs" and not pricer.model.keeps_structure:
+        search.certify = functools.partial(
+            lagrangian_bound, state, problem.sizes, part, problem.nodes
+        )
     return search, outcome
 
 
@@ -229,6 +242,11 @@ def _run(search: BranchAndBound, outcome: Outcome, budget: Budget, share: float 
             if found.proven or share is None or found.tried.get("stopped") == "interrupted":
                 break
             if fraction != 1.0:  # (the gap may have narrowed)
+                if search.certify is not None:
+                    found_bound = search.certify(left(LAGRANGE_SHARE), search.upper)
+                    if found_bound > search.lower:
+                        search.lower = min(found_bound, search.upper)
+                        counts["lagrangian"] = 1
                 wide = search.upper > (1 + WIDE_GAP) * search.lower
                 local(WIDE_LOCAL_SHARE if wide else LOCAL_SHARE, perturb=True)
     except KeyboardInterrupt:  # in a local search: the best order so far, not proven
@@ -251,7 +269,17 @@ def _combine(
 ) -> SearchRecord:
     sequence = list(preparatory)
     tried: dict[str, Any] = {"preparatory": len(preparatory), "parts": len(outcomes)}
-    counts = ("nodes", "expanded", "pruned", "passes", "paths", "states", "memo", "memo emptied")
+    counts = (
+        "nodes",
+        "expanded",
+        "pruned",
+        "passes",
+        "paths",
+        "states",
+        "memo",
+        "memo emptied",
+        "lagrangian",
+    )
     for outcome in outcomes:
         sequence += outcome.sequence
         for key, value in outcome.tried.items():

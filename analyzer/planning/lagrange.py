@@ -1,0 +1,267 @@
+"""A Lagrangian lower bound: each vertex priced by who goes before it nearby, made to agree.
+
+Dense model, ``macs`` objective: eliminating ``v`` costs ``|v|·IN·OUT``
+(``IN``, ``OUT`` the summed sizes of its neighbours then, item 3 of
+:mod:`~analyzer.planning.bounds`). Give each vertex ``v`` still to eliminate
+some *members*: vertices still to eliminate on its input side and on its
+output side, chosen in pairs (``u`` is an input-side member of ``w`` exactly
+when ``w`` is an output-side member of ``u``), the pairs joined by the
+shortest paths first (at most :data:`DISTANCE` factors), larger first among
+those, at most :data:`NEAR` members a side. Any choice gives a valid bound;
+pairs make both ends price who goes first. For an order, let ``D`` be the
+members of ``v`` gone before it. Then, by items 1 and 2 of
+:mod:`~analyzer.planning.bounds`:
+
+- the members not in ``D`` are alive when ``v`` goes, and so are the
+  never-eliminated vertices; each of these that a path of the start graph
+  joins to ``v`` through members of ``D`` only is its neighbour then
+  (*forced*);
+- the other neighbours on that side separate ``v`` from the never-eliminated
+  vertices in the graph without the forced ones, and hold no member of ``D``
+  (gone). So ``IN ≥ c_in(v, D)``: the forced sizes plus the narrowest such
+  separator with the members of ``D`` uncuttable (a maximum flow); any vertex
+  that is not a member may or may not be gone and is left cuttable, which can
+  only make the separator narrower. Likewise ``OUT ≥ c_out(v, D)``.
+
+So ``v`` costs at least ``c_v(D) = |v|·c_in(v, D ∩ in-members)·c_out(v, D ∩
+out-members)``. An order fixes, for each pair ``u, v`` (``u`` an input-side
+member of ``v``, so ``v`` an output-side member of ``u``), which of the two
+goes first: ``b_v(u) = [u ∈ D_v]`` and ``b_u(v) = [v ∈ D_u]`` add up
+to 1. For any multipliers ``λ`` (one per such pair, any sign),
+
+``L(λ) = Σ_v min_D (c_v(D) + Σ_{u ∈ D} λ_{uv}) - Σ_pairs λ``
+
+is at most ``Σ_v c_v(D_v) + Σ_pairs λ·(b_v(u) + b_u(v) - 1) = Σ_v c_v(D_v)``
+for the sets ``D_v`` of any order (each minimum is at most its value at
+``D_v``), hence at most the cost of every order: a lower bound whatever
+``λ`` is. :func:`lagrangian_bound` raises it by subgradient steps (Polyak's
+rule towards the best order known, the step halved after :data:`PATIENCE`
+steps in a row find nothing higher) and returns the best value met, rounded
+down. With ``λ = 0`` each vertex takes its cheapest set alone, as if its
+neighbours all went the way that suits it; the multipliers make the two ends
+of every pair agree on who goes first, which the pair, star and group bounds
+each do for a few vertices at a time.
+
+Examples
+--------
+>>> from analyzer.models import mlp
+>>> from analyzer.planning.problem import Problem
+>>> from analyzer import plan
+>>> problem = Problem.of(mlp([8, 2, 8, 2, 8]))
+>>> state, part = problem.state(), list(problem.intermediates)
+>>> bound = lagrangian_bound(state, problem.sizes, part, problem.nodes)
+>>> bound <= plan(mlp([8, 2, 8, 2, 8]), "optimal").macs
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..elimination import State
+from .cuts import EXACT_CUT_VERTICES
+from .search import Budget
+
+__all__ = ["lagrangian_bound", "NEAR", "ROUNDS"]
+
+#: Near members of a vertex on each side (its tables have ``2^NEAR`` entries a side).
+NEAR = 7
+#: Most subgradient steps.
+ROUNDS = 400
+#: Most of the budget the tables may take (the steps get the rest at least).
+TABLE_SHARE = 0.7
+#: Steps without a higher value before the step is halved.
+PATIENCE = 50
+#: Longest path (in factors) between a vertex and a member.
+DISTANCE = 3
+
+
+def lagrangian_bound(
+    state: State,
+    sizes: dict,
+    part: Sequence[Hashable],
+    nodes: Sequence[Hashable],
+    budget: Any = None,
+    upper: float | None = None,
+    near: int = NEAR,
+) -> int:
+    """The bound of the module docstring for eliminating ``part`` from ``state`` (dense, macs).
+
+    ``nodes`` lists the vertices in topological order (those not in ``state`` are
+    skipped); the vertices outside ``part`` are never eliminated. ``budget`` (a
+    :class:`~analyzer.planning.search.Budget`) stops the tables and the steps early
+    (the tables take at most :data:`TABLE_SHARE` of it; the value met so far is valid;
+    vertices without tables count their cut bound);
+    ``upper`` (the cost of an order) is the target of the steps. 0 on graphs too large
+    for exact cuts.
+    """
+    from .stars import _Network
+
+    nodes = [x for x in nodes if x in state.pred]
+    eliminable = set(part)
+    if not eliminable or len(nodes) > EXACT_CUT_VERTICES or sum(sizes[x] for x in nodes) >= 2**30:
+        return 0
+    network = _Network(state, sizes, nodes, eliminable)
+    position = {x: i for i, x in enumerate(nodes)}
+    vertices = [x for x in nodes if x in eliminable]
+    paired = _pairs(state, vertices, eliminable, sizes, position, near)
+    left = None if budget is None else budget.left()
+    building = None if left is None else Budget(max(left, 1e-9) * TABLE_SHARE)
+    members, tables = {}, {}
+    for v in vertices:
+        expired = building is not None and building.expired()
+        sides = []
+        for way, neighbours in (("into", state.pred), ("out_of", state.succ)):
+            chosen = [] if expired else paired[way][v]
+            values = [
+                _side(network, way, v, neighbours, eliminable, sizes, chosen, mask)
+                for mask in range(2 ** len(chosen))
+            ]
+            sides.append((chosen, np.array(values, dtype=float)))
+        members[v] = (sides[0][0], sides[1][0])
+        tables[v] = sizes[v] * np.outer(sides[0][1], sides[1][1])
+    return _dual(vertices, members, tables, budget, upper)
+
+
+def _pairs(
+    state: State, vertices: list, eliminable: set, sizes: dict, position: dict, near: int
+) -> dict[str, dict]:
+    """Members chosen in pairs: ``u`` an input-side member of ``v`` exactly when ``v`` is an
+    output-side member of ``u`` (so every member's order is priced on both sides), nearest
+    pairs first (path length), larger first within a length, at most ``near`` a side."""
+    into: dict = {v: [] for v in vertices}
+    out_of: dict = {v: [] for v in vertices}
+    candidates = []
+    for u in vertices:
+        seen, frontier, distance = {u}, [u], 0
+        while frontier and distance < DISTANCE:
+            distance += 1
+            layer = []
+            for x in frontier:
+                for w in state.succ[x]:
+                    if w not in seen:
+                        seen.add(w)
+                        layer.append(w)
+            for w in layer:
+                if w in eliminable:
+                    candidates.append(
+                        (distance, -sizes[u] * sizes[w], position[u], position[w], u, w)
+                    )
+            frontier = layer
+    for *_, u, w in sorted(candidates):
+        if len(out_of[u]) < near and len(into[w]) < near:
+            out_of[u].append(w)
+            into[w].append(u)
+    return {"into": into, "out_of": out_of}
+
+
+def _side(
+    network: Any,
+    way: str,
+    v: Hashable,
+    neighbours: dict,
+    eliminable: set,
+    sizes: dict,
+    chosen: list,
+    mask: int,
+) -> int:
+    """``c_in`` or ``c_out`` of ``v`` (module docstring) when the members of ``mask`` went first."""
+    gone = {u for i, u in enumerate(chosen) if mask >> i & 1}
+    alive = set(chosen) - gone
+    forced, seen, stack = set(), {v}, [v]
+    while stack:
+        for u in neighbours[stack.pop()]:
+            if u in seen:
+                continue
+            seen.add(u)
+            if u in gone:
+                stack.append(u)
+            elif u in alive or u not in eliminable:
+                forced.add(u)
+    changes = dict.fromkeys(gone, network.infinite)
+    changes.update(dict.fromkeys(forced, 0))
+    flow = network.into(v, changes) if way == "into" else network.out_of(v, changes)
+    return sum(sizes[u] for u in forced) + flow
+
+
+def _dual(vertices: list, members: dict, tables: dict, budget: Any, upper: float | None) -> int:
+    """The best ``L(λ)`` met by subgradient steps (module docstring), rounded down."""
+    index = {v: i for i, v in enumerate(vertices)}
+    pairs: dict[tuple, int] = {}
+    for v in vertices:
+        for u in members[v][0]:
+            if v in members[u][1]:
+                pairs.setdefault((u, v), len(pairs))
+    # per vertex: which pair each bit of a set of members gone first stands for (-1: none)
+    bits = {
+        v: (
+            np.array([pairs.get((u, v), -1) for u in members[v][0]], dtype=np.int64),
+            np.array([pairs.get((v, u), -1) for u in members[v][1]], dtype=np.int64),
+        )
+        for v in vertices
+    }
+    rows = max(t.shape[0] for t in tables.values())
+    cols = max(t.shape[1] for t in tables.values())
+    table = np.full((len(vertices), rows, cols), np.inf)
+    for v, t in tables.items():
+        table[index[v], : t.shape[0], : t.shape[1]] = t
+    # a vertex's term for each of its sets: a sparse sum of multipliers, as index arrays
+    gather_in = _gather(vertices, bits, 0, rows)
+    gather_out = _gather(vertices, bits, 1, cols)
+    multipliers = np.zeros(len(pairs) + 1)  # the last one stands for "no pair", kept at 0
+    best = float(np.sum(table.reshape(len(vertices), -1).min(axis=1)))
+    if not pairs:
+        return _floor(best)
+    step, since = 1.0, 0
+    for _ in range(ROUNDS):
+        if budget is not None and budget.expired():
+            break
+        terms_in = multipliers[gather_in].sum(axis=2)  # (vertices, rows)
+        terms_out = multipliers[gather_out].sum(axis=2)  # (vertices, cols)
+        total = table + terms_in[:, :, None] + terms_out[:, None, :]
+        flat = total.reshape(len(vertices), -1)
+        chosen = flat.argmin(axis=1)
+        value = float(flat[np.arange(len(vertices)), chosen].sum() - multipliers[:-1].sum())
+        if value > best:
+            best, since = value, 0
+        else:
+            since += 1
+            if since >= PATIENCE:
+                step, since = step / 2, 0
+        gradient = np.full(len(pairs) + 1, -1.0)
+        np.add.at(gradient, gather_in[np.arange(len(vertices)), chosen // cols].ravel(), 1.0)
+        np.add.at(gradient, gather_out[np.arange(len(vertices)), chosen % cols].ravel(), 1.0)
+        gradient[-1] = 0.0
+        norm = float(gradient @ gradient)
+        if norm == 0:  # every pair agrees: no multiplier can raise the value
+            break
+        target = upper if upper is not None and upper > value else 1.05 * max(value, 1.0)
+        multipliers += step * (target - value) / norm * gradient
+        multipliers[-1] = 0.0
+    return _floor(best)
+
+
+def _gather(vertices: list, bits: dict, side: int, width: int) -> np.ndarray:
+    """``(vertices, width, NEAR)`` indices of the multipliers each set of one side adds (the
+    last multiplier, always 0, fills the bits that stand for no pair and the padding)."""
+    none = -1
+    most = max((len(bits[v][side]) for v in vertices), default=0)
+    gather = np.full((len(vertices), width, max(most, 1)), none, dtype=np.int64)
+    masks = np.arange(width)
+    for i, v in enumerate(vertices):
+        ids = bits[v][side]
+        for b, pair in enumerate(ids):
+            if pair >= 0:
+                gather[i, :, b] = np.where(masks >> b & 1, pair, none)
+    return gather
+
+
+def _floor(value: float) -> int:
+    """Rounded down, past the float sums' rounding (the costs are integers)."""
+    if not math.isfinite(value) or value <= 0:
+        return 0
+    return int(math.floor(value * (1 - 1e-12)))

@@ -1,0 +1,131 @@
+"""The Lagrangian bound (analyzer.planning.lagrange) against exact optima and every order."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_planning_scale import layered_graph
+from test_planning_stars import _fresh, _graph
+
+from analyzer import from_sequence, plan
+from analyzer.planning import Budget, Problem
+from analyzer.planning.board import Board
+from analyzer.planning.lagrange import _pairs, lagrangian_bound
+from analyzer.planning.subset import subset_optimum
+
+
+def _bound(problem: Problem, state=None, part=None, **kwargs) -> int:
+    state = problem.state() if state is None else state
+    part = list(problem.intermediates) if part is None else part
+    return lagrangian_bound(state, problem.sizes, part, problem.nodes, **kwargs)
+
+
+def _optimum(problem: Problem, state=None, part=None) -> int:
+    state = problem.state() if state is None else state
+    part = list(problem.intermediates) if part is None else part
+    return subset_optimum(state, problem.pricer(), part, "macs", Budget(None))[0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(1, 6), near=st.integers(0, 4))
+def test_never_above_the_brute_force_optimum(seed, n, near):
+    """Every order of the intermediates, priced by the board, costs at least the bound."""
+    problem = Problem.of(_graph(seed, n))
+    board = Board.of(problem)
+    cheapest = min(
+        board.run(order, restore=True) for order in itertools.permutations(problem.intermediates)
+    )
+    assert _bound(problem, near=near) <= cheapest
+    assert _bound(problem, near=near, upper=cheapest) <= cheapest
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(2, 11), near=st.integers(1, 7))
+def test_never_above_the_subset_dp_optimum_from_any_state(seed, n, near):
+    """From the start and from a state after some eliminations (the rest never-eliminated
+    or still to go), the bound is at most the exact optimum of what is left."""
+    problem = Problem.of(_graph(seed, n))
+    optimum = _optimum(problem)
+    assert _bound(problem, near=near, upper=optimum) <= optimum
+    board = Board.of(problem)
+    gone = list(problem.intermediates)[: n // 2]
+    for v in gone:
+        board.make(v)
+    rest = [v for v in problem.intermediates if v in board.alive]
+    if rest:
+        left = _optimum(problem, board.state, rest)
+        assert _bound(problem, board.state, rest, near=near) <= left
+        # a part of the rest alone: the other vertices are never eliminated
+        half = rest[: max(1, len(rest) // 2)]
+        assert _bound(problem, board.state, half, near=near) <= _optimum(problem, board.state, half)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_at_least_the_single_vertex_bounds_and_at_most_the_optimum(seed):
+    """With the multipliers it is at least the cut bound of every vertex alone (bounds.py,
+    without its edge penalties) and at most the proven optimum."""
+    problem = Problem.of(layered_graph(14, seed))
+    single = sum(_fresh(problem, "macs").value.values())
+    optimum = plan(layered_graph(14, seed), "subset-dp").macs
+    found = _bound(problem, upper=optimum)
+    assert single <= found <= optimum
+
+
+def test_members_come_in_pairs_nearest_first_and_at_most_near_a_side():
+    problem = Problem.of(layered_graph(30, 5))
+    state = problem.state()
+    vertices = list(problem.intermediates)
+    position = {x: i for i, x in enumerate(problem.nodes)}
+    paired = _pairs(state, vertices, set(vertices), problem.sizes, position, 3)
+    for v in vertices:
+        assert len(paired["into"][v]) <= 3 and len(paired["out_of"][v]) <= 3
+        for u in paired["into"][v]:
+            assert v in paired["out_of"][u]
+    # a vertex with room on both ends pairs with its direct successors first
+    for u in vertices:
+        direct = [w for w in state.succ[u] if w in paired["into"]]
+        if len(direct) <= 3 and all(len(paired["into"][w]) < 3 for w in direct):
+            assert set(direct) <= set(paired["out_of"][u])
+
+
+def test_a_spent_budget_still_gives_a_valid_bound():
+    problem = Problem.of(layered_graph(20, 7))
+    optimum = plan(layered_graph(20, 7), "branch-and-bound", time_limit=None).macs
+    assert 0 <= _bound(problem, budget=Budget(1e-9)) <= optimum
+
+
+def test_optimal_takes_the_lagrangian_certificate_when_its_search_stops(monkeypatch):
+    """On a 50-intermediate layered DAG the first search stops unproven; the certificate
+    then rises to the Lagrangian bound (computed here beforehand, so that the test does not
+    hang on the machine's speed), and stays at most the macs of every order."""
+    import sys
+    from pathlib import Path
+
+    import analyzer.planning.optimal as optimal
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+    from benchmarks import layered_dag
+
+    graph = layered_dag(50, seed=3)
+    problem = Problem.of(graph)
+    value = _bound(problem, upper=3_078_148)
+    calls = []
+
+    def known(*args, **kwargs):
+        calls.append(args)
+        return value
+
+    monkeypatch.setattr(optimal, "lagrangian_bound", known)
+    found = plan(graph, "optimal", time_limit=2.0)
+    assert calls and found.search.tried.get("lagrangian") == 1
+    assert value <= found.lower_bound <= found.macs
+    for order in ("input-first", "output-first", "markowitz", "min-fill"):
+        assert found.lower_bound <= plan(graph, order).macs
+    assert found.macs == from_sequence(graph, found.sequence).macs
+    # the structured model prices kinds, not |v|·IN·OUT: no Lagrangian bound there
+    calls.clear()
+    plan(graph, "optimal", "structured", time_limit=0.5)
+    assert not calls
