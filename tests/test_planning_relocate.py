@@ -180,3 +180,34 @@ def test_an_interrupt_anywhere_in_span_moves_propagates_and_leaves_the_board_as_
         assert (board.state.pred, board.state.succ, board.alive) == before, at
     del board.make
     assert board.run(order, restore=True) == cost_before  # its cached prices still right
+
+
+def test_span_moves_do_not_depend_on_the_hash_seed():
+    """The same seed and moves give the same order in every process: the vertices a move
+    frees grew along sets of neighbours, iterated in an order that string hashing
+    (PYTHONHASHSEED) changes from one process to the next."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "from analyzer.models import mlp\n"
+        "from analyzer.planning import Budget, Problem\n"
+        "from analyzer.planning.board import Board\n"
+        "from analyzer.planning.relocate import relocate\n"
+        "board = Board.of(Problem.of(mlp([3, 5, 2, 7, 4, 6, 3, 5, 2])))\n"
+        "start = list(board.order)\n"
+        "cost = board.run(start, restore=True)\n"
+        "print(relocate(board, start, cost, Budget(None), moves=30, seed=1)[:2])\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    found = set()
+    for hash_seed in ("1", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(root)}
+        done = subprocess.run(
+            [sys.executable, "-c", script], env=env, cwd=root, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        found.add(done.stdout)
+    assert len(found) == 1, found

@@ -105,7 +105,9 @@ class _Interleave:
         return result  # type: ignore[return-value]
 
 
-def _choose(segment: list, free: int, near: dict, generator: random.Random) -> list[Hashable]:
+def _choose(
+    segment: list, free: int, near: dict[Hashable, list], generator: random.Random
+) -> list[Hashable]:
     """``free`` vertices of ``segment``: grown from a random one along the graph, or random."""
     if generator.random() < 0.3:
         return generator.sample(segment, free)
@@ -152,7 +154,16 @@ def relocate(
     if isinstance(board, Board) and DenseBoard.fits(board):
         board = DenseBoard(board)  # the same prices, several times faster
     state = board.state if isinstance(board, Board) else board
-    near = {v: set(state.pred[v]) | set(state.succ[v]) for v in best}
+    # neighbours in the board's order, not a set's: the moves must not depend on string
+    # hashing (PYTHONHASHSEED), which changes from one process to the next
+    position = {v: i for i, v in enumerate(board.order)}
+    near = {
+        v: sorted(
+            {y for y in (*state.pred[v], *state.succ[v]) if y in position},
+            key=position.__getitem__,
+        )
+        for v in best
+    }
     generator = random.Random(seed)
     current, current_cost, stalled = list(best), best_cost, 0
     while moves is None or tried["moves"] < moves:
