@@ -139,8 +139,9 @@ def relocate(
     """A cheaper order of the board's vertices than ``sequence`` (of cost ``cost``), if found.
 
     Tries span moves (module docstring) until ``budget`` runs out, or after
-    ``moves`` moves (needed when ``budget`` has no time limit). The board is
-    left as it was. Returns the best order, its cost and counts of what was tried.
+    ``moves`` moves (default without a time limit: 4 per vertex). The board is
+    left as it was, also when an exception (an interrupt) propagates. Returns
+    the best order, its cost and counts of what was tried.
     """
     tried: dict[str, Any] = {"moves": 0, "states": 0, "improved": 0, "kicks": 0}
     best, best_cost = list(sequence), cost
