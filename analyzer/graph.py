@@ -203,15 +203,19 @@ class JacobianGraph(nx.DiGraph):
             raise GraphError(f"value of {name!r} has {value.size} entries, its size is {total}")
         return value.reshape(shape)
 
-    def value(self, name: str) -> np.ndarray | None:
+    def value(self, name: str, *, keep: bool = True) -> np.ndarray | None:
         """The default value of a parameter or constant (``None`` if it has none).
 
         A value given as a zero-argument callable is drawn on first use and kept,
-        so that a large model can be planned without allocating its values.
+        so that a large model can be planned without allocating its values;
+        ``keep=False`` draws it without keeping it (freed with the caller's reference).
         """
         data = self.nodes[name]
         if callable(data["value"]):
-            data["value"] = self._checked_value(name, data["value"](), data["shape"], data["size"])
+            drawn = self._checked_value(name, data["value"](), data["shape"], data["size"])
+            if not keep:
+                return drawn
+            data["value"] = drawn
         return data["value"]
 
     def add_factor(
@@ -505,12 +509,12 @@ class JacobianGraph(nx.DiGraph):
         """Total number of scalar outputs (the Jacobian's row count)."""
         return sum(self.nodes[o]["size"] for o in self.outputs)
 
-    def default_point(self) -> dict[str, np.ndarray]:
-        """The parameters' default (seeded) values."""
+    def default_point(self, *, keep: bool = True) -> dict[str, np.ndarray]:
+        """The parameters' default (seeded) values (``keep``: see :meth:`value`)."""
         self._require_numeric()
         point = {}
         for p in self.parameters:
-            value = self.value(p)
+            value = self.value(p, keep=keep)
             if value is None:
                 raise PointError(f"parameter {p!r} has no default value; pass a point")
             point[p] = value

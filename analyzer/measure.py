@@ -698,10 +698,11 @@ class _Pass(NamedTuple):
 
 
 def _default_point(p) -> dict[str, np.ndarray] | None:
-    """The plan's graph's default parameter values; None (execute draws them, or says why
-    it cannot) when they cannot be drawn here."""
+    """The plan's graph's default parameter values, not kept by the graph (the plans live
+    to the sweep's end; the values only while their configuration runs); None (execute
+    draws them, or says why it cannot) when they cannot be drawn here."""
     try:
-        return p.problem.graph.default_point()
+        return p.problem.graph.default_point(keep=False)
     except (AnalyzerError, MemoryError):
         return None
 

@@ -717,9 +717,9 @@ def test_a_configuration_s_parameters_are_drawn_once_a_pass_and_left_as_drawn(mo
 
     draws, seen, real_point, real_execute = [], [], JacobianGraph.default_point, measure.execute
 
-    def counted(self):
+    def counted(self, **options):
         draws.append(1)
-        return real_point(self)
+        return real_point(self, **options)
 
     def spy(p, **kwargs):
         at = kwargs["at"]
@@ -740,3 +740,26 @@ def test_a_configuration_s_parameters_are_drawn_once_a_pass_and_left_as_drawn(mo
     assert len(draws) == 3 + 12
     assert [len(set(seen[k : k + 3])) for k in (0, 3, 6, 9)] == [1, 1, 1, 1]
     assert seen[3] == seen[6]
+
+
+def test_a_configuration_s_parameters_are_freed_before_the_next_configuration_s_are_drawn(
+    monkeypatch,
+):
+    """Drawn once for its orders, a configuration's parameters must not outlive them: a
+    plan's graph kept the values it drew (JacobianGraph.value keeps what a callable drew),
+    so every configuration's parameters stayed alive, in the plans, to the sweep's end."""
+    real_execute = measure.execute
+    alive: dict[tuple, list] = {}
+    dead_when_next: list[bool] = []
+
+    def spy(p, **kwargs):
+        key = tuple(p.problem.graph.nodes[v]["size"] for v in p.problem.graph.parameters)
+        if key not in alive:  # the first order of a new configuration: the last one's freed?
+            gc.collect()
+            dead_when_next.append(all(ref() is None for refs in alive.values() for ref in refs))
+            alive[key] = [weakref.ref(v) for v in kwargs["at"].values()]
+        return real_execute(p, **kwargs)
+
+    monkeypatch.setattr(measure, "execute", spy)
+    sweep("one-layer", {"H": [4, 8, 16], "N": [3]}, **FAST)
+    assert dead_when_next == [True, True, True]

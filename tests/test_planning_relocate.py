@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_planning_scale import _oracle, dense_brute_force, layered_graph, random_graph
@@ -150,3 +151,63 @@ def test_an_interrupt_in_span_moves_returns_the_best_order_so_far(monkeypatch):
     assert p.search.tried["stopped"] == "interrupted"
     assert not p.proven_optimal and p.lower_bound <= p.macs
     assert p.macs == Board.of(Problem.of(g)).run(p.sequence)  # a whole order, priced
+
+
+@pytest.mark.parametrize("cost", COSTS)
+def test_an_interrupt_anywhere_in_span_moves_propagates_and_leaves_the_board_as_it_was(cost):
+    """A KeyboardInterrupt at any elimination of a move (the prefix, the old span's price,
+    the DP, a kick) comes out as itself, the board undone: pricing the old span with
+    ``board.run`` used to leave its first moves made, and the move's rewind of the prefix
+    then failed with a KeyError (the bytes objective keeps a Board even for dense costs)."""
+    problem = Problem.of(layered_graph(10, 1), cost)
+    board = Board.of(problem, "bytes")
+    before = (board.state.copy().pred, board.state.copy().succ, set(board.alive))
+    order = list(problem.intermediates)
+    cost_before = board.run(order, restore=True)
+    real, calls = board.make, {"n": 0, "at": 0}
+
+    def make(v):
+        calls["n"] += 1
+        if calls["n"] == calls["at"]:
+            raise KeyboardInterrupt
+        return real(v)
+
+    board.make = make
+    for at in range(1, 400, 3):
+        calls.update(n=0, at=at)
+        with pytest.raises(KeyboardInterrupt):
+            relocate(board, order, cost_before, Budget(None), span=5, free=2, moves=60)
+        assert (board.state.pred, board.state.succ, board.alive) == before, at
+    del board.make
+    assert board.run(order, restore=True) == cost_before  # its cached prices still right
+
+
+def test_span_moves_do_not_depend_on_the_hash_seed():
+    """The same seed and moves give the same order in every process: the vertices a move
+    frees grew along sets of neighbours, iterated in an order that string hashing
+    (PYTHONHASHSEED) changes from one process to the next."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "from analyzer.models import mlp\n"
+        "from analyzer.planning import Budget, Problem\n"
+        "from analyzer.planning.board import Board\n"
+        "from analyzer.planning.relocate import relocate\n"
+        "board = Board.of(Problem.of(mlp([3, 5, 2, 7, 4, 6, 3, 5, 2])))\n"
+        "start = list(board.order)\n"
+        "cost = board.run(start, restore=True)\n"
+        "print(relocate(board, start, cost, Budget(None), moves=30, seed=1)[:2])\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    found = set()
+    for hash_seed in ("1", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(root)}
+        done = subprocess.run(
+            [sys.executable, "-c", script], env=env, cwd=root, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        found.add(done.stdout)
+    assert len(found) == 1, found

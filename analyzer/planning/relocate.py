@@ -105,7 +105,9 @@ class _Interleave:
         return result  # type: ignore[return-value]
 
 
-def _choose(segment: list, free: int, near: dict, generator: random.Random) -> list[Hashable]:
+def _choose(
+    segment: list, free: int, near: dict[Hashable, list], generator: random.Random
+) -> list[Hashable]:
     """``free`` vertices of ``segment``: grown from a random one along the graph, or random."""
     if generator.random() < 0.3:
         return generator.sample(segment, free)
@@ -137,8 +139,9 @@ def relocate(
     """A cheaper order of the board's vertices than ``sequence`` (of cost ``cost``), if found.
 
     Tries span moves (module docstring) until ``budget`` runs out, or after
-    ``moves`` moves (needed when ``budget`` has no time limit). The board is
-    left as it was. Returns the best order, its cost and counts of what was tried.
+    ``moves`` moves (default without a time limit: 4 per vertex). The board is
+    left as it was, also when an exception (an interrupt) propagates. Returns
+    the best order, its cost and counts of what was tried.
     """
     tried: dict[str, Any] = {"moves": 0, "states": 0, "improved": 0, "kicks": 0}
     best, best_cost = list(sequence), cost
@@ -152,7 +155,16 @@ def relocate(
     if isinstance(board, Board) and DenseBoard.fits(board):
         board = DenseBoard(board)  # the same prices, several times faster
     state = board.state if isinstance(board, Board) else board
-    near = {v: set(state.pred[v]) | set(state.succ[v]) for v in best}
+    # neighbours in the board's order, not a set's: the moves must not depend on string
+    # hashing (PYTHONHASHSEED), which changes from one process to the next
+    position = {v: i for i, v in enumerate(board.order)}
+    near = {
+        v: sorted(
+            {y for y in (*state.pred[v], *state.succ[v]) if y in position},
+            key=position.__getitem__,
+        )
+        for v in best
+    }
     generator = random.Random(seed)
     current, current_cost, stalled = list(best), best_cost, 0
     while moves is None or tried["moves"] < moves:
