@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_planning_scale import _oracle, dense_brute_force, layered_graph, random_graph
@@ -150,3 +151,59 @@ def test_an_interrupt_in_span_moves_returns_the_best_order_so_far(monkeypatch):
     assert p.search.tried["stopped"] == "interrupted"
     assert not p.proven_optimal and p.lower_bound <= p.macs
     assert p.macs == Board.of(Problem.of(g)).run(p.sequence)  # a whole order, priced
+
+
+def _interrupt_inside(code, call: int, line: int):
+    """A tracer raising KeyboardInterrupt at the ``line``-th line event of the ``call``-th
+    call of ``code``: a signal landing in the middle of a move, as Ctrl-C may."""
+    calls = {"n": 0}
+
+    def local(frame, event, arg):
+        if event == "line":
+            local.lines += 1
+            if local.lines == line:
+                raise KeyboardInterrupt
+        return local
+
+    def tracer(frame, event, arg):
+        if event == "call" and frame.f_code is code:
+            calls["n"] += 1
+            if calls["n"] == call:
+                local.lines = 0
+                return local
+        return None
+
+    return tracer, calls
+
+
+@pytest.mark.parametrize("where", ["make", "unmake"])
+@pytest.mark.parametrize("line", [2, 5, 9])
+@pytest.mark.parametrize("module_name", ["relocate", "improve"])
+def test_an_interrupt_in_the_middle_of_a_move_returns_a_whole_plan(where, line, module_name):
+    import sys
+
+    from analyzer import from_sequence, plan
+    from analyzer.planning import optimal as optimal_module
+    from analyzer.planning.improve import DenseBoard
+
+    code = getattr(DenseBoard, where).__code__
+    tracer, calls = _interrupt_inside(code, 300, line)
+    real = getattr(optimal_module, module_name)
+
+    def traced(*args, **kwargs):  # the interrupt lands inside this local search only
+        sys.settrace(tracer)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            sys.settrace(None)
+
+    g = layered_graph(40, 5, width=6, high=40)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(optimal_module, module_name, traced)
+        p = plan(g, "optimal", time_limit=3.0)  # before the fix: a KeyError from undoing
+    assert calls["n"] >= 300, "the local search did not run long enough to be interrupted"
+    assert p.search.tried["stopped"] == "interrupted"
+    assert not p.proven_optimal and p.lower_bound <= p.macs
+    assert p.macs == from_sequence(g, list(p.sequence)).macs
+    again = plan(g, "best-heuristic")  # nothing half-made left for the next call
+    assert again.macs == from_sequence(g, list(again.sequence)).macs

@@ -164,10 +164,8 @@ def _best(board, segment, bits: dict, full: int, memo: dict, mask: int) -> tuple
         if mask & bits[v]:
             continue
         move = board.make(v)
-        try:
-            rest, tail = _best(board, segment, bits, full, memo, mask | bits[v])
-        finally:
-            board.unmake(move)
+        rest, tail = _best(board, segment, bits, full, memo, mask | bits[v])
+        board.unmake(move)  # (not on an interrupt: see improve)
         total = move.price + rest
         if result is None or total < result[0]:
             result = (total, (v, *tail))
@@ -215,9 +213,6 @@ def _descend(
         except _Stop:
             board.rewind(moves)
             return sequence, board.run(sequence, restore=True), True
-        except BaseException:  # an interrupt: leave the board as it was, and propagate
-            board.rewind(moves)
-            raise
         board.rewind(moves)
         tried["sweeps"] += 1
         dirty = later
@@ -252,7 +247,10 @@ def improve(
     Descends by window DPs, then (``perturb``) iterates perturbation and
     descent until ``budget`` runs out; without a time limit it stops after the
     first descent. The board is left as it was. Returns the best order, its
-    cost and counts of what was tried.
+    cost and counts of what was tried. A ``KeyboardInterrupt`` propagates as it is,
+    the board left as it stood (possibly in the middle of a move: not to be used
+    again); undoing moves there would meet a half-made or half-undone move and raise
+    a ``KeyError`` in place of the interrupt.
     """
     tried: dict[str, Any] = {"sweeps": 0, "windows": 0, "kicks": 0, "improved": 0}
     best, best_cost = list(sequence), cost
