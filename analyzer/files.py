@@ -168,8 +168,12 @@ def save_figure(fig: Any, path_without_suffix: PathLike) -> list[Path]:
     """Save a matplotlib figure as ``<path>.png`` (dpi 120) and ``<path>.svg``, atomically.
 
     A trailing ``.png`` or ``.svg`` on the path is dropped; any other dot stays part of the
-    name. The SVG carries no date and fixed ids, so saving the same figure twice gives the same
-    file (handy for reports kept under version control).
+    name. The SVG carries no date and fixed ids, so two equal figures, each made afresh and
+    saved once, give the same file (handy for reports kept under version control). Saving
+    one figure that has a layout engine ("constrained", "compressed", "tight") a second time
+    may not: each save lays it out again from the positions the last one left, which can
+    move an axes by a rounding step (an SVG clip id then changes) or, with "compressed",
+    by more. If the SVG cannot be written, the PNG already written stays.
 
     Returns
     -------

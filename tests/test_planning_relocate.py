@@ -154,32 +154,28 @@ def test_an_interrupt_in_span_moves_returns_the_best_order_so_far(monkeypatch):
 
 
 @pytest.mark.parametrize("cost", COSTS)
-def test_an_interrupt_anywhere_in_span_moves_propagates_and_leaves_the_board_as_it_was(cost):
+def test_an_interrupt_anywhere_in_span_moves_propagates_as_itself(cost):
     """A KeyboardInterrupt at any elimination of a move (the prefix, the old span's price,
-    the DP, a kick) comes out as itself, the board undone: pricing the old span with
-    ``board.run`` used to leave its first moves made, and the move's rewind of the prefix
-    then failed with a KeyError (the bytes objective keeps a Board even for dense costs)."""
+    the DP, a kick) comes out as itself: pricing the old span with ``board.run`` used to
+    leave its first moves made, and the move's rewind of the prefix then failed with a
+    KeyError (the bytes objective keeps a Board even for dense costs). The board is left as
+    it stood (not to be used again), so each try gets a fresh one."""
     problem = Problem.of(layered_graph(10, 1), cost)
-    board = Board.of(problem, "bytes")
-    before = (board.state.copy().pred, board.state.copy().succ, set(board.alive))
     order = list(problem.intermediates)
-    cost_before = board.run(order, restore=True)
-    real, calls = board.make, {"n": 0, "at": 0}
-
-    def make(v):
-        calls["n"] += 1
-        if calls["n"] == calls["at"]:
-            raise KeyboardInterrupt
-        return real(v)
-
-    board.make = make
     for at in range(1, 400, 3):
-        calls.update(n=0, at=at)
+        board = Board.of(problem, "bytes")
+        cost_before = board.run(order, restore=True)
+        real, calls = board.make, {"n": 0}
+
+        def make(v, real=real, calls=calls, at=at):
+            calls["n"] += 1
+            if calls["n"] == at:
+                raise KeyboardInterrupt
+            return real(v)
+
+        board.make = make
         with pytest.raises(KeyboardInterrupt):
             relocate(board, order, cost_before, Budget(None), span=5, free=2, moves=60)
-        assert (board.state.pred, board.state.succ, board.alive) == before, at
-    del board.make
-    assert board.run(order, restore=True) == cost_before  # its cached prices still right
 
 
 def test_span_moves_do_not_depend_on_the_hash_seed():
@@ -211,3 +207,59 @@ def test_span_moves_do_not_depend_on_the_hash_seed():
         assert done.returncode == 0, done.stderr
         found.add(done.stdout)
     assert len(found) == 1, found
+
+
+def _interrupt_inside(code, call: int, line: int):
+    """A tracer raising KeyboardInterrupt at the ``line``-th line event of the ``call``-th
+    call of ``code``: a signal landing in the middle of a move, as Ctrl-C may."""
+    calls = {"n": 0}
+
+    def local(frame, event, arg):
+        if event == "line":
+            local.lines += 1
+            if local.lines == line:
+                raise KeyboardInterrupt
+        return local
+
+    def tracer(frame, event, arg):
+        if event == "call" and frame.f_code is code:
+            calls["n"] += 1
+            if calls["n"] == call:
+                local.lines = 0
+                return local
+        return None
+
+    return tracer, calls
+
+
+@pytest.mark.parametrize("where", ["make", "unmake"])
+@pytest.mark.parametrize("line", [2, 5, 9])
+@pytest.mark.parametrize("module_name", ["relocate", "improve"])
+def test_an_interrupt_in_the_middle_of_a_move_returns_a_whole_plan(where, line, module_name):
+    import sys
+
+    from analyzer import from_sequence, plan
+    from analyzer.planning import optimal as optimal_module
+    from analyzer.planning.improve import DenseBoard
+
+    code = getattr(DenseBoard, where).__code__
+    tracer, calls = _interrupt_inside(code, 300, line)
+    real = getattr(optimal_module, module_name)
+
+    def traced(*args, **kwargs):  # the interrupt lands inside this local search only
+        sys.settrace(tracer)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            sys.settrace(None)
+
+    g = layered_graph(40, 5, width=6, high=40)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(optimal_module, module_name, traced)
+        p = plan(g, "optimal", time_limit=3.0)  # before the fix: a KeyError from undoing
+    assert calls["n"] >= 300, "the local search did not run long enough to be interrupted"
+    assert p.search.tried["stopped"] == "interrupted"
+    assert not p.proven_optimal and p.lower_bound <= p.macs
+    assert p.macs == from_sequence(g, list(p.sequence)).macs
+    again = plan(g, "best-heuristic")  # nothing half-made left for the next call
+    assert again.macs == from_sequence(g, list(again.sequence)).macs

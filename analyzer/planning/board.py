@@ -131,17 +131,8 @@ class Board:
                 prices[x] = value
 
     def run(self, sequence: Iterable[Hashable], *, restore: bool = False) -> Any:
-        """Eliminate ``sequence`` in turn; return the summed price (``restore``: undo it all).
-
-        An exception (a ``KeyboardInterrupt``) part way undoes the moves made, then propagates.
-        """
-        moves: list[Move] = []
-        try:
-            for v in sequence:
-                moves.append(self.make(v))
-        except BaseException:
-            self.rewind(moves)
-            raise
+        """Eliminate ``sequence`` in turn; return the summed price (``restore``: undo it all)."""
+        moves = [self.make(v) for v in sequence]
         if restore:
             self.rewind(moves)
         return sum(m.price for m in moves)

@@ -113,13 +113,7 @@ class DenseBoard:
         pred[v], succ[v] = move.inputs, move.outputs
 
     def run(self, sequence: Sequence[Hashable], *, restore: bool = False) -> Any:
-        moves: list[_DenseMove] = []
-        try:
-            for v in sequence:
-                moves.append(self.make(v))
-        except BaseException:  # an interrupt part way: undo the moves made (as Board.run)
-            self.rewind(moves)
-            raise
+        moves = [self.make(v) for v in sequence]
         if restore:
             self.rewind(moves)
         return sum(m.price for m in moves)
@@ -170,10 +164,8 @@ def _best(board, segment, bits: dict, full: int, memo: dict, mask: int) -> tuple
         if mask & bits[v]:
             continue
         move = board.make(v)
-        try:
-            rest, tail = _best(board, segment, bits, full, memo, mask | bits[v])
-        finally:
-            board.unmake(move)
+        rest, tail = _best(board, segment, bits, full, memo, mask | bits[v])
+        board.unmake(move)  # (not on an interrupt: see improve)
         total = move.price + rest
         if result is None or total < result[0]:
             result = (total, (v, *tail))
@@ -221,9 +213,6 @@ def _descend(
         except _Stop:
             board.rewind(moves)
             return sequence, board.run(sequence, restore=True), True
-        except BaseException:  # an interrupt: leave the board as it was, and propagate
-            board.rewind(moves)
-            raise
         board.rewind(moves)
         tried["sweeps"] += 1
         dirty = later
@@ -258,7 +247,10 @@ def improve(
     Descends by window DPs, then (``perturb``) iterates perturbation and
     descent until ``budget`` runs out; without a time limit it stops after the
     first descent. The board is left as it was. Returns the best order, its
-    cost and counts of what was tried.
+    cost and counts of what was tried. A ``KeyboardInterrupt`` propagates as it is,
+    the board left as it stood (possibly in the middle of a move: not to be used
+    again); undoing moves there would meet a half-made or half-undone move and raise
+    a ``KeyError`` in place of the interrupt.
     """
     tried: dict[str, Any] = {"sweeps": 0, "windows": 0, "kicks": 0, "improved": 0}
     best, best_cost = list(sequence), cost

@@ -13,7 +13,10 @@ Steps (each exact; see :mod:`~analyzer.planning.reductions`,
    :func:`~analyzer.planning.reductions.merges_may_form`).
 4. A part of at most :data:`SMALL_PART` vertices: the subset DP (exact, at
    most ``2^12`` states).
-5. Any other part: branch and bound, from the cheapest heuristic order
+5. Any other part: branch and bound, from the cheapest heuristic order (the
+   heuristics run on the part, and, when there are several parts or a
+   registered heuristic of its own, the whole graph's heuristic orders
+   restricted to the part: never costlier than ``best-heuristic``)
    improved by a local descent (:mod:`~analyzer.planning.improve`; its first
    upper bound), with the pair bound of :mod:`~analyzer.planning.pairs` kept
    up to date at every state; its certificate starts at the larger of that
@@ -69,7 +72,7 @@ from .board import Board
 from .bounds import root_bound
 from .chain import OutOfTime, chain_search
 from .costs import Pricer
-from .heuristics import _fill_score, _markowitz_score, greedy
+from .heuristics import GREEDY, _fill_score, _markowitz_score, candidates, greedy
 from .improve import improve
 from .lagrange import lagrangian_bound
 from .pairs import PairBound
@@ -77,7 +80,7 @@ from .problem import Problem, symbols_note
 from .reductions import as_path, free_copies, merges_may_form, parts, path_optimum
 from .relocate import relocate
 from .residual import Residual
-from .search import Budget, SearchRecord, register_order
+from .search import HEURISTICS, Budget, SearchRecord, register_order
 from .stars import star_packing
 from .subset import OutOfTime as SubsetOutOfTime
 from .subset import subset_optimum
@@ -118,13 +121,27 @@ def _numbers(problem: Problem) -> None:
 
 
 def upper_bound(
-    state: State, pricer: Pricer, part: Sequence[Hashable], objective: str
+    state: State,
+    pricer: Pricer,
+    part: Sequence[Hashable],
+    objective: str,
+    hints: Sequence[tuple[str, Sequence[Hashable]]] = (),
 ) -> tuple[Any, list, str]:
-    """The cheapest of markowitz, min-fill, input-first and output-first on ``part``.
+    """The cheapest of markowitz, min-fill, input-first and output-first on ``part``,
+    and of the ``hints`` (whole-graph orders, named) restricted to ``part``.
 
-    ``part`` is in topological order; ``state`` is left unchanged.
+    ``part`` is in topological order; ``state`` is left unchanged. A greedy order
+    of the whole graph, restricted to a part, can beat the same greedy rule run on
+    the part alone (a fill score counts factors between parameters and outputs
+    that several parts share); the hints keep ``optimal`` no costlier than
+    ``best-heuristic``.
     """
     found = []
+    inside = set(part)
+    for name, sequence in hints:
+        mine = [v for v in sequence if v in inside]
+        cost = Board(state, pricer, part, objective).run(mine, restore=True)
+        found.append((cost, mine, f"{name} (whole graph)"))
     for name, score, wide in (
         ("markowitz", _markowitz_score, None),
         ("min-fill", _fill_score, True),
@@ -135,7 +152,7 @@ def upper_bound(
     for name, sequence in (("input-first", list(part)), ("output-first", list(part)[::-1])):
         cost = Board(state, pricer, part, objective).run(sequence, restore=True)
         found.append((cost, sequence, name))
-    return min(found, key=lambda item: item[0])
+    return min(found, key=lambda item: item[0])  # (first of equals: the hints come first)
 
 
 def _search(
@@ -146,6 +163,7 @@ def _search(
     objective: str,
     budget: Budget,
     interrupted: bool = False,
+    hints: Sequence[tuple[str, Sequence[Hashable]]] = (),
 ) -> tuple[BranchAndBound | None, Outcome]:
     """The search of one part, ready to run, and its outcome if it does not run.
 
@@ -155,7 +173,7 @@ def _search(
     ``interrupted`` (an earlier part was): the heuristic order with the
     search's own bound, marked interrupted, without the pair and star bounds.
     """
-    cost, sequence, name = upper_bound(state, pricer, part, objective)
+    cost, sequence, name = upper_bound(state, pricer, part, objective, hints)
     bound = PairBound(
         state, pricer, part, objective, order=problem.nodes, itemsizes=problem.itemsizes
     )
@@ -305,7 +323,12 @@ def _combine(
 
 
 def _solve_parts(
-    problem: Problem, budget: Budget, state: State, groups: list[list], use_paths: bool
+    problem: Problem,
+    budget: Budget,
+    state: State,
+    groups: list[list],
+    use_paths: bool,
+    hints: Sequence[tuple[str, Sequence[Hashable]]] = (),
 ) -> list[Outcome]:
     pricer, objective = problem.pricer(), budget.objective
     outcomes: list[Outcome | None] = [None] * len(groups)
@@ -327,7 +350,9 @@ def _solve_parts(
             else:
                 outcomes[index] = Outcome(sequence, cost, cost, True, {"states": states})
                 continue
-        search, outcome = _search(state, problem, pricer, part, objective, budget, interrupted)
+        search, outcome = _search(
+            state, problem, pricer, part, objective, budget, interrupted, hints
+        )
         interrupted = interrupted or outcome.tried.get("stopped") == "interrupted"
         outcomes[index] = outcome
         if search is not None:
@@ -367,7 +392,10 @@ def optimal(problem: Problem, budget: Budget) -> SearchRecord:
     rest = [v for v in problem.intermediates if v in state.pred]
     macs = objective == "macs" and not (rest and merges_may_form(state, pricer, rest))
     groups = parts(state, rest) if macs and rest else ([rest] if rest else [])
-    outcomes = _solve_parts(problem, budget, state, groups, use_paths=macs)
+    hints: list[tuple[str, list]] = []
+    if len(groups) > 1 or set(HEURISTICS) - set(GREEDY):  # (else the same as upper_bound's)
+        hints = [(n, seq) for n, seq, _ in candidates(problem, Budget(None, objective))]
+    outcomes = _solve_parts(problem, budget, state, groups, use_paths=macs, hints=hints)
     return _combine(problem, budget, "optimal", preparatory, outcomes)
 
 

@@ -86,8 +86,10 @@ class _Interleave:
             move = board.make(kept[j])
             try:
                 rest, tail = self.best(j + 1, mask)
-            finally:
+            except _Stop:  # out of time: undo (not on an interrupt, see relocate)
                 board.unmake(move)
+                raise
+            board.unmake(move)
             result = (move.price + rest, (kept[j], *tail))
         for i, v in enumerate(free):
             bit = 1 << i
@@ -96,8 +98,10 @@ class _Interleave:
             move = board.make(v)
             try:
                 rest, tail = self.best(j, mask | bit)
-            finally:
+            except _Stop:
                 board.unmake(move)
+                raise
+            board.unmake(move)
             total = move.price + rest
             if result is None or total < result[0]:
                 result = (total, (v, *tail))
@@ -140,8 +144,10 @@ def relocate(
 
     Tries span moves (module docstring) until ``budget`` runs out, or after
     ``moves`` moves (default without a time limit: 4 per vertex). The board is
-    left as it was, also when an exception (an interrupt) propagates. Returns
-    the best order, its cost and counts of what was tried.
+    left as it was. Returns the best order, its cost and counts of what was tried.
+    A ``KeyboardInterrupt`` propagates as it is, the board left as it stood (possibly
+    in the middle of a move: not to be used again); undoing moves there would meet a
+    half-made or half-undone move and raise a ``KeyError`` in place of the interrupt.
     """
     tried: dict[str, Any] = {"moves": 0, "states": 0, "improved": 0, "kicks": 0}
     best, best_cost = list(sequence), cost
@@ -189,9 +195,9 @@ def relocate(
             finally:
                 tried["states"] += search.states
         except _Stop:
-            break
-        finally:
             board.rewind(done)
+            break
+        board.rewind(done)
         tried["moves"] += 1
         stalled += 1
         if found < old:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import numbers
@@ -43,10 +44,33 @@ def _jsonable(obj: Any) -> Any:
 def _read_csv(path: Path, func: str) -> pd.DataFrame:
     try:
         # only empty cells are missing: "n/a" (a verdict) and "NA" stay strings
-        return pd.read_csv(path, keep_default_na=False, na_values=[""])
+        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
     except (OSError, ValueError) as exc:
+        raise AnalyzerError(f"{func}: cannot read {path}: {exc}") from exc
+    _whole_rows(path, func)
+    return frame
+
+
+def _whole_rows(path: Path, func: str) -> None:
+    """Refuse a CSV file with a row shorter or longer than its header: a file cut midway
+    (pandas would fill the missing cells of its last row with nothing, silently)."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header is None:
+                return
+            for row in reader:
+                if row and len(row) != len(header):
+                    raise AnalyzerError(
+                        f"{func}: cannot read {path}: line {reader.line_num} has {len(row)} "
+                        f"fields, its header {len(header)} (a cut or damaged file)"
+                    )
+    except AnalyzerError:
+        raise
+    except (OSError, ValueError, csv.Error) as exc:
         raise AnalyzerError(f"{func}: cannot read {path}: {exc}") from exc
 
 
@@ -238,6 +262,8 @@ def render(folder: str | Path) -> Path:
     if not path.is_file():
         raise AnalyzerError(f"{func}: missing {path}; a report folder holds results.csv")
     results = _read_csv(path, func)
+    if results.empty:
+        raise AnalyzerError(f"{func}: {path} holds no rows; a report needs at least one")
     fits = _read_csv(folder / "fits.csv", func) if (folder / "fits.csv").is_file() else None
     if fits is not None:
         fits = _checked_verdicts(fits, str(folder / "fits.csv"), func)
