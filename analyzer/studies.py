@@ -96,15 +96,7 @@ class Outcome:
                 for row in self.fits[self.fits["verdict"] == "explained"].itertuples():
                     who = " ".join(str(getattr(row, c, "")) for c in ("cost", "order", "x"))
                     lines.append(f"explained ({who}): {row.explanation}")
-        explained = len(self.fits) and (self.fits["verdict"] == "explained").any()
-        if not self.passed:
-            lines.append("SOME VERDICTS FAIL")
-        else:
-            lines.append(
-                "all verdicts pass or are explained by the machine model"
-                if explained
-                else "all verdicts pass"
-            )
+        lines.append(_verdict_line(self.fits) if self.passed else "SOME VERDICTS FAIL")
         return "\n".join(lines)
 
 
@@ -213,6 +205,23 @@ def _grid(sizes: Mapping[str, Any]) -> list[dict[str, Any]]:
 REFERENCE_MACHINE = (
     "the reference machine (a 2-core Intel Xeon VM, OpenBLAS 0.3.31, numpy 2.4, 2026-11-26)"
 )
+
+
+def _verdict_line(fits: pd.DataFrame) -> str:
+    """The last line of a summary with no failed verdict: "all verdicts pass" only when
+    they all do; otherwise how many were explained, inconclusive or n/a.
+
+    >>> _verdict_line(pd.DataFrame({"verdict": ["pass", "inconclusive", "n/a"]}))
+    'no verdict fails (1 inconclusive, 1 n/a)'
+    """
+    counts = fits["verdict"].value_counts() if len(fits) else pd.Series(dtype=int)
+    others = [(v, int(counts.get(v, 0))) for v in ("explained", "inconclusive", "n/a")]
+    others = [(v, n) for v, n in others if n]
+    if not others:
+        return "all verdicts pass"
+    if [v for v, _ in others] == ["explained"]:
+        return "all verdicts pass or are explained by the machine model"
+    return "no verdict fails (" + ", ".join(f"{n} {v}" for v, n in others) + ")"
 
 
 def _fvr_notes(results: pd.DataFrame, default_sizes: bool, quick: bool) -> list[str]:
