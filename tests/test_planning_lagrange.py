@@ -153,3 +153,14 @@ def test_float_error_cannot_lift_the_bound_above_the_optimum_when_upper_is_far_a
     )
     for near in (1, 3, 7):
         assert _bound(problem, near=near, upper=cheapest * factor) <= cheapest
+
+
+def test_a_part_already_eliminated_costs_nothing_more():
+    """A part whose vertices are all gone from the state has bound 0 (it raised before)."""
+    problem = Problem.of(layered_graph(6, 2))
+    board = Board.of(problem)
+    first = list(problem.intermediates)[0]
+    board.make(first)
+    assert _bound(problem, board.state, [first]) == 0
+    rest = [v for v in problem.intermediates if v in board.alive]
+    assert _bound(problem, board.state, [first, *rest]) == _bound(problem, board.state, rest)

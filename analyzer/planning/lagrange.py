@@ -103,7 +103,7 @@ def lagrangian_bound(
     from .stars import _Network
 
     nodes = [x for x in nodes if x in state.pred]
-    eliminable = set(part)
+    eliminable = {x for x in part if x in state.pred}  # (those eliminated already cost 0)
     if not eliminable or len(nodes) > EXACT_CUT_VERTICES or sum(sizes[x] for x in nodes) >= 2**30:
         return 0
     network = _Network(state, sizes, nodes, eliminable)
