@@ -1,0 +1,44 @@
+"""A KeyboardInterrupt between two moves of a local search propagates as itself."""
+
+from __future__ import annotations
+
+import pytest
+from test_planning_scale import layered_graph
+
+from analyzer.planning import Budget, Problem
+from analyzer.planning import improve as improve_module
+from analyzer.planning.board import Board
+
+
+@pytest.mark.parametrize("model", ["dense", "structured"])
+def test_an_interrupt_in_a_window_descent_propagates_and_leaves_the_board(model, monkeypatch):
+    """Interrupting the n-th move, for every n, raises KeyboardInterrupt (a board left
+    half-run raised KeyError from the descent's undo before), the board as it was."""
+    problem = Problem.of(layered_graph(10, 3), model)
+    board = Board.of(problem)
+    order = list(problem.intermediates)
+    cost = board.run(order, restore=True)
+    before = {v: dict(heads) for v, heads in board.state.succ.items()}
+    cls = improve_module.DenseBoard if model == "dense" else Board
+    real = cls.make
+    outcomes = set()
+    for n in range(1, 160, 2):
+        calls = [0]
+
+        def make(self, v, n=n, calls=calls):
+            calls[0] += 1
+            if calls[0] == n:
+                raise KeyboardInterrupt
+            return real(self, v)
+
+        monkeypatch.setattr(cls, "make", make)
+        try:
+            improve_module.improve(board, order, cost, Budget(None), perturb=False)
+        except KeyboardInterrupt:
+            outcomes.add("interrupted")
+        else:
+            outcomes.add("finished")
+        monkeypatch.setattr(cls, "make", real)
+        assert {v: dict(heads) for v, heads in board.state.succ.items()} == before
+        assert board.run(order, restore=True) == cost
+    assert "interrupted" in outcomes
