@@ -42,3 +42,30 @@ def test_an_interrupt_in_a_window_descent_propagates_and_leaves_the_board(model,
         assert {v: dict(heads) for v, heads in board.state.succ.items()} == before
         assert board.run(order, restore=True) == cost
     assert "interrupted" in outcomes
+
+
+def test_an_undo_that_fails_after_an_interrupt_still_gives_the_best_plan(monkeypatch):
+    """An interrupt inside a move's unmake leaves the board halfway and the undo on the way
+    out raises KeyError while handling it: optimal returns its best plan, not proven, as for
+    the interrupt itself (the KeyError escaped plan() before)."""
+    from analyzer import from_sequence, plan
+    from analyzer.planning import optimal as optimal_module
+
+    def broken(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise KeyError("v3") from None
+
+    graph = layered_graph(30, 4)
+    monkeypatch.setattr(optimal_module, "improve", broken)
+    found = plan(graph, "optimal", time_limit=5.0)
+    assert not found.proven_optimal and found.search.tried["stopped"] == "interrupted"
+    assert found.lower_bound <= found.macs == from_sequence(graph, found.sequence).macs
+
+    def failing(*args, **kwargs):  # any other error still propagates
+        raise KeyError("v3")
+
+    monkeypatch.setattr(optimal_module, "improve", failing)
+    with pytest.raises(KeyError):
+        plan(graph, "optimal", time_limit=5.0)
