@@ -256,8 +256,11 @@ def _dual(vertices: list, members: dict, tables: dict, budget: Any, upper: float
 
 
 def _gather(vertices: list, bits: dict, side: int, width: int) -> np.ndarray:
-    """``(vertices, width, NEAR)`` indices of the multipliers each set of one side adds (the
-    last multiplier, always 0, fills the bits that stand for no pair and the padding)."""
+    """``(vertices, width, most)`` indices of the multipliers each set of one side adds.
+
+    ``most`` is the most members a vertex has on that side (at least 1); the last
+    multiplier, always 0, fills the bits that stand for no pair and the padding.
+    """
     none = -1
     most = max((len(bits[v][side]) for v in vertices), default=0)
     gather = np.full((len(vertices), width, max(most, 1)), none, dtype=np.int64)
