@@ -129,3 +129,38 @@ def test_optimal_takes_the_lagrangian_certificate_when_its_search_stops(monkeypa
     calls.clear()
     plan(graph, "optimal", "structured", time_limit=0.5)
     assert not calls
+
+
+@pytest.mark.parametrize("factor", [10**4, 10**6, 10**9])
+def test_float_error_cannot_lift_the_bound_above_the_optimum_when_upper_is_far_above(factor):
+    """Sizes near 2**27 (costs near 2**85) and a target far above the optimum make the
+    multipliers huge; the sums that cancel them must not lift the value past the optimum
+    (found by brute force over every order)."""
+    from analyzer.graph import JacobianGraph
+
+    g = JacobianGraph(name="huge")
+    g.add_variable("p0", 50703117, role="parameter")
+    for name, size in (("v0", 85031333), ("v1", 35858482), ("v2", 73656861)):
+        g.add_variable(name, size, role="intermediate", evaluate=lambda v: 0)
+    g.add_variable("o", 2, role="output", evaluate=lambda v: 0)
+    for tail, head in (("p0", "v0"), ("p0", "v1"), ("p0", "v2"), ("v0", "v2"), ("v1", "o")):
+        g.add_factor(tail, head, "dense", lambda v: 0)
+    g.add_factor("v2", "o", "dense", lambda v: 0)
+    problem = Problem.of(g.validate())
+    board = Board.of(problem)
+    cheapest = min(
+        board.run(order, restore=True) for order in itertools.permutations(problem.intermediates)
+    )
+    for near in (1, 3, 7):
+        assert _bound(problem, near=near, upper=cheapest * factor) <= cheapest
+
+
+def test_a_part_already_eliminated_costs_nothing_more():
+    """A part whose vertices are all gone from the state has bound 0 (it raised before)."""
+    problem = Problem.of(layered_graph(6, 2))
+    board = Board.of(problem)
+    first = list(problem.intermediates)[0]
+    board.make(first)
+    assert _bound(problem, board.state, [first]) == 0
+    rest = [v for v in problem.intermediates if v in board.alive]
+    assert _bound(problem, board.state, [first, *rest]) == _bound(problem, board.state, rest)

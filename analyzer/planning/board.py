@@ -132,7 +132,13 @@ class Board:
 
     def run(self, sequence: Iterable[Hashable], *, restore: bool = False) -> Any:
         """Eliminate ``sequence`` in turn; return the summed price (``restore``: undo it all)."""
-        moves = [self.make(v) for v in sequence]
+        moves: list = []
+        try:
+            for v in sequence:
+                moves.append(self.make(v))
+        except BaseException:  # an interrupt between two moves: undo the ones made
+            self.rewind(moves)
+            raise
         if restore:
             self.rewind(moves)
         return sum(m.price for m in moves)

@@ -113,7 +113,13 @@ class DenseBoard:
         pred[v], succ[v] = move.inputs, move.outputs
 
     def run(self, sequence: Sequence[Hashable], *, restore: bool = False) -> Any:
-        moves = [self.make(v) for v in sequence]
+        moves: list = []
+        try:
+            for v in sequence:
+                moves.append(self.make(v))
+        except BaseException:  # an interrupt between two moves: undo the ones made
+            self.rewind(moves)
+            raise
         if restore:
             self.rewind(moves)
         return sum(m.price for m in moves)

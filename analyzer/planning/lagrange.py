@@ -36,8 +36,9 @@ for the sets ``D_v`` of any order (each minimum is at most its value at
 ``D_v``), hence at most the cost of every order: a lower bound whatever
 ``λ`` is. :func:`lagrangian_bound` raises it by subgradient steps (Polyak's
 rule towards the best order known, the step halved after :data:`PATIENCE`
-steps in a row find nothing higher) and returns the best value met, rounded
-down. With ``λ = 0`` each vertex takes its cheapest set alone, as if its
+steps in a row find nothing higher) and returns the best value met, less a
+bound on its float error (the multipliers may be far larger than the costs),
+rounded down. With ``λ = 0`` each vertex takes its cheapest set alone, as if its
 neighbours all went the way that suits it; the multipliers make the two ends
 of every pair agree on who goes first, which the pair, star and group bounds
 each do for a few vertices at a time.
@@ -102,7 +103,7 @@ def lagrangian_bound(
     from .stars import _Network
 
     nodes = [x for x in nodes if x in state.pred]
-    eliminable = set(part)
+    eliminable = {x for x in part if x in state.pred}  # (those eliminated already cost 0)
     if not eliminable or len(nodes) > EXACT_CUT_VERTICES or sum(sizes[x] for x in nodes) >= 2**30:
         return 0
     network = _Network(state, sizes, nodes, eliminable)
@@ -213,7 +214,14 @@ def _dual(vertices: list, members: dict, tables: dict, budget: Any, upper: float
     gather_in = _gather(vertices, bits, 0, rows)
     gather_out = _gather(vertices, bits, 1, cols)
     multipliers = np.zeros(len(pairs) + 1)  # the last one stands for "no pair", kept at 0
-    best = float(np.sum(table.reshape(len(vertices), -1).min(axis=1)))
+    # float error: each entry sums at most ``terms`` numbers (its table value, rounded from
+    # a product of two, and the multipliers of its bits); ``_value`` subtracts a bound on it
+    terms = gather_in.shape[2] + gather_out.shape[2] + 3
+    top = np.where(np.isfinite(table), table, 0.0).reshape(len(vertices), -1).max(axis=1)
+    # per vertex: the multipliers of its pairs (-1, the one kept at 0, pads)
+    reach = np.concatenate([gather_in[:, -1, :], gather_out[:, -1, :]], axis=1)
+    lowest = table.reshape(len(vertices), -1).min(axis=1)
+    best = _value(lowest, top, np.zeros(len(pairs) + 1), reach, terms)
     if not pairs:
         return _floor(best)
     step, since = 1.0, 0
@@ -225,9 +233,11 @@ def _dual(vertices: list, members: dict, tables: dict, budget: Any, upper: float
         total = table + terms_in[:, :, None] + terms_out[:, None, :]
         flat = total.reshape(len(vertices), -1)
         chosen = flat.argmin(axis=1)
-        value = float(flat[np.arange(len(vertices)), chosen].sum() - multipliers[:-1].sum())
-        if value > best:
-            best, since = value, 0
+        lowest = flat[np.arange(len(vertices)), chosen]
+        value = float(lowest.sum() - multipliers[:-1].sum())
+        safe = _value(lowest, top, multipliers, reach, terms)
+        if safe > best:
+            best, since = safe, 0
         else:
             since += 1
             if since >= PATIENCE:
@@ -246,8 +256,11 @@ def _dual(vertices: list, members: dict, tables: dict, budget: Any, upper: float
 
 
 def _gather(vertices: list, bits: dict, side: int, width: int) -> np.ndarray:
-    """``(vertices, width, NEAR)`` indices of the multipliers each set of one side adds (the
-    last multiplier, always 0, fills the bits that stand for no pair and the padding)."""
+    """``(vertices, width, most)`` indices of the multipliers each set of one side adds.
+
+    ``most`` is the most members a vertex has on that side (at least 1); the last
+    multiplier, always 0, fills the bits that stand for no pair and the padding.
+    """
     none = -1
     most = max((len(bits[v][side]) for v in vertices), default=0)
     gather = np.full((len(vertices), width, max(most, 1)), none, dtype=np.int64)
@@ -258,6 +271,27 @@ def _gather(vertices: list, bits: dict, side: int, width: int) -> np.ndarray:
             if pair >= 0:
                 gather[i, :, b] = np.where(masks >> b & 1, pair, none)
     return gather
+
+
+def _value(lowest: np.ndarray, top: np.ndarray, multipliers: np.ndarray, reach, terms: int):
+    """``L(λ)`` from each vertex's least entry ``lowest``, less a bound on the float error.
+
+    Each entry is a float sum of at most ``terms`` numbers of magnitude at most its
+    vertex's largest table entry ``top`` or one of its multipliers (``reach``); its
+    error, and so its least entry's, is at most ``terms·u`` times their absolute sum
+    (``u`` the unit roundoff); the sums over vertices and pairs add theirs. Doubled,
+    for the second-order terms. Multipliers far larger than the costs (a target far
+    above the optimum) would otherwise cancel into a value above every order's cost.
+    """
+    unit = np.finfo(float).eps / 2
+    size = np.abs(multipliers[:-1])
+    per_vertex = terms * unit * (top + np.abs(multipliers)[reach].sum(axis=1))
+    total = float(lowest.sum() - multipliers[:-1].sum())
+    error = float(per_vertex.sum())
+    error += (len(lowest) + 2) * unit * float(np.abs(lowest).sum() + per_vertex.sum())
+    error += (len(size) + 2) * unit * float(size.sum())
+    error += unit * abs(total)
+    return total - 2 * error
 
 
 def _floor(value: float) -> int:

@@ -42,7 +42,8 @@ when not (time ran out, or the search was interrupted), ``search.lower_bound``
 is a cost no order can beat, the sum of the parts' bounds. A
 ``KeyboardInterrupt`` during the search, the local search, the pair bound,
 the star bound or the Lagrangian bound returns the best order found so far, not proven
-(``tried["stopped"] == "interrupted"``); the parts not started yet keep their
+(``tried["stopped"] == "interrupted"``; also when the interrupt lands inside a
+move and the undo on the way out then fails); the parts not started yet keep their
 heuristic order (without their pair and star bounds). One during the
 heuristic orders, a subset or path DP, or the first bound of a part
 propagates.
@@ -267,13 +268,31 @@ def _run(search: BranchAndBound, outcome: Outcome, budget: Budget, share: float 
                         counts["lagrangian"] = 1
                 wide = search.upper > (1 + WIDE_GAP) * search.lower
                 local(WIDE_LOCAL_SHARE if wide else LOCAL_SHARE, perturb=True)
-    except KeyboardInterrupt:  # in a local search: the best order so far, not proven
+    except (KeyboardInterrupt, Exception) as error:  # the best order so far, not proven
+        if not _interrupt(error):
+            raise
         lower = min(max(search.lower, outcome.lower_bound), search.upper)
         found = Outcome(search.best, search.upper, lower, False, dict(search.tried))
         found.tried["stopped"] = "interrupted"
     found.tried.update(counts)
     found.tried["upper"] = outcome.tried["upper"]
     return found
+
+
+def _interrupt(error: BaseException) -> bool:
+    """Whether ``error`` is a KeyboardInterrupt or was raised while handling one.
+
+    An interrupt that lands inside a move (its make or unmake half done) leaves the
+    board changed halfway, and the undo on the way out may then fail (a KeyError): the
+    interrupt is its first cause, and the board is not used again.
+    """
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__context__  # type: ignore[assignment]
+    return False
 
 
 def _count(counts: dict, tried: dict) -> None:
