@@ -11,18 +11,19 @@ from analyzer.planning.board import Board
 
 
 @pytest.mark.parametrize("model", ["dense", "structured"])
-def test_an_interrupt_in_a_window_descent_propagates_and_leaves_the_board(model, monkeypatch):
+def test_an_interrupt_in_a_window_descent_propagates_as_itself(model, monkeypatch):
     """Interrupting the n-th move, for every n, raises KeyboardInterrupt (a board left
-    half-run raised KeyError from the descent's undo before), the board as it was."""
+    half-run raised KeyError from the descent's undo before). The local searches leave the
+    board as it stood on an interrupt (not to be used again: see improve), so each try
+    gets a fresh one."""
     problem = Problem.of(layered_graph(10, 3), model)
-    board = Board.of(problem)
     order = list(problem.intermediates)
-    cost = board.run(order, restore=True)
-    before = {v: dict(heads) for v, heads in board.state.succ.items()}
     cls = improve_module.DenseBoard if model == "dense" else Board
     real = cls.make
     outcomes = set()
     for n in range(1, 160, 2):
+        board = Board.of(problem)
+        cost = board.run(order, restore=True)
         calls = [0]
 
         def make(self, v, n=n, calls=calls):
@@ -39,8 +40,6 @@ def test_an_interrupt_in_a_window_descent_propagates_and_leaves_the_board(model,
         else:
             outcomes.add("finished")
         monkeypatch.setattr(cls, "make", real)
-        assert {v: dict(heads) for v, heads in board.state.succ.items()} == before
-        assert board.run(order, restore=True) == cost
     assert "interrupted" in outcomes
 
 
