@@ -33,7 +33,7 @@ from ..structure import Operator
 from .costs import Pricer
 from .problem import Problem
 
-__all__ = ["Board", "Move"]
+__all__ = ["Board", "Move", "run_moves"]
 
 
 @dataclass
@@ -132,16 +132,7 @@ class Board:
 
     def run(self, sequence: Iterable[Hashable], *, restore: bool = False) -> Any:
         """Eliminate ``sequence`` in turn; return the summed price (``restore``: undo it all)."""
-        moves: list = []
-        try:
-            for v in sequence:
-                moves.append(self.make(v))
-        except BaseException:  # an interrupt between two moves: undo the ones made
-            self.rewind(moves)
-            raise
-        if restore:
-            self.rewind(moves)
-        return sum(m.price for m in moves)
+        return run_moves(self, sequence, restore)
 
     def rewind(self, moves: list[Move]) -> None:
         """Undo ``moves`` (made in this order, the last one last)."""
@@ -154,3 +145,20 @@ def _has_operators(state: State) -> bool:
     return any(
         isinstance(kind, Operator) for heads in state.succ.values() for kind in heads.values()
     )
+
+
+def run_moves(board: Any, sequence: Iterable[Hashable], restore: bool) -> Any:
+    """Make ``sequence``'s moves on ``board`` in turn; their summed price (``restore``: undone).
+
+    An interrupt between two moves undoes the ones made, then propagates.
+    """
+    moves: list = []
+    try:
+        for v in sequence:
+            moves.append(board.make(v))
+    except BaseException:
+        board.rewind(moves)
+        raise
+    if restore:
+        board.rewind(moves)
+    return sum(m.price for m in moves)

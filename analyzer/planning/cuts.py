@@ -35,6 +35,7 @@ from ..structure import product_rule, sum_rule
 
 __all__ = [
     "vertex_cuts",
+    "joined_through",
     "kind_closures",
     "smallest",
     "split_network",
@@ -131,6 +132,28 @@ def smallest(
                 value = here
         least[v] = 0 if value is None else value
     return least
+
+
+def joined_through(v: Hashable, neighbours: dict, gone: set, keep: Any) -> set:
+    """The vertices ``y`` with ``keep(y)`` that a path along ``neighbours`` joins to ``v``
+    through vertices of ``gone`` only (item 1 of :mod:`~analyzer.planning.bounds`: once
+    ``gone`` is eliminated, and if ``y`` is not, ``y`` is a neighbour of ``v``).
+
+    >>> joined_through("c", {"c": ["b", "x"], "b": ["a"], "x": [], "a": []}, {"b"},
+    ...                lambda y: True) == {"a", "x"}
+    True
+    """
+    found, seen, stack = set(), {v}, [v]
+    while stack:
+        for y in neighbours[stack.pop()]:
+            if y in seen:
+                continue
+            seen.add(y)
+            if y in gone:
+                stack.append(y)
+            elif keep(y):
+                found.add(y)
+    return found
 
 
 def vertex_cuts(

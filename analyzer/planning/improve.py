@@ -34,7 +34,7 @@ import random
 from collections.abc import Hashable, Sequence
 from typing import Any
 
-from .board import Board
+from .board import Board, run_moves
 from .search import Budget
 
 __all__ = ["improve", "DenseBoard", "WINDOW"]
@@ -113,16 +113,7 @@ class DenseBoard:
         pred[v], succ[v] = move.inputs, move.outputs
 
     def run(self, sequence: Sequence[Hashable], *, restore: bool = False) -> Any:
-        moves: list = []
-        try:
-            for v in sequence:
-                moves.append(self.make(v))
-        except BaseException:  # an interrupt between two moves: undo the ones made
-            self.rewind(moves)
-            raise
-        if restore:
-            self.rewind(moves)
-        return sum(m.price for m in moves)
+        return run_moves(self, sequence, restore)
 
     def rewind(self, moves: list) -> None:
         for move in reversed(moves):

@@ -64,7 +64,7 @@ from typing import Any
 import numpy as np
 
 from ..elimination import State
-from .cuts import EXACT_CUT_VERTICES
+from .cuts import EXACT_CUT_VERTICES, joined_through
 from .search import Budget
 
 __all__ = ["lagrangian_bound", "NEAR", "ROUNDS"]
@@ -173,16 +173,7 @@ def _side(
     """``c_in`` or ``c_out`` of ``v`` (module docstring) when the members of ``mask`` went first."""
     gone = {u for i, u in enumerate(chosen) if mask >> i & 1}
     alive = set(chosen) - gone
-    forced, seen, stack = set(), {v}, [v]
-    while stack:
-        for u in neighbours[stack.pop()]:
-            if u in seen:
-                continue
-            seen.add(u)
-            if u in gone:
-                stack.append(u)
-            elif u in alive or u not in eliminable:
-                forced.add(u)
+    forced = joined_through(v, neighbours, gone, lambda u: u in alive or u not in eliminable)
     changes = dict.fromkeys(gone, network.infinite)
     changes.update(dict.fromkeys(forced, 0))
     flow = network.into(v, changes) if way == "into" else network.out_of(v, changes)

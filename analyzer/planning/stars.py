@@ -82,7 +82,7 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 from .bounds import LowerBound
-from .cuts import EXACT_CUT_VERTICES, split_network
+from .cuts import EXACT_CUT_VERTICES, joined_through, split_network
 from .pairs import pack_greedily
 
 __all__ = [
@@ -251,16 +251,7 @@ def _group_gain(bound: LowerBound, network: _Network, sides: dict) -> Any:
                 raise_ = 0
                 for side in sides[x]:
                     near = state.pred if side == "in" else state.succ
-                    forced, seen, stack = set(), {x}, [x]
-                    while stack:  # members joined to x through dead members
-                        for y in near[stack.pop()]:
-                            if y in seen:
-                                continue
-                            seen.add(y)
-                            if y in dead:
-                                stack.append(y)
-                            elif y in bit:
-                                forced.add(y)
+                    forced = joined_through(x, near, dead, bit.__contains__)
                     forced.update(y for y in near[x] if y not in elim)
                     changes = dict.fromkeys(forced, 0)
                     changes.update(dict.fromkeys(dead, infinite))
