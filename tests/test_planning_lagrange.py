@@ -13,7 +13,7 @@ from test_planning_stars import _fresh, _graph
 from analyzer import from_sequence, plan
 from analyzer.planning import Budget, Problem
 from analyzer.planning.board import Board
-from analyzer.planning.lagrange import _pairs, lagrangian_bound
+from analyzer.planning.lagrange import _joined, _pairs, lagrangian_bound
 from analyzer.planning.subset import subset_optimum
 
 
@@ -30,16 +30,23 @@ def _optimum(problem: Problem, state=None, part=None) -> int:
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10**6), n=st.integers(1, 6), near=st.integers(0, 4))
-def test_never_above_the_brute_force_optimum(seed, n, near):
-    """Every order of the intermediates, priced by the board, costs at least the bound."""
+@given(seed=st.integers(0, 10**6), n=st.integers(1, 6), near=st.integers(0, 4), data=st.data())
+def test_never_above_the_brute_force_optimum(seed, n, near, data):
+    """Every order of the intermediates, priced by the board, costs at least the bound,
+    with the members picked by any order (the cheapest, or one drawn at random)."""
     problem = Problem.of(_graph(seed, n))
     board = Board.of(problem)
-    cheapest = min(
-        board.run(order, restore=True) for order in itertools.permutations(problem.intermediates)
-    )
+    costs = {
+        order: board.run(order, restore=True)
+        for order in itertools.permutations(problem.intermediates)
+    }
+    cheapest = min(costs.values())
+    best = min(costs, key=costs.__getitem__)
+    drawn = data.draw(st.permutations(list(problem.intermediates)))
     assert _bound(problem, near=near) <= cheapest
     assert _bound(problem, near=near, upper=cheapest) <= cheapest
+    assert _bound(problem, near=near, upper=cheapest, order=best) <= cheapest
+    assert _bound(problem, near=near, upper=cheapest, order=drawn) <= cheapest
 
 
 @settings(max_examples=30, deadline=None)
@@ -50,6 +57,8 @@ def test_never_above_the_subset_dp_optimum_from_any_state(seed, n, near):
     problem = Problem.of(_graph(seed, n))
     optimum = _optimum(problem)
     assert _bound(problem, near=near, upper=optimum) <= optimum
+    heuristic = plan(_graph(seed, n), "markowitz").sequence
+    assert _bound(problem, near=near, upper=optimum, order=heuristic) <= optimum
     board = Board.of(problem)
     gone = list(problem.intermediates)[: n // 2]
     for v in gone:
@@ -58,6 +67,8 @@ def test_never_above_the_subset_dp_optimum_from_any_state(seed, n, near):
     if rest:
         left = _optimum(problem, board.state, rest)
         assert _bound(problem, board.state, rest, near=near) <= left
+        # an order naming gone vertices too (they are skipped)
+        assert _bound(problem, board.state, rest, near=near, order=heuristic) <= left
         # a part of the rest alone: the other vertices are never eliminated
         half = rest[: max(1, len(rest) // 2)]
         assert _bound(problem, board.state, half, near=near) <= _optimum(problem, board.state, half)
@@ -79,7 +90,7 @@ def test_members_come_in_pairs_nearest_first_and_at_most_near_a_side():
     state = problem.state()
     vertices = list(problem.intermediates)
     position = {x: i for i, x in enumerate(problem.nodes)}
-    paired = _pairs(state, vertices, set(vertices), problem.sizes, position, 3)
+    paired = _pairs(state, vertices, set(vertices), problem.sizes, position, 3, set())
     for v in vertices:
         assert len(paired["into"][v]) <= 3 and len(paired["out_of"][v]) <= 3
         for u in paired["into"][v]:
@@ -89,6 +100,58 @@ def test_members_come_in_pairs_nearest_first_and_at_most_near_a_side():
         direct = [w for w in state.succ[u] if w in paired["into"]]
         if len(direct) <= 3 and all(len(paired["into"][w]) < 3 for w in direct):
             assert set(direct) <= set(paired["out_of"][u])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_pairs_an_order_makes_neighbours_are_its_neighbours_when_each_goes(seed):
+    """``_joined`` against the board: eliminating the order's vertices one by one, the
+    pairs are exactly the vertex and each of its neighbours still to eliminate."""
+    problem = Problem.of(layered_graph(12, seed))
+    order = list(plan(layered_graph(12, seed), "min-fill").sequence)
+    vertices = set(problem.intermediates)
+    board = Board.of(problem)
+    expected = set()
+    for v in order:
+        expected |= {(p, v) for p in board.state.pred[v] if p in vertices}
+        expected |= {(v, s) for s in board.state.succ[v] if s in vertices}
+        board.make(v)
+    assert _joined(problem.state(), order, vertices) == expected
+
+
+def test_the_pairs_an_order_makes_neighbours_are_members_first():
+    """Every pair the order makes neighbours is a member pair while both ends have room
+    (they come before every other pair), whatever its path length."""
+    problem = Problem.of(layered_graph(30, 5))
+    state = problem.state()
+    vertices = list(problem.intermediates)
+    position = {x: i for i, x in enumerate(problem.nodes)}
+    order = list(plan(layered_graph(30, 5), "markowitz").sequence)
+    joined = _joined(state, order, set(vertices))
+    ins, outs = {}, {}
+    for u, w in joined:
+        outs[u] = outs.get(u, 0) + 1
+        ins[w] = ins.get(w, 0) + 1
+    paired = _pairs(state, vertices, set(vertices), problem.sizes, position, 5, joined)
+    roomy = [(u, w) for u, w in joined if outs[u] <= 5 and ins[w] <= 5]
+    assert roomy and all(w in paired["out_of"][u] and u in paired["into"][w] for u, w in roomy)
+    far = [(u, w) for u, w in roomy if w not in state.succ[u]]
+    assert far  # (some of them are not joined by one factor in the start graph)
+
+
+def test_a_single_vertex_is_priced_exactly():
+    """One intermediate: its only order costs ``|v|·IN·OUT``, and the bound, a whole
+    number of macs, is exactly that (not one below it)."""
+    from analyzer.graph import JacobianGraph
+
+    g = JacobianGraph(name="one")
+    g.add_variable("x", 7, role="parameter")
+    g.add_variable("y", 3, role="parameter")
+    g.add_variable("v", 5, role="intermediate", evaluate=lambda v: 0)
+    g.add_variable("o", 11, role="output", evaluate=lambda v: 0)
+    for tail, head in (("x", "v"), ("y", "v"), ("v", "o")):
+        g.add_factor(tail, head, "dense", lambda v: 0)
+    problem = Problem.of(g.validate())
+    assert _bound(problem) == 5 * (7 + 3) * 11 == plan(g, "optimal").macs
 
 
 def test_a_spent_budget_still_gives_a_valid_bound():

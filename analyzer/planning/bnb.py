@@ -119,9 +119,10 @@ class BranchAndBound:
         self.tried = {"nodes": 0, "expanded": 0, "pruned": 0, "passes": 0, "memo emptied": 0}
         #: A :class:`~analyzer.planning.residual.Residual` on the board's vertices, or None.
         self.residual: Residual | None = None
-        #: A callable ``(budget, upper) -> bound`` raising the certificate of this search's
-        #: start state, which a schedule may call between passes (``None``: none).
-        self.certify: Callable[[Any, Any], Any] | None = None
+        #: A callable ``(budget, upper, order) -> bound`` raising the certificate of this
+        #: search's start state (``order``: the best known, costing ``upper``), which a
+        #: schedule may call between passes (``None``: none).
+        self.certify: Callable[[Any, Any, Any], Any] | None = None
 
     # ------------------------------------------------------------------ one pass
     def _unmake(self, saved: Any) -> None:

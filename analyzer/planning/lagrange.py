@@ -5,10 +5,13 @@ Dense model, ``macs`` objective: eliminating ``v`` costs ``|v|·IN·OUT``
 :mod:`~analyzer.planning.bounds`). Give each vertex ``v`` still to eliminate
 some *members*: vertices still to eliminate on its input side and on its
 output side, chosen in pairs (``u`` is an input-side member of ``w`` exactly
-when ``w`` is an output-side member of ``u``), the pairs joined by the
-shortest paths first (at most :data:`DISTANCE` factors), larger first among
-those, at most :data:`NEAR` members a side. Any choice gives a valid bound;
-pairs make both ends price who goes first. For an order, let ``D`` be the
+when ``w`` is an output-side member of ``u``), at most :data:`NEAR` members
+a side. Any choice gives a valid bound; pairs make both ends price who goes
+first. Given an order (the best one known), the pairs that order makes
+neighbours come first: a vertex's neighbours when it goes are what its cost
+is made of, so members chosen that way price that order, and the orders near
+it, closely. Then the pairs joined by the shortest paths (at most
+:data:`DISTANCE` factors), larger first among those. For an order, let ``D`` be the
 members of ``v`` gone before it. Then, by items 1 and 2 of
 :mod:`~analyzer.planning.bounds`:
 
@@ -38,7 +41,8 @@ for the sets ``D_v`` of any order (each minimum is at most its value at
 rule towards the best order known, the step halved after :data:`PATIENCE`
 steps in a row find nothing higher) and returns the best value met, less a
 bound on its float error (the multipliers may be far larger than the costs),
-rounded down. With ``λ = 0`` each vertex takes its cheapest set alone, as if its
+rounded up to a whole number of macs (every order costs one). With ``λ = 0``
+each vertex takes its cheapest set alone, as if its
 neighbours all went the way that suits it; the multipliers make the two ends
 of every pair agree on who goes first, which the pair, star and group bounds
 each do for a few vertices at a time.
@@ -88,6 +92,7 @@ def lagrangian_bound(
     nodes: Sequence[Hashable],
     budget: Any = None,
     upper: float | None = None,
+    order: Sequence[Hashable] | None = None,
     near: int = NEAR,
 ) -> int:
     """The bound of the module docstring for eliminating ``part`` from ``state`` (dense, macs).
@@ -97,8 +102,9 @@ def lagrangian_bound(
     :class:`~analyzer.planning.search.Budget`) stops the tables and the steps early
     (the tables take at most :data:`TABLE_SHARE` of it; the value met so far is valid;
     vertices without tables count their cut bound);
-    ``upper`` (the cost of an order) is the target of the steps. 0 on graphs too large
-    for exact cuts.
+    ``upper`` (the cost of an order) is the target of the steps; ``order`` (the vertices
+    of ``part`` in the order of elimination, usually the one that costs ``upper``) picks
+    the members first. 0 on graphs too large for exact cuts.
     """
     from .stars import _Network
 
@@ -109,7 +115,8 @@ def lagrangian_bound(
     network = _Network(state, sizes, nodes, eliminable)
     position = {x: i for i, x in enumerate(nodes)}
     vertices = [x for x in nodes if x in eliminable]
-    paired = _pairs(state, vertices, eliminable, sizes, position, near)
+    joined = set() if order is None else _joined(state, order, eliminable)
+    paired = _pairs(state, vertices, eliminable, sizes, position, near, joined)
     left = None if budget is None else budget.left()
     building = None if left is None else Budget(max(left, 1e-9) * TABLE_SHARE)
     members, tables = {}, {}
@@ -128,18 +135,51 @@ def lagrangian_bound(
     return _dual(vertices, members, tables, budget, upper)
 
 
+def _joined(state: State, order: Sequence[Hashable], eliminable: set) -> set[tuple]:
+    """The pairs ``(u, w)`` of vertices to eliminate that ``order`` makes neighbours
+    (``u`` a predecessor of ``w``, or ``w`` a successor of ``u``, when the first of the
+    two goes). The vertices of ``order`` not in ``state`` are skipped."""
+    pred = {x: set(ys) for x, ys in state.pred.items()}
+    succ = {x: set(ys) for x, ys in state.succ.items()}
+    joined = set()
+    for v in order:
+        if v not in pred:
+            continue
+        inputs, outputs = pred.pop(v), succ.pop(v)
+        joined.update((p, v) for p in inputs if p in eliminable)
+        joined.update((v, s) for s in outputs if s in eliminable)
+        for p in inputs:
+            succ[p].discard(v)
+            succ[p] |= outputs
+        for s in outputs:
+            pred[s].discard(v)
+            pred[s] |= inputs
+    return joined
+
+
 def _pairs(
-    state: State, vertices: list, eliminable: set, sizes: dict, position: dict, near: int
+    state: State,
+    vertices: list,
+    eliminable: set,
+    sizes: dict,
+    position: dict,
+    near: int,
+    joined: set,
 ) -> dict[str, dict]:
     """Members chosen in pairs: ``u`` an input-side member of ``v`` exactly when ``v`` is an
-    output-side member of ``u`` (so every member's order is priced on both sides), nearest
-    pairs first (path length), larger first within a length, at most ``near`` a side."""
+    output-side member of ``u`` (so every member's order is priced on both sides), the
+    ``joined`` pairs first, then by path length (at most :data:`DISTANCE` for the others),
+    larger first within a length, at most ``near`` a side."""
     into: dict = {v: [] for v in vertices}
     out_of: dict = {v: [] for v in vertices}
     candidates = []
+    wanted: dict = {}
+    for u, w in joined:
+        wanted.setdefault(u, set()).add(w)
     for u in vertices:
         seen, frontier, distance = {u}, [u], 0
-        while frontier and distance < DISTANCE:
+        wants = wanted.get(u, set())
+        while frontier and (distance < DISTANCE or not wants <= seen):
             distance += 1
             layer = []
             for x in frontier:
@@ -148,9 +188,10 @@ def _pairs(
                         seen.add(w)
                         layer.append(w)
             for w in layer:
-                if w in eliminable:
+                first = (u, w) in joined
+                if w in eliminable and (first or distance <= DISTANCE):
                     candidates.append(
-                        (distance, -sizes[u] * sizes[w], position[u], position[w], u, w)
+                        (not first, distance, -sizes[u] * sizes[w], position[u], position[w], u, w)
                     )
             frontier = layer
     for *_, u, w in sorted(candidates):
@@ -181,7 +222,7 @@ def _side(
 
 
 def _dual(vertices: list, members: dict, tables: dict, budget: Any, upper: float | None) -> int:
-    """The best ``L(λ)`` met by subgradient steps (module docstring), rounded down."""
+    """The best ``L(λ)`` met by subgradient steps (module docstring), rounded up (:func:`_ceil`)."""
     index = {v: i for i, v in enumerate(vertices)}
     pairs: dict[tuple, int] = {}
     for v in vertices:
@@ -214,7 +255,7 @@ def _dual(vertices: list, members: dict, tables: dict, budget: Any, upper: float
     lowest = table.reshape(len(vertices), -1).min(axis=1)
     best = _value(lowest, top, np.zeros(len(pairs) + 1), reach, terms)
     if not pairs:
-        return _floor(best)
+        return _ceil(best)
     step, since = 1.0, 0
     for _ in range(ROUNDS):
         if budget is not None and budget.expired():
@@ -243,7 +284,7 @@ def _dual(vertices: list, members: dict, tables: dict, budget: Any, upper: float
         target = upper if upper is not None and upper > value else 1.05 * max(value, 1.0)
         multipliers += step * (target - value) / norm * gradient
         multipliers[-1] = 0.0
-    return _floor(best)
+    return _ceil(best)
 
 
 def _gather(vertices: list, bits: dict, side: int, width: int) -> np.ndarray:
@@ -285,8 +326,9 @@ def _value(lowest: np.ndarray, top: np.ndarray, multipliers: np.ndarray, reach, 
     return total - 2 * error
 
 
-def _floor(value: float) -> int:
-    """Rounded down, past the float sums' rounding (the costs are integers)."""
+def _ceil(value: float) -> int:
+    """The least integer not below ``value``, a lower bound already past its float error
+    (:func:`_value`): every order costs a whole number of macs, at least ``value``."""
     if not math.isfinite(value) or value <= 0:
         return 0
-    return int(math.floor(value * (1 - 1e-12)))
+    return math.ceil(value)

@@ -262,7 +262,7 @@ def _run(search: BranchAndBound, outcome: Outcome, budget: Budget, share: float 
                 break
             if fraction != 1.0:  # (the gap may have narrowed)
                 if search.certify is not None:
-                    found_bound = search.certify(left(LAGRANGE_SHARE), search.upper)
+                    found_bound = search.certify(left(LAGRANGE_SHARE), search.upper, search.best)
                     if found_bound > search.lower:
                         search.lower = min(found_bound, search.upper)
                         counts["lagrangian"] = 1
