@@ -115,7 +115,7 @@ def test_the_pairs_an_order_makes_neighbours_are_its_neighbours_when_each_goes(s
         expected |= {(p, v) for p in board.state.pred[v] if p in vertices}
         expected |= {(v, s) for s in board.state.succ[v] if s in vertices}
         board.make(v)
-    assert _joined(problem.state(), order, vertices) == expected
+    assert _joined(problem.state(), problem.sizes, order, vertices)[0] == expected
 
 
 def test_the_pairs_an_order_makes_neighbours_are_members_first():
@@ -126,7 +126,7 @@ def test_the_pairs_an_order_makes_neighbours_are_members_first():
     vertices = list(problem.intermediates)
     position = {x: i for i, x in enumerate(problem.nodes)}
     order = list(plan(layered_graph(30, 5), "markowitz").sequence)
-    joined = _joined(state, order, set(vertices))
+    joined = _joined(state, problem.sizes, order, set(vertices))[0]
     ins, outs = {}, {}
     for u, w in joined:
         outs[u] = outs.get(u, 0) + 1

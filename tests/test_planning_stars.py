@@ -196,3 +196,31 @@ def test_an_interrupt_in_one_parts_bounds_skips_the_other_parts_bounds(monkeypat
     assert p.search.tried["stopped"] == "interrupted"
     assert not p.proven_optimal
     assert p.lower_bound <= plan(g, "subset-dp").macs <= p.macs
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(2, 14), scale=st.sampled_from([1, 2 * 10**5]))
+def test_many_flows_at_once_equal_one_flow_at_a_time(seed, n, scale):
+    """``_Network.many`` (disjoint copies in one call) against a fresh one-flow network per
+    query, for random capacity changes on both sides; ``scale`` makes the sizes large
+    enough that a call holds few copies (the summed flow must fit 31 bits)."""
+    import random
+
+    problem = Problem.of(_graph(seed, n))
+    sizes = {x: size * scale for x, size in problem.sizes.items()}
+    assert sum(sizes.values()) < 2**30  # (what the callers ask of a network)
+    state, nodes = problem.initial(), problem.nodes
+    eliminable = set(problem.intermediates)
+    network = _Network(state, sizes, nodes, eliminable)
+    draw = random.Random(seed)
+    for v in problem.intermediates:
+        for way in ("into", "out_of"):
+            changes = []
+            for _ in range(draw.randint(1, 6)):
+                picked = draw.sample(list(eliminable - {v}), min(3, len(eliminable) - 1))
+                changes.append({x: draw.choice([0, network.infinite]) for x in picked})
+            found = network.many(way, v, changes)
+            for change, value in zip(changes, found, strict=True):
+                alone = _Network(state, sizes, nodes, eliminable)
+                ask = alone.into if way == "into" else alone.out_of
+                assert value == ask(v, change)

@@ -104,7 +104,8 @@ def lagrangian_bound(
     vertices without tables count their cut bound);
     ``upper`` (the cost of an order) is the target of the steps; ``order`` (the vertices
     of ``part`` in the order of elimination, usually the one that costs ``upper``) picks
-    the members first. 0 on graphs too large for exact cuts.
+    the members first, and its costliest vertices get their tables first. 0 on graphs
+    too large for exact cuts.
     """
     from .stars import _Network
 
@@ -115,37 +116,39 @@ def lagrangian_bound(
     network = _Network(state, sizes, nodes, eliminable)
     position = {x: i for i, x in enumerate(nodes)}
     vertices = [x for x in nodes if x in eliminable]
-    joined = set() if order is None else _joined(state, order, eliminable)
+    joined, priced = (set(), {}) if order is None else _joined(state, sizes, order, eliminable)
     paired = _pairs(state, vertices, eliminable, sizes, position, near, joined)
     left = None if budget is None else budget.left()
     building = None if left is None else Budget(max(left, 1e-9) * TABLE_SHARE)
     members, tables = {}, {}
-    for v in vertices:
+    # the costliest vertices of the order first: a budget that runs out drops the cheap ones
+    for v in sorted(vertices, key=lambda x: -priced.get(x, 0)):
         expired = building is not None and building.expired()
         sides = []
         for way, neighbours in (("into", state.pred), ("out_of", state.succ)):
             chosen = [] if expired else paired[way][v]
-            values = [
-                _side(network, way, v, neighbours, eliminable, sizes, chosen, mask)
-                for mask in range(2 ** len(chosen))
-            ]
+            values = _sides(network, way, v, neighbours, eliminable, sizes, chosen)
             sides.append((chosen, np.array(values, dtype=float)))
         members[v] = (sides[0][0], sides[1][0])
         tables[v] = sizes[v] * np.outer(sides[0][1], sides[1][1])
     return _dual(vertices, members, tables, budget, upper)
 
 
-def _joined(state: State, order: Sequence[Hashable], eliminable: set) -> set[tuple]:
-    """The pairs ``(u, w)`` of vertices to eliminate that ``order`` makes neighbours
-    (``u`` a predecessor of ``w``, or ``w`` a successor of ``u``, when the first of the
-    two goes). The vertices of ``order`` not in ``state`` are skipped."""
+def _joined(
+    state: State, sizes: dict, order: Sequence[Hashable], eliminable: set
+) -> tuple[set[tuple], dict]:
+    """The pairs ``(u, w)`` of vertices to eliminate that ``order`` makes neighbours (``u`` a
+    predecessor of ``w``, or ``w`` a successor of ``u``, when the first of the two goes), and
+    what each vertex costs in that order (dense). Vertices of ``order`` not in ``state``
+    are skipped."""
     pred = {x: set(ys) for x, ys in state.pred.items()}
     succ = {x: set(ys) for x, ys in state.succ.items()}
-    joined = set()
+    joined, priced = set(), {}
     for v in order:
         if v not in pred:
             continue
         inputs, outputs = pred.pop(v), succ.pop(v)
+        priced[v] = sizes[v] * sum(sizes[p] for p in inputs) * sum(sizes[s] for s in outputs)
         joined.update((p, v) for p in inputs if p in eliminable)
         joined.update((v, s) for s in outputs if s in eliminable)
         for p in inputs:
@@ -154,7 +157,7 @@ def _joined(state: State, order: Sequence[Hashable], eliminable: set) -> set[tup
         for s in outputs:
             pred[s].discard(v)
             pred[s] |= inputs
-    return joined
+    return joined, priced
 
 
 def _pairs(
@@ -201,7 +204,7 @@ def _pairs(
     return {"into": into, "out_of": out_of}
 
 
-def _side(
+def _sides(
     network: Any,
     way: str,
     v: Hashable,
@@ -209,16 +212,20 @@ def _side(
     eliminable: set,
     sizes: dict,
     chosen: list,
-    mask: int,
-) -> int:
-    """``c_in`` or ``c_out`` of ``v`` (module docstring) when the members of ``mask`` went first."""
-    gone = {u for i, u in enumerate(chosen) if mask >> i & 1}
-    alive = set(chosen) - gone
-    forced = joined_through(v, neighbours, gone, lambda u: u in alive or u not in eliminable)
-    changes = dict.fromkeys(gone, network.infinite)
-    changes.update(dict.fromkeys(forced, 0))
-    flow = network.into(v, changes) if way == "into" else network.out_of(v, changes)
-    return sum(sizes[u] for u in forced) + flow
+) -> list[int]:
+    """``c_in`` or ``c_out`` of ``v`` (module docstring) for each set of the ``chosen``
+    members gone first (set ``mask``: the members of its bits), by mask."""
+    forced_sizes, changes = [], []
+    for mask in range(2 ** len(chosen)):
+        gone = {u for i, u in enumerate(chosen) if mask >> i & 1}
+        stays = (set(chosen) - gone) | (set(neighbours) - eliminable)
+        forced = joined_through(v, neighbours, gone, stays.__contains__)
+        change = dict.fromkeys(gone, network.infinite)
+        change.update(dict.fromkeys(forced, 0))
+        changes.append(change)
+        forced_sizes.append(sum(sizes[u] for u in forced))
+    flows = network.many(way, v, changes)
+    return [size + flow for size, flow in zip(forced_sizes, flows, strict=True)]
 
 
 def _dual(vertices: list, members: dict, tables: dict, budget: Any, upper: float | None) -> int:

@@ -93,18 +93,18 @@ __all__ = ["optimal", "branch_and_bound", "upper_bound", "SMALL_PART"]
 SMALL_PART = 12
 #: Most of the time left that the star bound at the start may take (it stops early, valid).
 BOUND_SHARE = 0.3
-#: Most of a part's time left after its first search that the Lagrangian bound
-#: (:mod:`~analyzer.planning.lagrange`; dense model, macs) may take.
-LAGRANGE_SHARE = 0.5
+#: Most of a part's time left after its first search and local search that the
+#: Lagrangian bound (:mod:`~analyzer.planning.lagrange`; dense model, macs) may take.
+LAGRANGE_SHARE = 0.8
 #: Most of a part's time the first local descent may take (it usually takes far less).
 DESCENT_SHARE = 0.25
 #: Share of the time left after the descent that the search gets first.
 SEARCH_SHARE = 0.2
 #: Share of the time left then that iterated local search gets (when the search stopped
-#: unproven); the search goes on with the rest.
-LOCAL_SHARE = 0.7
+#: unproven); the Lagrangian bound and the search go on with the rest.
+LOCAL_SHARE = 0.35
 #: The local search's share when the gap after the first search is above :data:`WIDE_GAP`.
-WIDE_LOCAL_SHARE = 0.9
+WIDE_LOCAL_SHARE = 0.45
 #: The search's first share when the gap after the first descent is above :data:`WIDE_GAP`.
 WIDE_SEARCH_SHARE = 0.05
 #: The gap (``upper / lower - 1``) past which the search is not expected to finish in time.
@@ -261,13 +261,13 @@ def _run(search: BranchAndBound, outcome: Outcome, budget: Budget, share: float 
             if found.proven or share is None or found.tried.get("stopped") == "interrupted":
                 break
             if fraction != 1.0:  # (the gap may have narrowed)
-                if search.certify is not None:
+                wide = search.upper > (1 + WIDE_GAP) * search.lower
+                local(WIDE_LOCAL_SHARE if wide else LOCAL_SHARE, perturb=True)
+                if search.certify is not None:  # (its members picked by the better order)
                     found_bound = search.certify(left(LAGRANGE_SHARE), search.upper, search.best)
                     if found_bound > search.lower:
                         search.lower = min(found_bound, search.upper)
                         counts["lagrangian"] = 1
-                wide = search.upper > (1 + WIDE_GAP) * search.lower
-                local(WIDE_LOCAL_SHARE if wide else LOCAL_SHARE, perturb=True)
     except (KeyboardInterrupt, Exception) as error:  # the best order so far, not proven
         if not _interrupt(error):
             raise

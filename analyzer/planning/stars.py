@@ -133,6 +133,7 @@ class _Network:
         self._graph.has_sorted_indices = True  # (a flow reads it; only its capacities change)
         self._near = {"into": _reach(nodes, state.pred), "out_of": _reach(nodes[::-1], state.succ)}
         self._known: dict = {}
+        self._parts: dict = {}
 
     def _value(self, way: str, v: Hashable, changes: dict) -> int:
         near = self._near[way][v]
@@ -149,6 +150,83 @@ class _Network:
             source, sink = (net.source, 2 * i) if way == "into" else (2 * i + 1, net.sink)
             found = self._known[key] = int(self._flow(graph, source, sink).flow_value)
         return found
+
+    def many(self, way: str, v: Hashable, changes: Sequence[dict]) -> list[int]:
+        """:meth:`into` (``way="into"``) or :meth:`out_of` for each of ``changes``, in few
+        calls: the networks not known yet are solved as disjoint copies of the part of the
+        network that can carry such a flow, joined to one source and one sink (a maximum
+        flow of disjoint networks is one of each; each copy's value is the flow that
+        leaves it), as many copies a call as keep the summed flow within 31 bits.
+        """
+        import numpy as np
+
+        near = self._near[way][v]
+        keys = [(way, v, frozenset((x, c) for x, c in ch.items() if x in near)) for ch in changes]
+        missing = [key for key in dict.fromkeys(keys) if key not in self._known]
+        if missing:
+            part = self._part(way, v)
+            per_call = max(1, (2**31 - 1) // (self.infinite + 1) - 1)
+            for start in range(0, len(missing), per_call):
+                chunk = missing[start : start + per_call]
+                values = self._copies(part, [key[2] for key in chunk])
+                self._known.update(zip(chunk, (int(x) for x in np.asarray(values)), strict=True))
+        return [self._known[key] for key in keys]
+
+    def _part(self, way: str, v: Hashable) -> tuple:
+        """The arcs that a flow into (out of) ``v`` may use, renumbered from 0: ``(rows,
+        cols, caps, where, nodes, source, sink)``; ``where[slot]`` is the arc of a vertex's
+        capacity (-1 when it is not in the part)."""
+        import numpy as np
+
+        found = self._parts.get((way, v))
+        if found is not None:
+            return found
+        net = self.net
+        i = net.index[v]
+        keep = np.zeros(net.shape[0], dtype=bool)
+        keep[[2 * net.index[x] + side for x in self._near[way][v] for side in (0, 1)]] = True
+        if way == "into":
+            keep[[2 * i, net.source]] = True
+            source, sink = net.source, 2 * i
+        else:
+            keep[[2 * i + 1, net.sink]] = True
+            source, sink = 2 * i + 1, net.sink
+        arcs = keep[net.rows] & keep[net.cols]
+        number = np.cumsum(keep) - 1
+        where = np.full(len(net.caps), -1, dtype=np.int64)
+        where[arcs] = np.arange(int(arcs.sum()))
+        found = self._parts[(way, v)] = (
+            number[net.rows[arcs]], number[net.cols[arcs]], net.caps[arcs].astype(np.int64),
+            where, int(keep.sum()), int(number[source]), int(number[sink]),
+        )  # fmt: skip
+        return found
+
+    def _copies(self, part: tuple, kept: list) -> Any:
+        """The maximum flow of each network in ``kept`` (capacity changes) on ``part``."""
+        import numpy as np
+
+        rows, cols, base, where, n, source, sink = part
+        count = len(kept)
+        caps = np.tile(base, (count, 1))
+        for k, changed in enumerate(kept):
+            for x, capacity in changed:
+                arc = where[self.net.slot[x]]
+                if arc >= 0:
+                    caps[k, arc] = capacity
+        shift = np.arange(count) * n
+        top, bottom = count * n, count * n + 1  # the one source and the one sink
+        all_rows = np.concatenate(
+            [(rows + shift[:, None]).ravel(), np.full(count, top), shift + sink]
+        )
+        all_cols = np.concatenate(
+            [(cols + shift[:, None]).ravel(), shift + source, np.full(count, bottom)]
+        )
+        all_caps = np.concatenate([caps.ravel(), np.full(2 * count, self.infinite)])
+        graph = self._csr(
+            (all_caps.astype(np.int32), (all_rows, all_cols)), shape=(count * n + 2, count * n + 2)
+        )
+        flow = self._flow(graph, top, bottom, method="dinic").flow
+        return flow[shift + sink, np.full(count, bottom)]
 
     def into(self, v: Hashable, changes: dict) -> int:
         """The narrowest separator of ``v`` from the never-eliminated vertices before it."""
