@@ -74,7 +74,7 @@ from .search import Budget
 __all__ = ["lagrangian_bound", "NEAR", "ROUNDS"]
 
 #: Near members of a vertex on each side (its tables have ``2^NEAR`` entries a side).
-NEAR = 7
+NEAR = 8
 #: Most subgradient steps.
 ROUNDS = 400
 #: Most of the budget the tables may take (the steps get the rest at least).
@@ -130,7 +130,7 @@ def lagrangian_bound(
             values = _sides(network, way, v, neighbours, eliminable, sizes, chosen)
             sides.append((chosen, np.array(values, dtype=float)))
         members[v] = (sides[0][0], sides[1][0])
-        tables[v] = sizes[v] * np.outer(sides[0][1], sides[1][1])
+        tables[v] = (sizes[v], sides[0][1], sides[1][1])
     return _dual(vertices, members, tables, budget, upper)
 
 
@@ -229,50 +229,62 @@ def _sides(
 
 
 def _dual(vertices: list, members: dict, tables: dict, budget: Any, upper: float | None) -> int:
-    """The best ``L(λ)`` met by subgradient steps (module docstring), rounded up (:func:`_ceil`)."""
-    index = {v: i for i, v in enumerate(vertices)}
+    """The best ``L(λ)`` met by subgradient steps (module docstring), rounded up (:func:`_ceil`).
+
+    ``tables[v]`` is ``(|v|, c_in, c_out)``, the sides by set of members gone first, so
+    that ``c_v(D) = |v|·c_in[D_in]·c_out[D_out]``. A side takes few distinct values:
+    the sets of one value need only the least of their multiplier terms, and each vertex's
+    minimum runs over pairs of distinct values, not pairs of sets.
+    """
     pairs: dict[tuple, int] = {}
     for v in vertices:
         for u in members[v][0]:
             if v in members[u][1]:
                 pairs.setdefault((u, v), len(pairs))
-    # per vertex: which pair each bit of a set of members gone first stands for (-1: none)
-    bits = {
-        v: (
-            np.array([pairs.get((u, v), -1) for u in members[v][0]], dtype=np.int64),
-            np.array([pairs.get((v, u), -1) for u in members[v][1]], dtype=np.int64),
+    none = len(pairs)  # the multiplier kept at 0: bits that stand for no pair, and padding
+    bits = [
+        (
+            [pairs.get((u, v), none) for u in members[v][0]],
+            [pairs.get((v, u), none) for u in members[v][1]],
         )
         for v in vertices
-    }
-    rows = max(t.shape[0] for t in tables.values())
-    cols = max(t.shape[1] for t in tables.values())
-    table = np.full((len(vertices), rows, cols), np.inf)
-    for v, t in tables.items():
-        table[index[v], : t.shape[0], : t.shape[1]] = t
-    # a vertex's term for each of its sets: a sparse sum of multipliers, as index arrays
-    gather_in = _gather(vertices, bits, 0, rows)
-    gather_out = _gather(vertices, bits, 1, cols)
-    multipliers = np.zeros(len(pairs) + 1)  # the last one stands for "no pair", kept at 0
+    ]
+    ins = _Side([tables[v][1] for v in vertices], [b[0] for b in bits], none)
+    outs = _Side([tables[v][2] for v in vertices], [b[1] for b in bits], none)
+    # the entries: per vertex, each distinct input value with each distinct output value
+    entry_in, entry_out, base, owner = [], [], [], []
+    for k, v in enumerate(vertices):
+        g_in = np.arange(ins.first[k], ins.first[k + 1])
+        g_out = np.arange(outs.first[k], outs.first[k + 1])
+        entry_in.append(np.repeat(g_in, len(g_out)))
+        entry_out.append(np.tile(g_out, len(g_in)))
+        base.append(np.outer(tables[v][0] * ins.values[g_in], outs.values[g_out]).ravel())
+        owner.append(np.full(len(g_in) * len(g_out), k))
+    entry_in, entry_out = np.concatenate(entry_in), np.concatenate(entry_out)
+    base, owner = np.concatenate(base), np.concatenate(owner)
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    multipliers = np.zeros(len(pairs) + 1)
     # float error: each entry sums at most ``terms`` numbers (its table value, rounded from
     # a product of two, and the multipliers of its bits); ``_value`` subtracts a bound on it
-    terms = gather_in.shape[2] + gather_out.shape[2] + 3
-    top = np.where(np.isfinite(table), table, 0.0).reshape(len(vertices), -1).max(axis=1)
-    # per vertex: the multipliers of its pairs (-1, the one kept at 0, pads)
-    reach = np.concatenate([gather_in[:, -1, :], gather_out[:, -1, :]], axis=1)
-    lowest = table.reshape(len(vertices), -1).min(axis=1)
-    best = _value(lowest, top, np.zeros(len(pairs) + 1), reach, terms)
+    terms = ins.gather.shape[1] + outs.gather.shape[1] + 3
+    top = np.maximum.reduceat(base, starts)
+    width = max(len(b[0]) + len(b[1]) for b in bits) or 1
+    reach = np.full((len(vertices), width), none)  # per vertex: the multipliers of its pairs
+    for k, (b_in, b_out) in enumerate(bits):
+        reach[k, : len(b_in) + len(b_out)] = b_in + b_out
+    lowest = np.minimum.reduceat(base, starts)
+    best = _value(lowest, top, multipliers, reach, terms)
     if not pairs:
         return _ceil(best)
     step, since = 1.0, 0
     for _ in range(ROUNDS):
         if budget is not None and budget.expired():
             break
-        terms_in = multipliers[gather_in].sum(axis=2)  # (vertices, rows)
-        terms_out = multipliers[gather_out].sum(axis=2)  # (vertices, cols)
-        total = table + terms_in[:, :, None] + terms_out[:, None, :]
-        flat = total.reshape(len(vertices), -1)
-        chosen = flat.argmin(axis=1)
-        lowest = flat[np.arange(len(vertices)), chosen]
+        least_in, least_out = ins.least(multipliers), outs.least(multipliers)
+        total = base + least_in[entry_in] + least_out[entry_out]
+        lowest = np.minimum.reduceat(total, starts)
+        hits = np.flatnonzero(total == lowest[owner])
+        chosen = hits[np.r_[True, owner[hits][1:] != owner[hits][:-1]]]  # per vertex, in order
         value = float(lowest.sum() - multipliers[:-1].sum())
         safe = _value(lowest, top, multipliers, reach, terms)
         if safe > best:
@@ -282,8 +294,8 @@ def _dual(vertices: list, members: dict, tables: dict, budget: Any, upper: float
             if since >= PATIENCE:
                 step, since = step / 2, 0
         gradient = np.full(len(pairs) + 1, -1.0)
-        np.add.at(gradient, gather_in[np.arange(len(vertices)), chosen // cols].ravel(), 1.0)
-        np.add.at(gradient, gather_out[np.arange(len(vertices)), chosen % cols].ravel(), 1.0)
+        np.add.at(gradient, ins.sets(entry_in[chosen]).ravel(), 1.0)
+        np.add.at(gradient, outs.sets(entry_out[chosen]).ravel(), 1.0)
         gradient[-1] = 0.0
         norm = float(gradient @ gradient)
         if norm == 0:  # every pair agrees: no multiplier can raise the value
@@ -294,22 +306,45 @@ def _dual(vertices: list, members: dict, tables: dict, budget: Any, upper: float
     return _ceil(best)
 
 
-def _gather(vertices: list, bits: dict, side: int, width: int) -> np.ndarray:
-    """``(vertices, width, most)`` indices of the multipliers each set of one side adds.
+class _Side:
+    """One side of every vertex's table, its sets grouped by value.
 
-    ``most`` is the most members a vertex has on that side (at least 1); the last
-    multiplier, always 0, fills the bits that stand for no pair and the padding.
+    ``values[g]`` is the value of group ``g``; the groups of vertex ``k`` are
+    ``first[k]`` to ``first[k + 1]``; ``gather`` holds each set's multipliers (``none``
+    for bits without a pair, and padding), its rows sorted by group.
     """
-    none = -1
-    most = max((len(bits[v][side]) for v in vertices), default=0)
-    gather = np.full((len(vertices), width, max(most, 1)), none, dtype=np.int64)
-    masks = np.arange(width)
-    for i, v in enumerate(vertices):
-        ids = bits[v][side]
-        for b, pair in enumerate(ids):
-            if pair >= 0:
-                gather[i, :, b] = np.where(masks >> b & 1, pair, none)
-    return gather
+
+    def __init__(self, sides: list, bits: list, none: int) -> None:
+        most = max((len(b) for b in bits), default=0) or 1
+        values, first, gathers, group_of = [], [0], [], []
+        for side, ids in zip(sides, bits, strict=True):
+            distinct, group = np.unique(np.asarray(side), return_inverse=True)
+            order = np.argsort(group, kind="stable")
+            masks = order[:, None] >> np.arange(len(ids)) & 1
+            gather = np.full((len(order), most), none, dtype=np.int64)
+            gather[:, : len(ids)] = np.where(masks == 1, np.asarray(ids, dtype=np.int64), none)
+            gathers.append(gather)
+            group_of.append(first[-1] + group[order])
+            values.append(distinct)
+            first.append(first[-1] + len(distinct))
+        self.values = np.concatenate(values).astype(float)
+        self.first = first
+        self.gather = np.concatenate(gathers)
+        self.group = np.concatenate(group_of)
+        self.starts = np.flatnonzero(np.r_[True, self.group[1:] != self.group[:-1]])
+        self._row = self.starts  # per group, a set that attains its least term (updated)
+
+    def least(self, multipliers: np.ndarray) -> np.ndarray:
+        """Per group, the least multiplier term of its sets (and which set has it)."""
+        terms = multipliers[self.gather].sum(axis=1)
+        least = np.minimum.reduceat(terms, self.starts)
+        hits = np.flatnonzero(terms == least[self.group])
+        self._row = hits[np.r_[True, self.group[hits][1:] != self.group[hits][:-1]]]
+        return least
+
+    def sets(self, groups: np.ndarray) -> np.ndarray:
+        """The multipliers of the sets that attained the least term of ``groups``."""
+        return self.gather[self._row[groups]]
 
 
 def _value(lowest: np.ndarray, top: np.ndarray, multipliers: np.ndarray, reach, terms: int):
