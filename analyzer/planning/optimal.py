@@ -24,18 +24,19 @@ Steps (each exact; see :mod:`~analyzer.planning.reductions`,
    :data:`BOUND_SHARE` of the time left), whose packing the search also
    carries down as the bound of :mod:`~analyzer.planning.residual` (it prunes
    with the larger of the two). When the search stops unproven
-   (after :data:`SEARCH_SHARE` of the part's time), under the dense model
-   and the ``macs`` objective the certificate rises to the Lagrangian bound of
-   :mod:`~analyzer.planning.lagrange` where that is higher (at most
-   :data:`LAGRANGE_SHARE` of the part's time left; ``tried["lagrangian"]``
-   counts the parts where it rose), then local search improves
+   (after :data:`SEARCH_SHARE` of the part's time), local search improves
    its best order for :data:`LOCAL_SHARE` of the time left (span moves of
    :mod:`~analyzer.planning.relocate` for :data:`RELOCATE_SHARE` of it, then
-   iterated window descents), and the search goes on with the rest from that
-   order, its memo kept (the lower bound is always the search's). When the
-   gap is above :data:`WIDE_GAP` the search will not finish and a better
-   order is what narrows the gap: the first search gets
-   :data:`WIDE_SEARCH_SHARE`, the local search :data:`WIDE_LOCAL_SHARE`.
+   iterated window descents); then, under the dense model and the ``macs``
+   objective, the certificate rises to the Lagrangian bound of
+   :mod:`~analyzer.planning.lagrange` where that is higher (its members
+   picked by that better order; at most :data:`LAGRANGE_SHARE` of the time
+   left; ``tried["lagrangian"]`` counts the parts where it rose), and the
+   search goes on with the rest from that order, its memo kept (the lower
+   bound is always the search's). When the gap is above :data:`WIDE_GAP` the
+   search will not finish and a better order is what narrows the gap: the
+   first search gets :data:`WIDE_SEARCH_SHARE`, the local search
+   :data:`WIDE_LOCAL_SHARE`.
 
 The answer is always an order. ``search.proven`` says whether it is optimal;
 when not (time ran out, or the search was interrupted), ``search.lower_bound``
@@ -217,8 +218,9 @@ def _run(search: BranchAndBound, outcome: Outcome, budget: Budget, share: float 
     left (:data:`WIDE_SEARCH_SHARE` when the gap is above :data:`WIDE_GAP`);
     when it stops unproven, local search (span moves, then iterated window
     descents) takes :data:`LOCAL_SHARE` of what is left
-    (:data:`WIDE_LOCAL_SHARE` when the gap is still wide), and
-    the search goes on with the rest (its memo kept) from the better order.
+    (:data:`WIDE_LOCAL_SHARE` when the gap is still wide), the Lagrangian
+    bound (``search.certify``) at most :data:`LAGRANGE_SHARE` of the rest, and
+    the search goes on with what is left (its memo kept) from the better order.
     The lower bound is the search's, valid for every order; without a time
     limit the search runs to the end.
     """
