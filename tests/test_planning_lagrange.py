@@ -227,3 +227,17 @@ def test_a_part_already_eliminated_costs_nothing_more():
     assert _bound(problem, board.state, [first]) == 0
     rest = [v for v in problem.intermediates if v in board.alive]
     assert _bound(problem, board.state, [first, *rest]) == _bound(problem, board.state, rest)
+
+
+@pytest.mark.parametrize("entries", [1, 40, 400])
+def test_a_cap_on_the_tables_keeps_the_bound_valid(monkeypatch, entries):
+    """Past ``ENTRIES`` a vertex keeps its least entry without members: the bound stays
+    at least the single-vertex cut bounds and at most the proven optimum."""
+    import analyzer.planning.lagrange as lagrange
+
+    monkeypatch.setattr(lagrange, "ENTRIES", entries)
+    problem = Problem.of(layered_graph(14, 3))
+    single = sum(_fresh(problem, "macs").value.values())
+    optimum = plan(layered_graph(14, 3), "subset-dp").macs
+    order = plan(layered_graph(14, 3), "min-fill").sequence
+    assert single <= _bound(problem, upper=optimum, order=order) <= optimum

@@ -81,8 +81,11 @@ ROUNDS = 400
 TABLE_SHARE = 0.7
 #: Steps without a higher value before the step is halved.
 PATIENCE = 50
-#: Longest path (in factors) between a vertex and a member.
+#: Longest path (in factors) between a vertex and a member (other than the order's pairs).
 DISTANCE = 3
+#: Most entries (pairs of distinct side values) of all the tables together, which bounds
+#: the steps' memory (about 50 bytes an entry); past it a vertex keeps its least entry.
+ENTRIES = 4_000_000
 
 
 def lagrangian_bound(
@@ -101,7 +104,8 @@ def lagrangian_bound(
     skipped); the vertices outside ``part`` are never eliminated. ``budget`` (a
     :class:`~analyzer.planning.search.Budget`) stops the tables and the steps early
     (the tables take at most :data:`TABLE_SHARE` of it; the value met so far is valid;
-    vertices without tables count their cut bound);
+    vertices without tables count their cut bound; past :data:`ENTRIES` a vertex counts
+    its least entry, without members);
     ``upper`` (the cost of an order) is the target of the steps; ``order`` (the vertices
     of ``part`` in the order of elimination, usually the one that costs ``upper``) picks
     the members first, and its costliest vertices get their tables first. 0 on graphs
@@ -120,7 +124,7 @@ def lagrangian_bound(
     paired = _pairs(state, vertices, eliminable, sizes, position, near, joined)
     left = None if budget is None else budget.left()
     building = None if left is None else Budget(max(left, 1e-9) * TABLE_SHARE)
-    members, tables = {}, {}
+    members, tables, entries = {}, {}, 0
     # the costliest vertices of the order first: a budget that runs out drops the cheap ones
     for v in sorted(vertices, key=lambda x: -priced.get(x, 0)):
         expired = building is not None and building.expired()
@@ -129,6 +133,11 @@ def lagrangian_bound(
             chosen = [] if expired else paired[way][v]
             values = _sides(network, way, v, neighbours, eliminable, sizes, chosen)
             sides.append((chosen, np.array(values, dtype=float)))
+        grid = len(np.unique(sides[0][1])) * len(np.unique(sides[1][1]))
+        if entries + grid > ENTRIES:  # its least entry alone, without members: still valid
+            sides = [([], side[1].min(keepdims=True)) for side in sides]
+            grid = 1
+        entries += grid
         members[v] = (sides[0][0], sides[1][0])
         tables[v] = (sizes[v], sides[0][1], sides[1][1])
     return _dual(vertices, members, tables, budget, upper)
