@@ -227,3 +227,13 @@ def test_a_part_already_eliminated_costs_nothing_more():
     assert _bound(problem, board.state, [first]) == 0
     rest = [v for v in problem.intermediates if v in board.alive]
     assert _bound(problem, board.state, [first, *rest]) == _bound(problem, board.state, rest)
+
+
+@pytest.mark.parametrize("upper", [1e308, float("inf"), float("nan")])
+def test_a_target_past_the_floats_gives_a_valid_bound(upper):
+    """A target at the edge of the floats (or none that is finite) made a step overflow:
+    infinite multipliers, NaN minima, then an IndexError in the argmin bookkeeping. The
+    steps now stop there (or take no target) and the bound stays below every order."""
+    problem = Problem.of(layered_graph(12, 3))
+    optimum = _optimum(problem)
+    assert 0 < _bound(problem, upper=upper) <= optimum

@@ -277,6 +277,8 @@ def _dual(vertices: list, members: dict, tables: dict, budget: Any, upper: float
     if not pairs:
         return _ceil(best)
     step, since = 1.0, 0
+    if upper is not None and not math.isfinite(upper):
+        upper = None  # (no target: an infinite one would make every multiplier infinite)
     for _ in range(ROUNDS):
         if budget is not None and budget.expired():
             break
@@ -301,7 +303,11 @@ def _dual(vertices: list, members: dict, tables: dict, budget: Any, upper: float
         if norm == 0:  # every pair agrees: no multiplier can raise the value
             break
         target = upper if upper is not None and upper > value else 1.05 * max(value, 1.0)
-        multipliers += step * (target - value) / norm * gradient
+        with np.errstate(over="ignore", invalid="ignore"):
+            moved = multipliers + step * (target - value) / norm * gradient
+        if not np.isfinite(moved).all():  # (past the floats: stop with the best value met)
+            break
+        multipliers = moved
         multipliers[-1] = 0.0
     return _ceil(best)
 
