@@ -118,6 +118,23 @@ def test_the_pairs_an_order_makes_neighbours_are_its_neighbours_when_each_goes(s
     assert _joined(problem.state(), problem.sizes, order, vertices)[0] == expected
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_an_order_naming_vertices_outside_the_part_joins_only_the_parts(seed):
+    """Vertices outside the part are never eliminated: an order that names them too
+    joins the pairs that eliminating only the part's vertices (in that order) makes."""
+    problem = Problem.of(layered_graph(12, seed))
+    order = list(plan(layered_graph(12, seed), "min-fill").sequence)
+    part = set(order[::2])
+    board = Board.of(problem)
+    expected = set()
+    for v in order:
+        if v in part:
+            expected |= {(p, v) for p in board.state.pred[v] if p in part}
+            expected |= {(v, s) for s in board.state.succ[v] if s in part}
+            board.make(v)
+    assert _joined(problem.state(), problem.sizes, order, part)[0] == expected
+
+
 def test_the_pairs_an_order_makes_neighbours_are_members_first():
     """Every pair the order makes neighbours is a member pair while both ends have room
     (they come before every other pair), whatever its path length."""

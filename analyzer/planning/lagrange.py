@@ -139,13 +139,13 @@ def _joined(
 ) -> tuple[set[tuple], dict]:
     """The pairs ``(u, w)`` of vertices to eliminate that ``order`` makes neighbours (``u`` a
     predecessor of ``w``, or ``w`` a successor of ``u``, when the first of the two goes), and
-    what each vertex costs in that order (dense). Vertices of ``order`` not in ``state``
-    are skipped."""
+    what each vertex costs in that order (dense). Vertices of ``order`` not in
+    ``eliminable`` (gone already, or never eliminated) are skipped."""
     pred = {x: set(ys) for x, ys in state.pred.items()}
     succ = {x: set(ys) for x, ys in state.succ.items()}
     joined, priced = set(), {}
     for v in order:
-        if v not in pred:
+        if v not in pred or v not in eliminable:
             continue
         inputs, outputs = pred.pop(v), succ.pop(v)
         priced[v] = sizes[v] * sum(sizes[p] for p in inputs) * sum(sizes[s] for s in outputs)
