@@ -233,3 +233,28 @@ def test_many_flows_at_once_equal_one_flow_at_a_time(seed, n, largest):
             for change, value in zip(changes, found, strict=True):
                 ask = alone.into if way == "into" else alone.out_of
                 assert value == ask(v, change)
+
+
+def test_many_flows_read_back_from_an_older_scipys_csr_matrix():
+    """Older scipy (the project allows 1.10) returns the flow as a ``csr_matrix``, whose
+    fancy indexing gives a 1×N matrix: the batched values must still be one per query."""
+    from types import SimpleNamespace
+
+    from scipy.sparse import csr_matrix
+
+    problem = Problem.of(layered_graph(8, 3))
+    state, nodes, sizes = problem.initial(), problem.nodes, problem.sizes
+    eliminable = set(problem.intermediates)
+    network = _Network(state, sizes, nodes, eliminable)
+    flow = network._flow
+
+    def older(*args, **kwargs):
+        found = flow(*args, **kwargs)
+        return SimpleNamespace(flow_value=found.flow_value, flow=csr_matrix(found.flow))
+
+    network._flow = older
+    alone = _Network(state, sizes, nodes, eliminable)
+    v = list(problem.intermediates)[-1]
+    changes = [{x: network.infinite} for x in problem.intermediates if x != v]
+    found = network.many("into", v, changes)
+    assert found == [alone.into(v, change) for change in changes]
