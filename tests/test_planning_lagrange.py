@@ -118,6 +118,23 @@ def test_the_pairs_an_order_makes_neighbours_are_its_neighbours_when_each_goes(s
     assert _joined(problem.state(), problem.sizes, order, vertices)[0] == expected
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_an_order_naming_vertices_outside_the_part_joins_only_the_parts(seed):
+    """Vertices outside the part are never eliminated: an order that names them too
+    joins the pairs that eliminating only the part's vertices (in that order) makes."""
+    problem = Problem.of(layered_graph(12, seed))
+    order = list(plan(layered_graph(12, seed), "min-fill").sequence)
+    part = set(order[::2])
+    board = Board.of(problem)
+    expected = set()
+    for v in order:
+        if v in part:
+            expected |= {(p, v) for p in board.state.pred[v] if p in part}
+            expected |= {(v, s) for s in board.state.succ[v] if s in part}
+            board.make(v)
+    assert _joined(problem.state(), problem.sizes, order, part)[0] == expected
+
+
 def test_the_pairs_an_order_makes_neighbours_are_members_first():
     """Every pair the order makes neighbours is a member pair while both ends have room
     (they come before every other pair), whatever its path length."""
@@ -241,3 +258,104 @@ def test_a_cap_on_the_tables_keeps_the_bound_valid(monkeypatch, entries):
     optimum = plan(layered_graph(14, 3), "subset-dp").macs
     order = plan(layered_graph(14, 3), "min-fill").sequence
     assert single <= _bound(problem, upper=optimum, order=order) <= optimum
+
+
+@pytest.mark.parametrize("upper", [1e308, float("inf"), float("nan")])
+def test_a_target_past_the_floats_gives_a_valid_bound(upper):
+    """A target at the edge of the floats (or none that is finite) made a step overflow:
+    infinite multipliers, NaN minima, then an IndexError in the argmin bookkeeping. The
+    steps now stop there (or take no target) and the bound stays below every order."""
+    problem = Problem.of(layered_graph(12, 3))
+    optimum = _optimum(problem)
+    assert 0 < _bound(problem, upper=upper) <= optimum
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_a_sides_groups_give_the_least_term_of_their_sets_and_a_set_that_has_it(data):
+    """``_Side`` against every set one by one: per distinct value of a side, the least sum
+    of the multipliers of the set's bits, and a set of that value with that sum (small
+    integer multipliers, so that ties are exact and frequent)."""
+    import numpy as np
+
+    from analyzer.planning.lagrange import _Side
+
+    count = data.draw(st.integers(1, 4))
+    pairs = data.draw(st.integers(0, 6))
+    none = pairs
+    sides, bits = [], []
+    for _ in range(count):
+        k = data.draw(st.integers(0, 4))
+        sides.append(data.draw(st.lists(st.integers(0, 3), min_size=2**k, max_size=2**k)))
+        bits.append(data.draw(st.lists(st.integers(0, none), min_size=k, max_size=k)))
+    side = _Side(sides, bits, none)
+    multipliers = np.array(
+        data.draw(st.lists(st.integers(-3, 3), min_size=pairs, max_size=pairs)) + [0], float
+    )
+    least = side.least(multipliers)
+    rows = side.sets(np.arange(len(least)))
+    for k, (values, ids) in enumerate(zip(sides, bits, strict=True)):
+        term = {
+            m: sum(multipliers[b] for i, b in enumerate(ids) if m >> i & 1)
+            for m in range(len(values))
+        }
+        distinct = sorted(set(values))
+        assert side.first[k + 1] - side.first[k] == len(distinct)
+        for j, value in enumerate(distinct):
+            group = side.first[k] + j
+            sets = [m for m in range(len(values)) if values[m] == value]
+            assert side.values[group] == value
+            assert least[group] == min(term[m] for m in sets)
+            row = list(rows[group])
+            assert any(
+                term[m] == least[group]
+                and row[: len(ids)] == [b if m >> i & 1 else none for i, b in enumerate(ids)]
+                for m in sets
+            )
+            assert set(row[len(ids) :]) <= {none}
+
+
+def test_the_duals_minima_are_the_plain_tables_minima(monkeypatch):
+    """At every step, each vertex's least entry of the dual over distinct side values equals
+    the least entry of its full table ``|v|·c_in[D_in]·c_out[D_out]`` plus the multipliers
+    of the sets' bits, computed set by set."""
+    import numpy as np
+
+    import analyzer.planning.lagrange as lagrange
+
+    seen, grabbed = [], []
+    value, dual = lagrange._value, lagrange._dual
+
+    def spy(lowest, top, multipliers, reach, terms):
+        seen.append((lowest.copy(), multipliers.copy()))
+        return value(lowest, top, multipliers, reach, terms)
+
+    def grab(vertices, members, tables, budget, upper):
+        grabbed.append((vertices, members, tables))
+        return dual(vertices, members, tables, budget, upper)
+
+    monkeypatch.setattr(lagrange, "_value", spy)
+    monkeypatch.setattr(lagrange, "_dual", grab)
+    problem = Problem.of(layered_graph(14, 4))
+    order = list(plan(layered_graph(14, 4), "min-fill").sequence)
+    _bound(problem, near=4, order=order)
+    vertices, members, tables = grabbed[0]
+    pairs = {}
+    for v in vertices:
+        for u in members[v][0]:
+            if v in members[u][1]:
+                pairs.setdefault((u, v), len(pairs))
+    assert pairs and len(seen) > 10
+    for lowest, multipliers in seen[::5]:
+        for k, v in enumerate(vertices):
+            size, c_in, c_out = tables[v]
+            ins = [multipliers[pairs[u, v]] if (u, v) in pairs else 0.0 for u in members[v][0]]
+            outs = [multipliers[pairs[v, u]] if (v, u) in pairs else 0.0 for u in members[v][1]]
+            least = min(
+                size * c_in[a] * c_out[b]
+                + sum(x for i, x in enumerate(ins) if a >> i & 1)
+                + sum(x for i, x in enumerate(outs) if b >> i & 1)
+                for a in range(len(c_in))
+                for b in range(len(c_out))
+            )
+            assert np.isclose(lowest[k], least, rtol=1e-12, atol=1e-9)

@@ -148,13 +148,13 @@ def _joined(
 ) -> tuple[set[tuple], dict]:
     """The pairs ``(u, w)`` of vertices to eliminate that ``order`` makes neighbours (``u`` a
     predecessor of ``w``, or ``w`` a successor of ``u``, when the first of the two goes), and
-    what each vertex costs in that order (dense). Vertices of ``order`` not in ``state``
-    are skipped."""
+    what each vertex costs in that order (dense). Vertices of ``order`` not in
+    ``eliminable`` (gone already, or never eliminated) are skipped."""
     pred = {x: set(ys) for x, ys in state.pred.items()}
     succ = {x: set(ys) for x, ys in state.succ.items()}
     joined, priced = set(), {}
     for v in order:
-        if v not in pred:
+        if v not in pred or v not in eliminable:
             continue
         inputs, outputs = pred.pop(v), succ.pop(v)
         priced[v] = sizes[v] * sum(sizes[p] for p in inputs) * sum(sizes[s] for s in outputs)
@@ -286,6 +286,8 @@ def _dual(vertices: list, members: dict, tables: dict, budget: Any, upper: float
     if not pairs:
         return _ceil(best)
     step, since = 1.0, 0
+    if upper is not None and not math.isfinite(upper):
+        upper = None  # (no target: an infinite one would make every multiplier infinite)
     for _ in range(ROUNDS):
         if budget is not None and budget.expired():
             break
@@ -310,7 +312,11 @@ def _dual(vertices: list, members: dict, tables: dict, budget: Any, upper: float
         if norm == 0:  # every pair agrees: no multiplier can raise the value
             break
         target = upper if upper is not None and upper > value else 1.05 * max(value, 1.0)
-        multipliers += step * (target - value) / norm * gradient
+        with np.errstate(over="ignore", invalid="ignore"):
+            moved = multipliers + step * (target - value) / norm * gradient
+        if not np.isfinite(moved).all():  # (past the floats: stop with the best value met)
+            break
+        multipliers = moved
         multipliers[-1] = 0.0
     return _ceil(best)
 

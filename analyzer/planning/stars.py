@@ -156,7 +156,10 @@ class _Network:
         calls: the networks not known yet are solved as disjoint copies of the part of the
         network that can carry such a flow, joined to one source and one sink (a maximum
         flow of disjoint networks is one of each; each copy's value is the flow that
-        leaves it), as many copies a call as keep the summed flow within 31 bits.
+        leaves it), as many copies a call as keep the summed flow within 31 bits. Each
+        copy's flow is capped at :attr:`infinite` (its arc from the one source), which a
+        flow reaches only if a never-eliminated vertex is made uncuttable: callers make
+        only members uncuttable, and every flow then crosses a never-eliminated vertex.
         """
         import numpy as np
 
@@ -226,7 +229,8 @@ class _Network:
             (all_caps.astype(np.int32), (all_rows, all_cols)), shape=(count * n + 2, count * n + 2)
         )
         flow = self._flow(graph, top, bottom, method="dinic").flow
-        return flow[shift + sink, np.full(count, bottom)]
+        # (a 1-d array from a sparse array; older scipy gives a matrix: flattened alike)
+        return np.asarray(flow[shift + sink, np.full(count, bottom)]).ravel()
 
     def into(self, v: Hashable, changes: dict) -> int:
         """The narrowest separator of ``v`` from the never-eliminated vertices before it."""
