@@ -121,16 +121,33 @@ def lagrangian_bound(
     left = None if budget is None else budget.left()
     building = None if left is None else Budget(max(left, 1e-9) * TABLE_SHARE)
     members, tables = {}, {}
+    late = []  # the vertices the budget left without tables: their cut bounds, in few calls
     # the costliest vertices of the order first: a budget that runs out drops the cheap ones
     for v in sorted(vertices, key=lambda x: -priced.get(x, 0)):
-        expired = building is not None and building.expired()
+        if building is not None and building.expired():
+            late.append(v)
+            continue
         sides = []
         for way, neighbours in (("into", state.pred), ("out_of", state.succ)):
-            chosen = [] if expired else paired[way][v]
+            chosen = paired[way][v]
             values = _sides(network, way, v, neighbours, eliminable, sizes, chosen)
             sides.append((chosen, np.array(values, dtype=float)))
         members[v] = (sides[0][0], sides[1][0])
         tables[v] = (sizes[v], sides[0][1], sides[1][1])
+    cuts = {}
+    for way, neighbours in (("into", state.pred), ("out_of", state.succ)):
+        forced = {v: {u for u in neighbours[v] if u not in eliminable} for v in late}
+        flows = network.several(way, [(v, dict.fromkeys(forced[v], 0)) for v in late])
+        cuts[way] = [
+            sum(sizes[u] for u in forced[v]) + flow for v, flow in zip(late, flows, strict=True)
+        ]
+    for k, v in enumerate(late):
+        members[v] = ([], [])
+        tables[v] = (
+            sizes[v],
+            np.array([cuts["into"][k]], float),
+            np.array([cuts["out_of"][k]], float),
+        )
     return _dual(vertices, members, tables, budget, upper)
 
 
