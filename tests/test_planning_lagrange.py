@@ -227,3 +227,28 @@ def test_a_part_already_eliminated_costs_nothing_more():
     assert _bound(problem, board.state, [first]) == 0
     rest = [v for v in problem.intermediates if v in board.alive]
     assert _bound(problem, board.state, [first, *rest]) == _bound(problem, board.state, rest)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(2, 11))
+def test_an_expired_budget_gives_the_cut_bounds_of_every_vertex(seed, n):
+    """A budget spent before the tables: every vertex counts ``|v|·B_in·B_out`` with its
+    cuts from the one-flow network (the single bounds summed, no members), at most the
+    optimum."""
+    from analyzer.planning.stars import _Network
+
+    problem = Problem.of(_graph(seed, n))
+    state, eliminable = problem.state(), set(problem.intermediates)
+    network = _Network(state, problem.sizes, problem.nodes, eliminable)
+    expected = 0
+    for v in problem.intermediates:
+        sides = []
+        for way, neighbours in (("into", state.pred), ("out_of", state.succ)):
+            forced = {u for u in neighbours[v] if u not in eliminable}
+            flow = (network.into if way == "into" else network.out_of)(v, dict.fromkeys(forced, 0))
+            sides.append(sum(problem.sizes[u] for u in forced) + flow)
+        expected += problem.sizes[v] * sides[0] * sides[1]
+    spent = Budget(1e-9)
+    while not spent.expired():
+        pass
+    assert _bound(problem, budget=spent) == expected <= _optimum(problem)
