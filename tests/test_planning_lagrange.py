@@ -252,3 +252,21 @@ def test_an_expired_budget_gives_the_cut_bounds_of_every_vertex(seed, n):
     while not spent.expired():
         pass
     assert _bound(problem, budget=spent) == expected <= _optimum(problem)
+
+
+def test_symbolic_sizes_give_zero_not_an_error():
+    """Sizes that are symbols admit no maximum flow: the bound is 0 (valid), not a TypeError."""
+    import sympy
+
+    from analyzer.graph import JacobianGraph
+
+    n = sympy.Symbol("n", positive=True, integer=True)
+    g = JacobianGraph(name="symbols")
+    for name, size, role in (("p", n, "parameter"), ("a", 3, "intermediate"),
+                             ("b", n, "intermediate"), ("o", 2, "output")):  # fmt: skip
+        g.add_variable(name, size, role=role)
+    for tail, head in (("p", "a"), ("p", "b"), ("a", "b"), ("a", "o"), ("b", "o")):
+        g.add_factor(tail, head, "dense")
+    problem = Problem.of(g.validate())
+    assert _bound(problem) == 0
+    assert _bound(problem, order=["b", "a"], upper=10) == 0

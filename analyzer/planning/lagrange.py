@@ -62,6 +62,7 @@ True
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -105,13 +106,17 @@ def lagrangian_bound(
     ``upper`` (the cost of an order) is the target of the steps; ``order`` (the vertices
     of ``part`` in the order of elimination, usually the one that costs ``upper``) picks
     the members first, and its costliest vertices get their tables first. 0 on graphs
-    too large for exact cuts.
+    too large for exact cuts, and when a size is not an integer (a symbol).
     """
     from .stars import _Network
 
     nodes = [x for x in nodes if x in state.pred]
     eliminable = {x for x in part if x in state.pred}  # (those eliminated already cost 0)
-    if not eliminable or len(nodes) > EXACT_CUT_VERTICES or sum(sizes[x] for x in nodes) >= 2**30:
+    if not eliminable or len(nodes) > EXACT_CUT_VERTICES:
+        return 0
+    if not all(isinstance(sizes[x], numbers.Integral) for x in nodes):
+        return 0  # (symbols: no maximum flow; 0 bounds every order)
+    if sum(sizes[x] for x in nodes) >= 2**30:
         return 0
     network = _Network(state, sizes, nodes, eliminable)
     position = {x: i for i, x in enumerate(nodes)}
