@@ -270,3 +270,22 @@ def test_symbolic_sizes_give_zero_not_an_error():
     problem = Problem.of(g.validate())
     assert _bound(problem) == 0
     assert _bound(problem, order=["b", "a"], upper=10) == 0
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 10**6),
+    n=st.integers(3, 10),
+    upper=st.sampled_from([float("inf"), float("nan"), 1e308, 1.7e308, 2**200, -1e308]),
+)
+def test_a_target_near_the_float_range_neither_raises_nor_overshoots(seed, n, upper):
+    """An ``upper`` at or past the float range drove the multipliers to inf/NaN, then an
+    IndexError (no least entry found); now the steps stop with the best value met, which
+    bounds the subset-DP optimum, and no float warning escapes."""
+    import warnings
+
+    problem = Problem.of(_graph(seed, n))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        found = _bound(problem, upper=upper, order=list(problem.intermediates)[::-1])
+    assert 0 <= found <= _optimum(problem)

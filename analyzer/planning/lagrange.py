@@ -258,6 +258,8 @@ def _dual(vertices: list, members: dict, tables: dict, budget: Any, upper: float
     the sets of one value need only the least of their multiplier terms, and each vertex's
     minimum runs over pairs of distinct values, not pairs of sets.
     """
+    if upper is not None and not math.isfinite(upper):
+        upper = None  # (no target: the steps aim a little above the value met)
     pairs: dict[tuple, int] = {}
     for v in vertices:
         for u in members[v][0]:
@@ -299,32 +301,35 @@ def _dual(vertices: list, members: dict, tables: dict, budget: Any, upper: float
     if not pairs:
         return _ceil(best)
     step, since = 1.0, 0
-    for _ in range(ROUNDS):
-        if budget is not None and budget.expired():
-            break
-        least_in, least_out = ins.least(multipliers), outs.least(multipliers)
-        total = base + least_in[entry_in] + least_out[entry_out]
-        lowest = np.minimum.reduceat(total, starts)
-        hits = np.flatnonzero(total == lowest[owner])
-        chosen = hits[np.r_[True, owner[hits][1:] != owner[hits][:-1]]]  # per vertex, in order
-        value = float(lowest.sum() - multipliers[:-1].sum())
-        safe = _value(lowest, top, multipliers, reach, terms)
-        if safe > best:
-            best, since = safe, 0
-        else:
-            since += 1
-            if since >= PATIENCE:
-                step, since = step / 2, 0
-        gradient = np.full(len(pairs) + 1, -1.0)
-        np.add.at(gradient, ins.sets(entry_in[chosen]).ravel(), 1.0)
-        np.add.at(gradient, outs.sets(entry_out[chosen]).ravel(), 1.0)
-        gradient[-1] = 0.0
-        norm = float(gradient @ gradient)
-        if norm == 0:  # every pair agrees: no multiplier can raise the value
-            break
-        target = upper if upper is not None and upper > value else 1.05 * max(value, 1.0)
-        multipliers += step * (target - value) / norm * gradient
-        multipliers[-1] = 0.0
+    with np.errstate(over="ignore", invalid="ignore"):  # (checked: see the loop)
+        for _ in range(ROUNDS):
+            if budget is not None and budget.expired():
+                break
+            least_in, least_out = ins.least(multipliers), outs.least(multipliers)
+            total = base + least_in[entry_in] + least_out[entry_out]
+            lowest = np.minimum.reduceat(total, starts)
+            if not np.isfinite(total).all():  # (a target near the float range: the best met)
+                break
+            hits = np.flatnonzero(total == lowest[owner])
+            chosen = hits[np.r_[True, owner[hits][1:] != owner[hits][:-1]]]  # per vertex, in order
+            value = float(lowest.sum() - multipliers[:-1].sum())
+            safe = _value(lowest, top, multipliers, reach, terms)
+            if safe > best:
+                best, since = safe, 0
+            else:
+                since += 1
+                if since >= PATIENCE:
+                    step, since = step / 2, 0
+            gradient = np.full(len(pairs) + 1, -1.0)
+            np.add.at(gradient, ins.sets(entry_in[chosen]).ravel(), 1.0)
+            np.add.at(gradient, outs.sets(entry_out[chosen]).ravel(), 1.0)
+            gradient[-1] = 0.0
+            norm = float(gradient @ gradient)
+            if norm == 0:  # every pair agrees: no multiplier can raise the value
+                break
+            target = upper if upper is not None and upper > value else 1.05 * max(value, 1.0)
+            multipliers += step * (target - value) / norm * gradient
+            multipliers[-1] = 0.0
     return _ceil(best)
 
 
