@@ -84,6 +84,9 @@ TABLE_SHARE = 0.7
 PATIENCE = 50
 #: Longest path (in factors) between a vertex and a member.
 DISTANCE = 3
+#: Vertices without tables whose cut bounds one batch of maximum flows computes (the
+#: budget is checked between batches).
+LATE_BATCH = 32
 
 
 def lagrangian_bound(
@@ -102,7 +105,8 @@ def lagrangian_bound(
     skipped); the vertices outside ``part`` are never eliminated. ``budget`` (a
     :class:`~analyzer.planning.search.Budget`) stops the tables and the steps early
     (the tables take at most :data:`TABLE_SHARE` of it; the value met so far is valid;
-    vertices without tables count their cut bound);
+    vertices without tables count their cut bound while the budget lasts, then only
+    their never-eliminated neighbours; 0 at once when it has run out on entry);
     ``upper`` (the cost of an order) is the target of the steps; ``order`` (the vertices
     of ``part`` in the order of elimination, usually the one that costs ``upper``) picks
     the members first, and its costliest vertices get their tables first. 0 on graphs
@@ -116,7 +120,7 @@ def lagrangian_bound(
         return 0
     if not all(isinstance(sizes[x], numbers.Integral) for x in nodes):
         return 0  # (symbols: no maximum flow; 0 bounds every order)
-    if sum(sizes[x] for x in nodes) >= 2**30:
+    if sum(sizes[x] for x in nodes) >= 2**30 or (budget is not None and budget.expired()):
         return 0
     network = _Network(state, sizes, nodes, eliminable)
     position = {x: i for i, x in enumerate(nodes)}
@@ -139,21 +143,33 @@ def lagrangian_bound(
             sides.append((chosen, np.array(values, dtype=float)))
         members[v] = (sides[0][0], sides[1][0])
         tables[v] = (sizes[v], sides[0][1], sides[1][1])
-    cuts = {}
-    for way, neighbours in (("into", state.pred), ("out_of", state.succ)):
-        forced = {v: {u for u in neighbours[v] if u not in eliminable} for v in late}
-        flows = network.several(way, [(v, dict.fromkeys(forced[v], 0)) for v in late])
-        cuts[way] = [
-            sum(sizes[u] for u in forced[v]) + flow for v, flow in zip(late, flows, strict=True)
-        ]
-    for k, v in enumerate(late):
+    late_sides = _late(network, state, sizes, eliminable, late, budget)
+    for v in late:
         members[v] = ([], [])
-        tables[v] = (
-            sizes[v],
-            np.array([cuts["into"][k]], float),
-            np.array([cuts["out_of"][k]], float),
-        )
+        tables[v] = (sizes[v], *(np.array([side], float) for side in late_sides[v]))
     return _dual(vertices, members, tables, budget, upper)
+
+
+def _late(
+    network: Any, state: State, sizes: dict, eliminable: set, late: list, budget: Any
+) -> dict:
+    """``(c_in, c_out)`` with no member of each vertex of ``late`` (its cut bound), a few
+    vertices a call (:data:`LATE_BATCH`) while ``budget`` lasts; once it has run out, the
+    never-eliminated neighbours' sizes alone (no flow: valid, weaker, and at once)."""
+    found = {}
+    for start in range(0, len(late), LATE_BATCH):
+        batch = late[start : start + LATE_BATCH]
+        flowing = budget is None or not budget.expired()
+        sides = []
+        for way, neighbours in (("into", state.pred), ("out_of", state.succ)):
+            forced = {v: {u for u in neighbours[v] if u not in eliminable} for v in batch}
+            queries = [(v, dict.fromkeys(forced[v], 0)) for v in batch]
+            flows = network.several(way, queries) if flowing else [0] * len(batch)
+            sides.append(
+                [sum(sizes[u] for u in forced[v]) + f for v, f in zip(batch, flows, strict=True)]
+            )
+        found.update((v, (a, b)) for v, a, b in zip(batch, *sides, strict=True))
+    return found
 
 
 def _joined(
