@@ -301,3 +301,33 @@ def test_a_target_near_the_float_range_neither_raises_nor_overshoots(seed, n, up
         warnings.simplefilter("error")
         found = _bound(problem, upper=upper, order=list(problem.intermediates)[::-1])
     assert 0 <= found <= _optimum(problem)
+
+
+class _RunsOutAtOnce:
+    """A budget not spent on entry that runs out right after (every later check)."""
+
+    def __init__(self) -> None:
+        self.checks = 0
+
+    def left(self) -> float:
+        return 1e-12
+
+    def expired(self) -> bool:
+        self.checks += 1
+        return self.checks > 1
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(2, 11))
+def test_a_budget_spent_before_the_cuts_counts_the_never_eliminated_neighbours(seed, n):
+    """Past the budget the vertices without tables take no flow: each counts ``|v|`` times
+    the sizes of its never-eliminated predecessors times those of its successors."""
+    problem = Problem.of(_graph(seed, n))
+    state, eliminable, sizes = problem.state(), set(problem.intermediates), problem.sizes
+    expected = sum(
+        sizes[v]
+        * sum(sizes[u] for u in state.pred[v] if u not in eliminable)
+        * sum(sizes[u] for u in state.succ[v] if u not in eliminable)
+        for v in problem.intermediates
+    )
+    assert _bound(problem, budget=_RunsOutAtOnce()) == expected <= _optimum(problem)
