@@ -359,3 +359,107 @@ def test_the_duals_minima_are_the_plain_tables_minima(monkeypatch):
                 for b in range(len(c_out))
             )
             assert np.isclose(lowest[k], least, rtol=1e-12, atol=1e-9)
+
+
+class _NoTimeForTables:
+    """A budget that leaves the tables no time (``left`` tiny) but never expires itself:
+    every vertex goes the late way, its cut bound by the batched flows."""
+
+    def left(self) -> float:
+        return 1e-12
+
+    def expired(self) -> bool:
+        return False
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(2, 11))
+def test_vertices_without_tables_count_their_cut_bounds(seed, n):
+    """No time for tables: every vertex counts ``|v|·B_in·B_out`` with its cuts from the
+    one-flow network (the single bounds summed, no members), at most the optimum; a
+    budget already spent on entry gives 0 at once."""
+    from analyzer.planning.stars import _Network
+
+    problem = Problem.of(_graph(seed, n))
+    state, eliminable = problem.state(), set(problem.intermediates)
+    network = _Network(state, problem.sizes, problem.nodes, eliminable)
+    expected = 0
+    for v in problem.intermediates:
+        sides = []
+        for way, neighbours in (("into", state.pred), ("out_of", state.succ)):
+            forced = {u for u in neighbours[v] if u not in eliminable}
+            flow = (network.into if way == "into" else network.out_of)(v, dict.fromkeys(forced, 0))
+            sides.append(sum(problem.sizes[u] for u in forced) + flow)
+        expected += problem.sizes[v] * sides[0] * sides[1]
+    assert _bound(problem, budget=_NoTimeForTables()) == expected <= _optimum(problem)
+    spent = Budget(1e-9)
+    while not spent.expired():
+        pass
+    assert _bound(problem, budget=spent) == 0
+
+
+def test_symbolic_sizes_give_zero_not_an_error():
+    """Sizes that are symbols admit no maximum flow: the bound is 0 (valid), not a TypeError."""
+    import sympy
+
+    from analyzer.graph import JacobianGraph
+
+    n = sympy.Symbol("n", positive=True, integer=True)
+    g = JacobianGraph(name="symbols")
+    for name, size, role in (("p", n, "parameter"), ("a", 3, "intermediate"),
+                             ("b", n, "intermediate"), ("o", 2, "output")):  # fmt: skip
+        g.add_variable(name, size, role=role)
+    for tail, head in (("p", "a"), ("p", "b"), ("a", "b"), ("a", "o"), ("b", "o")):
+        g.add_factor(tail, head, "dense")
+    problem = Problem.of(g.validate())
+    assert _bound(problem) == 0
+    assert _bound(problem, order=["b", "a"], upper=10) == 0
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 10**6),
+    n=st.integers(3, 10),
+    upper=st.sampled_from([float("inf"), float("nan"), 1e308, 1.7e308, 2**200, -1e308]),
+)
+def test_a_target_near_the_float_range_neither_raises_nor_overshoots(seed, n, upper):
+    """An ``upper`` at or past the float range drove the multipliers to inf/NaN, then an
+    IndexError (no least entry found); now the steps stop with the best value met, which
+    bounds the subset-DP optimum, and no float warning escapes."""
+    import warnings
+
+    problem = Problem.of(_graph(seed, n))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        found = _bound(problem, upper=upper, order=list(problem.intermediates)[::-1])
+    assert 0 <= found <= _optimum(problem)
+
+
+class _RunsOutAtOnce:
+    """A budget not spent on entry that runs out right after (every later check)."""
+
+    def __init__(self) -> None:
+        self.checks = 0
+
+    def left(self) -> float:
+        return 1e-12
+
+    def expired(self) -> bool:
+        self.checks += 1
+        return self.checks > 1
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(2, 11))
+def test_a_budget_spent_before_the_cuts_counts_the_never_eliminated_neighbours(seed, n):
+    """Past the budget the vertices without tables take no flow: each counts ``|v|`` times
+    the sizes of its never-eliminated predecessors times those of its successors."""
+    problem = Problem.of(_graph(seed, n))
+    state, eliminable, sizes = problem.state(), set(problem.intermediates), problem.sizes
+    expected = sum(
+        sizes[v]
+        * sum(sizes[u] for u in state.pred[v] if u not in eliminable)
+        * sum(sizes[u] for u in state.succ[v] if u not in eliminable)
+        for v in problem.intermediates
+    )
+    assert _bound(problem, budget=_RunsOutAtOnce()) == expected <= _optimum(problem)

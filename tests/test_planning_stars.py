@@ -258,3 +258,37 @@ def test_many_flows_read_back_from_an_older_scipys_csr_matrix():
     changes = [{x: network.infinite} for x in problem.intermediates if x != v]
     found = network.many("into", v, changes)
     assert found == [alone.into(v, change) for change in changes]
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 10**6),
+    n=st.integers(2, 14),
+    scale=st.sampled_from([1, 2 * 10**5]),
+    arcs=st.sampled_from([1, 40, 2_000_000]),
+)
+def test_several_vertices_flows_at_once_equal_one_flow_at_a_time(seed, n, scale, arcs):
+    """``_Network.several`` mixes the copies of different vertices' parts in one call (at
+    most ``arcs`` arcs a call): each value against a fresh one-flow network."""
+    from analyzer.planning import stars
+
+    problem = Problem.of(_graph(seed, n))
+    sizes = {x: size * scale for x, size in problem.sizes.items()}
+    state, nodes = problem.initial(), problem.nodes
+    eliminable = set(problem.intermediates)
+    draw = random.Random(seed)
+    network = _Network(state, sizes, nodes, eliminable)
+    old, stars.COPY_ARCS = stars.COPY_ARCS, arcs
+    try:
+        for way in ("into", "out_of"):
+            queries = []
+            for _ in range(draw.randint(1, 12)):
+                v = draw.choice(list(eliminable))
+                picked = draw.sample(sorted(eliminable - {v}), min(3, len(eliminable) - 1))
+                queries.append((v, {x: draw.choice([0, network.infinite]) for x in picked}))
+            found = network.several(way, queries)
+            for (v, change), value in zip(queries, found, strict=True):
+                alone = _Network(state, sizes, nodes, eliminable)
+                assert value == (alone.into if way == "into" else alone.out_of)(v, change)
+    finally:
+        stars.COPY_ARCS = old

@@ -150,14 +150,21 @@ def _has_operators(state: State) -> bool:
 def run_moves(board: Any, sequence: Iterable[Hashable], restore: bool) -> Any:
     """Make ``sequence``'s moves on ``board`` in turn; their summed price (``restore``: undone).
 
-    An interrupt between two moves undoes the ones made, then propagates.
+    An interrupt between two moves undoes the ones made, then propagates. One inside a
+    move leaves the board half-changed: the undo may then fail, and the interrupt, not
+    that failure, propagates (the board is not to be used again).
     """
     moves: list = []
     try:
         for v in sequence:
             moves.append(board.make(v))
-    except BaseException:
-        board.rewind(moves)
+    except BaseException as error:
+        try:
+            board.rewind(moves)
+        except Exception:
+            if isinstance(error, KeyboardInterrupt):
+                raise error from None
+            raise
         raise
     if restore:
         board.rewind(moves)

@@ -62,6 +62,7 @@ True
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -86,6 +87,9 @@ DISTANCE = 3
 #: Most entries (pairs of distinct side values) of all the tables together, which bounds
 #: the steps' memory (about 50 bytes an entry); past it a vertex keeps its least entry.
 ENTRIES = 4_000_000
+#: Vertices without tables whose cut bounds one batch of maximum flows computes (the
+#: budget is checked between batches).
+LATE_BATCH = 32
 
 
 def lagrangian_bound(
@@ -104,18 +108,23 @@ def lagrangian_bound(
     skipped); the vertices outside ``part`` are never eliminated. ``budget`` (a
     :class:`~analyzer.planning.search.Budget`) stops the tables and the steps early
     (the tables take at most :data:`TABLE_SHARE` of it; the value met so far is valid;
-    vertices without tables count their cut bound; past :data:`ENTRIES` a vertex counts
-    its least entry, without members);
+    vertices without tables count their cut bound while the budget lasts, then only
+    their never-eliminated neighbours; 0 at once when it has run out on entry; past
+    :data:`ENTRIES` a vertex counts its least entry, without members);
     ``upper`` (the cost of an order) is the target of the steps; ``order`` (the vertices
     of ``part`` in the order of elimination, usually the one that costs ``upper``) picks
     the members first, and its costliest vertices get their tables first. 0 on graphs
-    too large for exact cuts.
+    too large for exact cuts, and when a size is not an integer (a symbol).
     """
     from .stars import _Network
 
     nodes = [x for x in nodes if x in state.pred]
     eliminable = {x for x in part if x in state.pred}  # (those eliminated already cost 0)
-    if not eliminable or len(nodes) > EXACT_CUT_VERTICES or sum(sizes[x] for x in nodes) >= 2**30:
+    if not eliminable or len(nodes) > EXACT_CUT_VERTICES:
+        return 0
+    if not all(isinstance(sizes[x], numbers.Integral) for x in nodes):
+        return 0  # (symbols: no maximum flow; 0 bounds every order)
+    if sum(sizes[x] for x in nodes) >= 2**30 or (budget is not None and budget.expired()):
         return 0
     network = _Network(state, sizes, nodes, eliminable)
     position = {x: i for i, x in enumerate(nodes)}
@@ -125,12 +134,15 @@ def lagrangian_bound(
     left = None if budget is None else budget.left()
     building = None if left is None else Budget(max(left, 1e-9) * TABLE_SHARE)
     members, tables, entries = {}, {}, 0
+    late = []  # the vertices the budget left without tables: their cut bounds, in few calls
     # the costliest vertices of the order first: a budget that runs out drops the cheap ones
     for v in sorted(vertices, key=lambda x: -priced.get(x, 0)):
-        expired = building is not None and building.expired()
+        if building is not None and building.expired():
+            late.append(v)
+            continue
         sides = []
         for way, neighbours in (("into", state.pred), ("out_of", state.succ)):
-            chosen = [] if expired else paired[way][v]
+            chosen = paired[way][v]
             values = _sides(network, way, v, neighbours, eliminable, sizes, chosen)
             sides.append((chosen, np.array(values, dtype=float)))
         grid = len(np.unique(sides[0][1])) * len(np.unique(sides[1][1]))
@@ -140,7 +152,33 @@ def lagrangian_bound(
         entries += grid
         members[v] = (sides[0][0], sides[1][0])
         tables[v] = (sizes[v], sides[0][1], sides[1][1])
+    late_sides = _late(network, state, sizes, eliminable, late, budget)
+    for v in late:
+        members[v] = ([], [])
+        tables[v] = (sizes[v], *(np.array([side], float) for side in late_sides[v]))
     return _dual(vertices, members, tables, budget, upper)
+
+
+def _late(
+    network: Any, state: State, sizes: dict, eliminable: set, late: list, budget: Any
+) -> dict:
+    """``(c_in, c_out)`` with no member of each vertex of ``late`` (its cut bound), a few
+    vertices a call (:data:`LATE_BATCH`) while ``budget`` lasts; once it has run out, the
+    never-eliminated neighbours' sizes alone (no flow: valid, weaker, and at once)."""
+    found = {}
+    for start in range(0, len(late), LATE_BATCH):
+        batch = late[start : start + LATE_BATCH]
+        flowing = budget is None or not budget.expired()
+        sides = []
+        for way, neighbours in (("into", state.pred), ("out_of", state.succ)):
+            forced = {v: {u for u in neighbours[v] if u not in eliminable} for v in batch}
+            queries = [(v, dict.fromkeys(forced[v], 0)) for v in batch]
+            flows = network.several(way, queries) if flowing else [0] * len(batch)
+            sides.append(
+                [sum(sizes[u] for u in forced[v]) + f for v, f in zip(batch, flows, strict=True)]
+            )
+        found.update((v, (a, b)) for v, a, b in zip(batch, *sides, strict=True))
+    return found
 
 
 def _joined(
@@ -245,6 +283,8 @@ def _dual(vertices: list, members: dict, tables: dict, budget: Any, upper: float
     the sets of one value need only the least of their multiplier terms, and each vertex's
     minimum runs over pairs of distinct values, not pairs of sets.
     """
+    if upper is not None and not math.isfinite(upper):
+        upper = None  # (no target: the steps aim a little above the value met)
     pairs: dict[tuple, int] = {}
     for v in vertices:
         for u in members[v][0]:
@@ -286,38 +326,38 @@ def _dual(vertices: list, members: dict, tables: dict, budget: Any, upper: float
     if not pairs:
         return _ceil(best)
     step, since = 1.0, 0
-    if upper is not None and not math.isfinite(upper):
-        upper = None  # (no target: an infinite one would make every multiplier infinite)
-    for _ in range(ROUNDS):
-        if budget is not None and budget.expired():
-            break
-        least_in, least_out = ins.least(multipliers), outs.least(multipliers)
-        total = base + least_in[entry_in] + least_out[entry_out]
-        lowest = np.minimum.reduceat(total, starts)
-        hits = np.flatnonzero(total == lowest[owner])
-        chosen = hits[np.r_[True, owner[hits][1:] != owner[hits][:-1]]]  # per vertex, in order
-        value = float(lowest.sum() - multipliers[:-1].sum())
-        safe = _value(lowest, top, multipliers, reach, terms)
-        if safe > best:
-            best, since = safe, 0
-        else:
-            since += 1
-            if since >= PATIENCE:
-                step, since = step / 2, 0
-        gradient = np.full(len(pairs) + 1, -1.0)
-        np.add.at(gradient, ins.sets(entry_in[chosen]).ravel(), 1.0)
-        np.add.at(gradient, outs.sets(entry_out[chosen]).ravel(), 1.0)
-        gradient[-1] = 0.0
-        norm = float(gradient @ gradient)
-        if norm == 0:  # every pair agrees: no multiplier can raise the value
-            break
-        target = upper if upper is not None and upper > value else 1.05 * max(value, 1.0)
-        with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # (checked: see the loop)
+        for _ in range(ROUNDS):
+            if budget is not None and budget.expired():
+                break
+            least_in, least_out = ins.least(multipliers), outs.least(multipliers)
+            total = base + least_in[entry_in] + least_out[entry_out]
+            lowest = np.minimum.reduceat(total, starts)
+            if not np.isfinite(total).all():  # (a target near the float range: the best met)
+                break
+            hits = np.flatnonzero(total == lowest[owner])
+            chosen = hits[np.r_[True, owner[hits][1:] != owner[hits][:-1]]]  # per vertex, in order
+            value = float(lowest.sum() - multipliers[:-1].sum())
+            safe = _value(lowest, top, multipliers, reach, terms)
+            if safe > best:
+                best, since = safe, 0
+            else:
+                since += 1
+                if since >= PATIENCE:
+                    step, since = step / 2, 0
+            gradient = np.full(len(pairs) + 1, -1.0)
+            np.add.at(gradient, ins.sets(entry_in[chosen]).ravel(), 1.0)
+            np.add.at(gradient, outs.sets(entry_out[chosen]).ravel(), 1.0)
+            gradient[-1] = 0.0
+            norm = float(gradient @ gradient)
+            if norm == 0:  # every pair agrees: no multiplier can raise the value
+                break
+            target = upper if upper is not None and upper > value else 1.05 * max(value, 1.0)
             moved = multipliers + step * (target - value) / norm * gradient
-        if not np.isfinite(moved).all():  # (past the floats: stop with the best value met)
-            break
-        multipliers = moved
-        multipliers[-1] = 0.0
+            if not np.isfinite(moved).all():  # (past the floats: stop with the best value met)
+                break
+            multipliers = moved
+            multipliers[-1] = 0.0
     return _ceil(best)
 
 

@@ -102,6 +102,8 @@ STAR_NEIGHBOURS = 6
 MAX_CANDIDATES = 3000
 #: Neighbours on each side of a centre that its group takes (both sides of the centre).
 GROUP_SIDE = 3
+#: Most arcs of the disjoint copies that one maximum-flow call of ``_Network.several`` solves.
+COPY_ARCS = 2_000_000
 
 
 class _Network:
@@ -161,18 +163,32 @@ class _Network:
         flow reaches only if a never-eliminated vertex is made uncuttable: callers make
         only members uncuttable, and every flow then crosses a never-eliminated vertex.
         """
+        return self.several(way, [(v, change) for change in changes])
+
+    def several(self, way: str, queries: Sequence[tuple[Hashable, dict]]) -> list[int]:
+        """:meth:`many` for queries ``(v, changes)`` of any vertices: the copies of
+        different vertices' parts share the calls too (at most :data:`COPY_ARCS` arcs a
+        call)."""
         import numpy as np
 
-        near = self._near[way][v]
-        keys = [(way, v, frozenset((x, c) for x, c in ch.items() if x in near)) for ch in changes]
+        keys = []
+        for v, change in queries:
+            near = self._near[way][v]
+            keys.append((way, v, frozenset((x, c) for x, c in change.items() if x in near)))
         missing = [key for key in dict.fromkeys(keys) if key not in self._known]
-        if missing:
-            part = self._part(way, v)
-            per_call = max(1, (2**31 - 1) // (self.infinite + 1) - 1)
-            for start in range(0, len(missing), per_call):
-                chunk = missing[start : start + per_call]
-                values = self._copies(part, [key[2] for key in chunk])
-                self._known.update(zip(chunk, (int(x) for x in np.asarray(values)), strict=True))
+        per_call = max(1, (2**31 - 1) // (self.infinite + 1) - 1)
+        chunk: list = []
+        arcs = 0
+        for index, key in enumerate(missing):
+            part = self._part(way, key[1])
+            chunk.append((part, key[2]))
+            arcs += len(part[0])
+            last = index == len(missing) - 1
+            if last or len(chunk) >= per_call or arcs >= COPY_ARCS:
+                values = self._copies(chunk)
+                done = missing[index + 1 - len(chunk) : index + 1]
+                self._known.update(zip(done, (int(x) for x in np.asarray(values)), strict=True))
+                chunk, arcs = [], 0
         return [self._known[key] for key in keys]
 
     def _part(self, way: str, v: Hashable) -> tuple:
@@ -204,33 +220,42 @@ class _Network:
         )  # fmt: skip
         return found
 
-    def _copies(self, part: tuple, kept: list) -> Any:
-        """The maximum flow of each network in ``kept`` (capacity changes) on ``part``."""
+    def _copies(self, jobs: list) -> Any:
+        """The maximum flow of each ``(part, changes)`` of ``jobs`` (``part`` from
+        :meth:`_part`, ``changes`` capacity changes), as disjoint copies in one call."""
         import numpy as np
 
-        rows, cols, base, where, n, source, sink = part
-        count = len(kept)
-        caps = np.tile(base, (count, 1))
-        for k, changed in enumerate(kept):
+        all_rows, all_cols, all_caps, sources, sinks = [], [], [], [], []
+        shift = 0
+        for part, changed in jobs:
+            rows, cols, base, where, n, source, sink = part
+            caps = base.copy()
             for x, capacity in changed:
                 arc = where[self.net.slot[x]]
                 if arc >= 0:
-                    caps[k, arc] = capacity
-        shift = np.arange(count) * n
-        top, bottom = count * n, count * n + 1  # the one source and the one sink
-        all_rows = np.concatenate(
-            [(rows + shift[:, None]).ravel(), np.full(count, top), shift + sink]
-        )
-        all_cols = np.concatenate(
-            [(cols + shift[:, None]).ravel(), shift + source, np.full(count, bottom)]
-        )
-        all_caps = np.concatenate([caps.ravel(), np.full(2 * count, self.infinite)])
+                    caps[arc] = capacity
+            all_rows.append(rows + shift)
+            all_cols.append(cols + shift)
+            all_caps.append(caps)
+            sources.append(source + shift)
+            sinks.append(sink + shift)
+            shift += n
+        count = len(jobs)
+        top, bottom = shift, shift + 1  # the one source and the one sink
+        sources, sinks = np.array(sources, dtype=np.int64), np.array(sinks, dtype=np.int64)
+        all_rows += [np.full(count, top), sinks]
+        all_cols += [sources, np.full(count, bottom)]
+        all_caps += [np.full(2 * count, self.infinite, dtype=np.int64)]
         graph = self._csr(
-            (all_caps.astype(np.int32), (all_rows, all_cols)), shape=(count * n + 2, count * n + 2)
+            (
+                np.concatenate(all_caps).astype(np.int32),
+                (np.concatenate(all_rows), np.concatenate(all_cols)),
+            ),
+            shape=(shift + 2, shift + 2),
         )
         flow = self._flow(graph, top, bottom, method="dinic").flow
         # (a 1-d array from a sparse array; older scipy gives a matrix: flattened alike)
-        return np.asarray(flow[shift + sink, np.full(count, bottom)]).ravel()
+        return np.asarray(flow[sinks, np.full(count, bottom)]).ravel()
 
     def into(self, v: Hashable, changes: dict) -> int:
         """The narrowest separator of ``v`` from the never-eliminated vertices before it."""
