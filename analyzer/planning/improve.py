@@ -60,8 +60,17 @@ class DenseBoard:
     """
 
     def __init__(self, board: Board) -> None:
-        state, sizes = board.state, board.sizes
-        self.order = list(board.order)
+        self._start(board.state, board.sizes, board.order)
+
+    @classmethod
+    def of(cls, state: Any, sizes: dict, order: Sequence[Hashable] = ()) -> DenseBoard:
+        """A dense board on ``state`` itself (not changed: the board keeps sets of its own)."""
+        found = cls.__new__(cls)
+        found._start(state, sizes, order)
+        return found
+
+    def _start(self, state: Any, sizes: dict, order: Sequence[Hashable]) -> None:
+        self.order = list(order)
         self.sizes = sizes
         self.pred = {v: set(d) for v, d in state.pred.items()}
         self.succ = {v: set(d) for v, d in state.succ.items()}

@@ -70,6 +70,7 @@ import numpy as np
 
 from ..elimination import State
 from .cuts import EXACT_CUT_VERTICES, joined_through
+from .improve import DenseBoard
 from .search import Budget
 
 __all__ = ["lagrangian_bound", "NEAR", "ROUNDS"]
@@ -188,22 +189,14 @@ def _joined(
     predecessor of ``w``, or ``w`` a successor of ``u``, when the first of the two goes), and
     what each vertex costs in that order (dense). Vertices of ``order`` not in
     ``eliminable`` (gone already, or never eliminated) are skipped."""
-    pred = {x: set(ys) for x, ys in state.pred.items()}
-    succ = {x: set(ys) for x, ys in state.succ.items()}
+    board = DenseBoard.of(state, sizes)
     joined, priced = set(), {}
     for v in order:
-        if v not in pred or v not in eliminable:
+        if v not in board.pred or v not in eliminable:
             continue
-        inputs, outputs = pred.pop(v), succ.pop(v)
-        priced[v] = sizes[v] * sum(sizes[p] for p in inputs) * sum(sizes[s] for s in outputs)
-        joined.update((p, v) for p in inputs if p in eliminable)
-        joined.update((v, s) for s in outputs if s in eliminable)
-        for p in inputs:
-            succ[p].discard(v)
-            succ[p] |= outputs
-        for s in outputs:
-            pred[s].discard(v)
-            pred[s] |= inputs
+        joined.update((p, v) for p in board.pred[v] if p in eliminable)
+        joined.update((v, s) for s in board.succ[v] if s in eliminable)
+        priced[v] = board.make(v).price
     return joined, priced
 
 
